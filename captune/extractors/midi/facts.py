@@ -1,0 +1,36 @@
+"""All facts of a symbolic piece, keyed by the record's column names."""
+
+from captune.extractors.midi.chords import chords, progression_summary
+from captune.extractors.midi.instruments import instruments
+from captune.extractors.midi.key import DEFAULT_PROFILE, key
+from captune.extractors.midi.meter import beats, time_signature
+from captune.extractors.midi.notes import note_stats
+from captune.extractors.midi.piece import Piece
+from captune.extractors.midi.tempo import tempo
+from captune.extractors.words import duration_word
+
+_NO_KEY = {"key": None, "key_confidence": None, "key_alternative": None}
+
+
+def extract(piece: Piece, key_profile: str = DEFAULT_PROFILE) -> dict:
+    """Duration, tempo, meter, beats, key, chords, instruments and note statistics.
+
+    A piece with only drums (or a single pitch class) has no key: ``key`` and
+    friends are None and ``chords`` empty. Beats are None when the tempo is
+    unknown (a score with no tempo mark), since their seconds would be invented.
+    """
+    facts = {"duration_s": round(piece.duration_s, 3)}
+    facts["duration_word"] = duration_word(facts["duration_s"])
+    facts.update(tempo(piece))
+    facts["time_signature"] = time_signature(piece)
+    if piece.tempo_known:
+        facts.update(beats(piece))
+    else:
+        facts.update(beats_s=None, downbeats_s=None)
+    facts.update(key(piece, key_profile) or _NO_KEY)
+    segments = chords(piece, facts["key"]) if facts["key"] else []
+    facts["chords"] = segments
+    facts["chord_summary"], facts["chord_summary_count"] = progression_summary([s["label"] for s in segments])
+    facts.update(instruments(piece))
+    facts["note_stats"] = note_stats(piece)
+    return facts

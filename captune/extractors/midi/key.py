@@ -1,0 +1,81 @@
+"""Key of a symbolic piece from its duration-weighted pitch-class profile.
+
+Conventions: keys are strings like ``'Eb major'`` (see :mod:`captune.extractors.pitch`).
+Method (Krumhansl-Schmuckler): sum the durations, in quarter notes, of all
+non-drum notes per pitch class; correlate (Pearson r) that 12-vector with a
+major and a minor key profile rotated to all 12 tonics; the best of the 24 is
+the key, its r the confidence (clipped to [0, 1]), the second best the
+alternative. Profiles (index 0 = tonic):
+
+- ``krumhansl``: Krumhansl & Kessler (1982), probe-tone ratings;
+- ``temperley``: Temperley (2007), Kostka-Payne corpus;
+- ``albrecht``: Albrecht & Shanahan (2013), 490 common-practice pieces;
+- ``aarden``: Aarden (2003), Essen folk-song corpus;
+- ``bellman``: Bellman (2005) / Budge (1943) chord-frequency profiles.
+
+The default was chosen by measurement (``benchmarks/key_agreement.py``; figures
+in the README).
+"""
+
+import numpy as np
+
+from captune.extractors.midi.piece import Piece
+from captune.extractors.pitch import key_name
+
+PROFILES = {
+    "krumhansl": ([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88],
+                  [6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17]),
+    "temperley": ([0.748, 0.060, 0.488, 0.082, 0.670, 0.460, 0.096, 0.715, 0.104, 0.366, 0.057, 0.400],
+                  [0.712, 0.084, 0.474, 0.618, 0.049, 0.460, 0.105, 0.747, 0.404, 0.067, 0.133, 0.330]),
+    "albrecht": ([0.238, 0.006, 0.111, 0.006, 0.137, 0.094, 0.016, 0.214, 0.009, 0.080, 0.008, 0.081],
+                 [0.220, 0.006, 0.104, 0.123, 0.019, 0.103, 0.012, 0.214, 0.062, 0.022, 0.061, 0.052]),
+    "aarden": ([17.7661, 0.145624, 14.9265, 0.160186, 19.8049, 11.3587,
+                0.291248, 22.062, 0.145624, 8.15494, 0.232998, 4.95122],
+               [18.2648, 0.737619, 14.0499, 16.8599, 0.702494, 14.4362,
+                0.702494, 18.6161, 4.56621, 1.93186, 7.37619, 1.75623]),
+    "bellman": ([16.80, 0.86, 12.95, 1.41, 13.49, 11.93, 1.25, 20.28, 1.80, 8.04, 0.62, 10.57],
+                [18.16, 0.69, 12.99, 13.34, 1.07, 11.15, 1.38, 21.07, 7.49, 1.53, 0.92, 10.21]),
+}
+DEFAULT_PROFILE = "temperley"
+
+
+def _key_matrix(profile: str) -> np.ndarray:
+    """24 x 12 z-scored profiles: rows 0-11 major on C..B, 12-23 minor on C..B."""
+    major, minor = (np.asarray(p, dtype=np.float64) for p in PROFILES[profile])
+    rows = [np.roll(p, tonic) for p in (major, minor) for tonic in range(12)]
+    m = np.asarray(rows)
+    return (m - m.mean(axis=1, keepdims=True)) / m.std(axis=1, keepdims=True)
+
+
+_MATRICES = {name: _key_matrix(name) for name in PROFILES}
+
+
+def pitch_class_profile(piece: Piece) -> np.ndarray:
+    """Total duration (quarter notes) of non-drum notes per pitch class C..B."""
+    pitched = ~piece.is_drum
+    weights = piece.duration[pitched] / piece.tpq
+    return np.bincount(piece.pitch[pitched] % 12, weights=weights, minlength=12)
+
+
+def correlations(pcp: np.ndarray, profile: str = DEFAULT_PROFILE) -> np.ndarray:
+    """Pearson r of ``pcp`` with the 24 keys (see :func:`_key_matrix` for the order)."""
+    if profile not in _MATRICES:
+        raise ValueError(f"unknown key profile {profile!r}; choose from {sorted(PROFILES)}")
+    z = (pcp - pcp.mean()) / pcp.std()
+    return _MATRICES[profile] @ z / 12.0
+
+
+def key(piece: Piece, profile: str = DEFAULT_PROFILE) -> dict | None:
+    """``{'key', 'key_confidence', 'key_alternative'}``, or None without pitched notes
+    or with a single pitch class (no key can be told)."""
+    pcp = pitch_class_profile(piece)
+    if np.count_nonzero(pcp) < 2:
+        return None
+    r = correlations(pcp, profile)
+    best, second = np.argsort(-r, kind="stable")[:2]
+    return {"key": _name(best), "key_confidence": round(float(max(r[best], 0.0)), 4),
+            "key_alternative": _name(second)}
+
+
+def _name(row: int) -> str:
+    return key_name(int(row) % 12, "major" if row < 12 else "minor")

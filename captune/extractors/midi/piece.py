@@ -1,0 +1,125 @@
+"""``Piece``: a decoded symbolic item as flat numpy arrays.
+
+Conventions: times in ticks (int64) with ``tpq`` ticks per quarter note; the
+tempo map in microseconds per quarter (``mspq``) and time signatures apply from
+their tick on. Notes of all tracks are concatenated and carry the index of
+their track; ``track_program[i]`` is the GM program of track ``i`` (0-127, or
+128 for a drum kit, by MidiCaps' rule: channel 10 is drums unless its program is
+one of the percussive melodic instruments 112-119). ``tempo_known`` is False for
+scores that state no tempo (their seconds then assume 120 bpm, the MIDI default).
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from symusic import Score
+
+from captune.extractors.errors import BadInput
+from captune.extractors.midi.container import check_smf
+
+DEFAULT_MSPQ = 500_000  # 120 bpm, the Standard MIDI File default
+DRUM_PROGRAM = 128
+
+
+@dataclass(frozen=True)
+class Piece:
+    """Notes, tempo map and time signatures of one symbolic item (see module doc)."""
+
+    tpq: int
+    onset: np.ndarray        # int64 ticks
+    duration: np.ndarray     # int64 ticks
+    pitch: np.ndarray        # int16 MIDI note number
+    velocity: np.ndarray     # int16 1-127
+    track: np.ndarray        # int32 index into track_program
+    track_program: np.ndarray  # int16, 128 = drums
+    tempo_tick: np.ndarray   # int64, first entry at tick 0
+    tempo_mspq: np.ndarray   # float64 microseconds per quarter note
+    ts_tick: np.ndarray      # int64, first entry at tick 0
+    ts_numerator: np.ndarray
+    ts_denominator: np.ndarray
+    tempo_known: bool = True
+
+    @property
+    def is_drum(self) -> np.ndarray:
+        """Boolean mask over notes: True for notes on a drum-kit track."""
+        return self.track_program[self.track] == DRUM_PROGRAM
+
+    @property
+    def end_tick(self) -> int:
+        """Tick at which the last note ends."""
+        return int((self.onset + self.duration).max()) if len(self.onset) else 0
+
+    def seconds(self, ticks) -> np.ndarray:
+        """Convert ticks (scalar or array) to seconds through the tempo map."""
+        ticks = np.asarray(ticks, dtype=np.float64)
+        seg_s = np.diff(self.tempo_tick) * self.tempo_mspq[:-1] / (1e6 * self.tpq)
+        start_s = np.concatenate([[0.0], np.cumsum(seg_s)])
+        i = np.searchsorted(self.tempo_tick, ticks, side="right") - 1
+        i = np.clip(i, 0, len(self.tempo_tick) - 1)
+        return start_s[i] + (ticks - self.tempo_tick[i]) * self.tempo_mspq[i] / (1e6 * self.tpq)
+
+    @property
+    def duration_s(self) -> float:
+        """Seconds from time 0 to the end of the last note."""
+        return float(self.seconds(self.end_tick))
+
+
+def _map_from_zero(ticks, values, default):
+    """Sort events, keep the last per tick, and make sure one applies from tick 0."""
+    ticks = np.asarray(ticks, dtype=np.int64)
+    values = [np.asarray(v) for v in values]
+    order = np.argsort(ticks, kind="stable")
+    ticks, values = ticks[order], [v[order] for v in values]
+    last_per_tick = np.append(ticks[1:] != ticks[:-1], True) if len(ticks) else np.zeros(0, bool)
+    ticks, values = ticks[last_per_tick], [v[last_per_tick] for v in values]
+    if not len(ticks) or ticks[0] > 0:
+        ticks = np.concatenate([[0], ticks])
+        values = [np.concatenate([[d], v]) for d, v in zip(default, values)]
+    return ticks, values
+
+
+def _program(track) -> int:
+    if track.is_drum and not 111 < track.program < 120:
+        return DRUM_PROGRAM
+    return int(track.program)
+
+
+def from_score(score: Score, tempo_known: bool = True) -> Piece:
+    """Build a :class:`Piece` from a tick-based symusic ``Score``."""
+    arrays, programs = [], []
+    for i, tr in enumerate(t for t in score.tracks if t.note_num()):
+        a = tr.notes.numpy()
+        arrays.append((a["time"], a["duration"], a["pitch"], a["velocity"], np.full(len(a["time"]), i)))
+        programs.append(_program(tr))
+    if not arrays:
+        raise BadInput("no_notes", "the file holds no notes")
+    onset, duration, pitch, velocity, track = (np.concatenate(c) for c in zip(*arrays))
+    order = np.lexsort((pitch, onset))
+    tempos, sigs = score.tempos.numpy(), score.time_signatures.numpy()
+    tempo_tick, (mspq,) = _map_from_zero(tempos["time"], [tempos["mspq"].astype(np.float64)], [DEFAULT_MSPQ])
+    ts_tick, (num, den) = _map_from_zero(sigs["time"], [sigs["numerator"], sigs["denominator"]], [4, 4])
+    mspq = np.where(mspq > 0, mspq, DEFAULT_MSPQ)
+    return Piece(
+        tpq=int(score.ticks_per_quarter),
+        onset=onset[order].astype(np.int64),
+        duration=np.maximum(duration[order], 0).astype(np.int64),
+        pitch=pitch[order].astype(np.int16),
+        velocity=velocity[order].astype(np.int16),
+        track=track[order].astype(np.int32),
+        track_program=np.asarray(programs, dtype=np.int16),
+        tempo_tick=tempo_tick, tempo_mspq=mspq,
+        ts_tick=ts_tick, ts_numerator=num.astype(np.int16), ts_denominator=np.maximum(den, 1).astype(np.int16),
+        tempo_known=tempo_known,
+    )
+
+
+def from_midi_bytes(data: bytes, tempo_known: bool = True) -> Piece:
+    """Decode Standard MIDI File bytes into a :class:`Piece` (raises :class:`BadInput`)."""
+    data = check_smf(data)
+    try:
+        score = Score.from_midi(data)
+    except Exception as exc:  # symusic raises RuntimeError/ValueError on malformed events
+        raise BadInput("parse_error", f"symusic could not parse the MIDI: {exc}") from exc
+    if score.ticks_per_quarter <= 0:
+        raise BadInput("parse_error", "SMPTE or zero time division is not supported")
+    return from_score(score, tempo_known=tempo_known)

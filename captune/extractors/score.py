@@ -1,0 +1,43 @@
+"""Scores (MusicXML, compressed MusicXML, ABC, Humdrum **kern) → :class:`Piece`.
+
+music21 parses the score and writes it as a Standard MIDI File, which then goes
+through the same symbolic path as any MIDI file. A score that states no tempo
+(no metronome mark) gets ``tempo_known=False``: its seconds assume 120 bpm and
+its tempo facts are None. A file holding several pieces (an ABC tune book, an
+Opus) is refused with ``multi_piece_score``.
+"""
+
+import os
+import tempfile
+
+from captune.extractors.errors import BadInput
+from captune.extractors.midi.piece import Piece, from_midi_bytes
+
+SCORE_SUFFIXES = (".xml", ".musicxml", ".mxl", ".abc", ".krn")
+
+
+def from_score_bytes(data: bytes, suffix: str) -> Piece:
+    """Decode score bytes whose format is named by ``suffix`` (e.g. ``'.mxl'``)."""
+    from music21 import converter, midi, stream, tempo  # heavy: only when a score comes
+
+    if not data:
+        raise BadInput("empty_file", "the file has 0 bytes")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "score" + suffix)
+        with open(path, "wb") as fh:
+            fh.write(data)
+        try:
+            parsed = converter.parse(path, forceSource=True)
+        except Exception as exc:  # music21 raises many exception types on bad scores
+            raise BadInput("parse_error", f"music21 could not parse the {suffix} score: {exc}") from exc
+    if isinstance(parsed, stream.Opus):
+        scores = list(parsed.scores)
+        if len(scores) != 1:
+            raise BadInput("multi_piece_score", f"the file holds {len(scores)} pieces; split it into one per file")
+        parsed = scores[0]
+    tempo_known = bool(parsed.recurse().getElementsByClass(tempo.MetronomeMark))
+    try:
+        smf = midi.translate.streamToMidiFile(parsed).writestr()
+    except Exception as exc:
+        raise BadInput("parse_error", f"music21 could not render the score as MIDI: {exc}") from exc
+    return from_midi_bytes(smf, tempo_known=tempo_known)
