@@ -1,8 +1,8 @@
 """One input file → its modality and facts: the musical work of one item.
 
 ``analyze(data, name)`` picks the decoder from the file name's suffix, decodes,
-checks the duration limit and extracts. Any problem raises :class:`BadInput`
-with ``stage`` set to ``decode`` or ``extract``.
+checks the duration limit and extracts. Every problem, expected or a bug,
+raises :class:`BadInput` with ``stage`` set to ``decode`` or ``extract``.
 """
 
 import os
@@ -41,14 +41,14 @@ def analyze(data: bytes, name: str, max_duration_s: float = DEFAULT_MAX_DURATION
     """``{'modality', **facts}`` for one file; see :func:`captune.extractors.midi.extract`."""
     try:
         modality, piece = decode(data, name)
-    except BadInput as exc:
-        exc.stage = "decode"
+    except BadInput:
         raise
+    except Exception as exc:  # a decoder bug must still become a failure record
+        raise BadInput("parse_error", f"{type(exc).__name__}: {exc}") from exc
     if piece.duration_s > max_duration_s:
         raise BadInput("too_long", f"{piece.duration_s:.0f} s is over the {max_duration_s:.0f} s limit",
                        stage="decode")
     try:
         return {"modality": modality, **midi.extract(piece, key_profile)}
-    except BadInput as exc:
-        exc.stage = "extract"
-        raise
+    except Exception as exc:
+        raise BadInput("extract_error", f"{type(exc).__name__}: {exc}", stage="extract") from exc

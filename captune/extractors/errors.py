@@ -18,3 +18,6 @@ class BadInput(ValueError):
         self.reason = reason
         self.detail = detail
         self.stage = stage
+
+    def __reduce__(self):  # crosses process boundaries intact
+        return BadInput, (self.reason, self.detail, self.stage)

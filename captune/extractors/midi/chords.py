@@ -60,7 +60,7 @@ def segment_chroma(piece: Piece, bounds: np.ndarray) -> np.ndarray:
 def label_chroma(chroma: np.ndarray, key: str | None = None) -> list[str]:
     """Best template label per chroma row (see module doc)."""
     norms = np.linalg.norm(chroma, axis=1, keepdims=True)
-    sims = (chroma / np.where(norms > 0, norms, 1.0)) @ _TEMPLATES.T
+    sims = np.einsum("ij,kj->ik", chroma / np.where(norms > 0, norms, 1.0), _TEMPLATES)  # no BLAS threads
     best = sims.argmax(axis=1)
     names = np.asarray([spell_root(root, key) + quality for root, quality in _TEMPLATE_NAMES] + ["N"])
     best[sims[np.arange(len(best)), best] < MIN_SIMILARITY] = len(names) - 1

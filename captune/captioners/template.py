@@ -1,0 +1,316 @@
+"""Template captions in the spirit of MidiCaps: a few sentences built from facts.
+
+The ``facts`` mapping (any value may be None, any list may be empty):
+
+- ``duration_s``: length in seconds (float); ``duration_word``: one of
+  'Short fragment', 'Short song', 'Song', 'Long piece'.
+- ``tempo_bpm``: beats per minute (float); ``tempo_word``: Italian marking
+  ('Grave' ... 'Prestissimo', MidiCaps thresholds, computed upstream).
+- ``time_signature``: '4/4', '3/4', '6/8' ...
+- ``key``: 'Eb major', 'F# minor' ... (``key_confidence``/``key_alternative``
+  are not used in captions).
+- ``chord_summary``: the repeating progression, e.g. ['Am', 'F', 'C', 'G'];
+  ``chord_summary_count``: how many times it repeats.
+- ``instruments``: General MIDI names ordered by prominence ('Drums' is the
+  GM percussion kit); the first five distinct simplified names are mentioned.
+- ``mood``, ``genre``: lists of words, mentioned when present.
+- ``chords``, ``beats_s``, ``downbeats_s``, ``modality``, ``variant`` are not
+  used here (see ``control`` for MusicBench-style sentences).
+
+Conventions: every random choice comes from the ``rng`` passed in, so a seed
+fixes the caption. Only facts present in ``facts`` are stated; missing facts
+are left out. Keys, chord labels and time signatures are written as given.
+Numbers: bpm rounded to an integer; durations under 90 s in whole seconds,
+longer ones in minutes rounded to the nearest half minute. Articles: before a
+key the article follows the spoken first letter ("an A minor", "an Eb major",
+"an F major", "a C major"); before other words it follows the first letter
+(a vowel takes "an").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+__all__ = ["caption"]
+
+MAX_INSTRUMENTS = 5
+MAX_SENTENCES = 5
+
+# General MIDI names whose plain form is not just the lowercased name without
+# its bank number or parenthesis.
+_INSTRUMENT_NAMES = {
+    "Acoustic Grand Piano": "piano",
+    "Bright Acoustic Piano": "bright piano",
+    "Electric Piano 1": "electric piano",
+    "Electric Piano 2": "electric piano",
+    "Acoustic Guitar (nylon)": "classical guitar",
+    "Acoustic Guitar (steel)": "acoustic guitar",
+    "Electric Guitar (jazz)": "jazz guitar",
+    "Electric Guitar (clean)": "clean electric guitar",
+    "Electric Guitar (muted)": "muted electric guitar",
+    "Distortion Guitar": "distorted guitar",
+    "Choir Aahs": "choir",
+    "Voice Oohs": "vocal oohs",
+    "Orchestra Hit": "orchestra hits",
+    "Bag pipe": "bagpipe",
+    "Synth Drum": "synth drums",
+}
+_SYNTH_FAMILIES = {"Lead": "synth lead", "Pad": "synth pad", "FX": "synth effects"}
+
+# Plain-English tempo for each Italian marking.
+_PLAIN_TEMPO = {
+    "Grave": "very slow",
+    "Largo": "very slow",
+    "Adagio": "slow",
+    "Andante": "moderately slow",
+    "Moderato": "moderate",
+    "Allegro": "fast",
+    "Vivace": "fast",
+    "Presto": "very fast",
+    "Prestissimo": "extremely fast",
+}
+
+_NOUNS = ["piece", "track", "composition"]
+
+
+def caption(facts: Mapping, rng: np.random.Generator) -> str:
+    """A caption of a few sentences describing ``facts``; randomness from ``rng`` only."""
+    noun = _pick(rng, _NOUNS)
+    intro = _intro(facts, noun, rng)
+    frame = [s for s in (_key_sentence(facts, rng), _meter_sentence(facts, rng), _tempo_sentence(facts, rng)) if s]
+    others = [s for s in (_chord_sentence(facts, rng), _duration_sentence(facts, rng)) if s]
+
+    budget = MAX_SENTENCES - len(others) - (intro is not None)
+    if len(frame) > 1 and (len(frame) > budget or rng.random() < 0.5):
+        frame = [_frame_sentence(facts, rng)]
+
+    body = [*frame, *others]
+    body = [body[i] for i in rng.permutation(len(body))]
+    sentences = [intro] if intro else []
+    for sentence in body:
+        if sentences:
+            subject = _pick(rng, ["It", "It", f"The {noun}"])
+        else:
+            subject = f"This {noun}"
+        sentences.append(sentence.replace("{subj}", subject))
+    return " ".join(_capitalize(s) for s in sentences)
+
+
+# --- small helpers -----------------------------------------------------------
+
+
+def _pick(rng: np.random.Generator, options: Sequence[str]) -> str:
+    return options[int(rng.integers(len(options)))]
+
+
+def _capitalize(sentence: str) -> str:
+    return sentence[:1].upper() + sentence[1:]
+
+
+def _a(word: str) -> str:
+    """Indefinite article for an ordinary English word or phrase."""
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
+def _a_key(key: str) -> str:
+    """Indefinite article for a key, by the spoken letter name: A, E, F take 'an'."""
+    return "an" if key[:1].upper() in "AEF" else "a"
+
+
+def _join(words: Sequence[str]) -> str:
+    if len(words) == 1:
+        return words[0]
+    return f"{', '.join(words[:-1])} and {words[-1]}"
+
+
+def _times(count: int) -> str:
+    return "twice" if count == 2 else f"{count} times"
+
+
+def instrument_name(gm_name: str) -> str:
+    """Plain lowercase name for a General MIDI instrument name."""
+    if gm_name in _INSTRUMENT_NAMES:
+        return _INSTRUMENT_NAMES[gm_name]
+    family = gm_name.split(" ")[0]
+    if family in _SYNTH_FAMILIES and re.match(r"^\w+ \d", gm_name):
+        return _SYNTH_FAMILIES[family]
+    name = re.sub(r"\s*\(.*?\)", "", gm_name)
+    return re.sub(r"\s+\d+$", "", name).strip().lower()
+
+
+def _instruments(facts: Mapping) -> list[str]:
+    names: list[str] = []
+    for gm_name in facts.get("instruments") or []:
+        name = instrument_name(gm_name)
+        if name and name not in names:
+            names.append(name)
+    return names[:MAX_INSTRUMENTS]
+
+
+def _duration_phrase(seconds: float) -> str:
+    if seconds < 90:
+        whole = max(1, round(seconds))
+        return f"{whole} second{'s' if whole != 1 else ''}"
+    minutes = round(seconds / 30) / 2
+    return f"{minutes:g} minutes"
+
+
+# --- sentences ---------------------------------------------------------------
+# Sentences may start with "{subj}", filled in by ``caption`` ("This piece",
+# "It", "The track" ...) once the sentence order is known.
+
+
+def _intro(facts: Mapping, noun: str, rng) -> str | None:
+    moods = [m.lower() for m in (facts.get("mood") or [])[:3] if m]
+    genres = [g.lower() for g in (facts.get("genre") or [])[:2] if g]
+    described = " ".join(filter(None, [", ".join(moods), " and ".join(genres), noun]))
+    names = _instruments(facts)
+    if not names:
+        return f"This is {_a(described)} {described}." if described != noun else None
+    listed = _join(names)
+    options = [
+        f"This is {_a(described)} {described} featuring {listed}.",
+        f"This {described} is performed on {listed}.",
+        f"{listed} can be heard in this {described}.",
+        f"The instrumentation of this {described} consists of {listed}.",
+    ]
+    if len(names) > 1:
+        options.append(f"Led by the {names[0]}, this {described} also features {_join(names[1:])}.")
+    return _pick(rng, options)
+
+
+def _key_sentence(facts: Mapping, rng) -> str | None:
+    key = facts.get("key")
+    if not key:
+        return None
+    return _pick(
+        rng,
+        [
+            f"{{subj}} is in {key}.",
+            f"The key is {key}.",
+            f"{{subj}} is written in {_a_key(key)} {key} key.",
+            f"The home key is {key}.",
+        ],
+    )
+
+
+def _meter_sentence(facts: Mapping, rng) -> str | None:
+    signature = facts.get("time_signature")
+    if not signature:
+        return None
+    return _pick(
+        rng,
+        [
+            f"The time signature is {signature}.",
+            f"{{subj}} is in {signature} time.",
+            f"The meter is {signature}.",
+            f"{{subj}} moves in {signature}.",
+        ],
+    )
+
+
+def _tempo_forms(facts: Mapping) -> list[str]:
+    """Available ways to name the tempo: 'bpm', 'marking', 'plain'."""
+    forms = ["bpm"] if facts.get("tempo_bpm") is not None else []
+    if facts.get("tempo_word") in _PLAIN_TEMPO:
+        forms += ["marking", "plain"]
+    return forms
+
+
+def _tempo_sentence(facts: Mapping, rng) -> str | None:
+    forms = _tempo_forms(facts)
+    if not forms:
+        return None
+    form = _pick(rng, forms)
+    if form == "bpm":
+        bpm = round(facts["tempo_bpm"])
+        options = [
+            f"The tempo is about {bpm} BPM.",
+            f"{{subj}} moves at roughly {bpm} beats per minute.",
+            f"{{subj}} is played at around {bpm} BPM.",
+        ]
+    elif form == "marking":
+        word = facts["tempo_word"]
+        options = [
+            f"The tempo is {word}.",
+            f"The tempo marking is {word}.",
+            f"{{subj}} is taken at {_a(word)} {word} tempo.",
+        ]
+    else:
+        plain = _PLAIN_TEMPO[facts["tempo_word"]]
+        options = [
+            f"The tempo is {plain}.",
+            f"{{subj}} moves at {_a(plain)} {plain} pace.",
+            f"{{subj}} has {_a(plain)} {plain} tempo.",
+        ]
+    return _pick(rng, options)
+
+
+def _frame_sentence(facts: Mapping, rng) -> str:
+    """Key, meter and tempo in one sentence (at least one of them is known)."""
+    clauses = []
+    key = facts.get("key")
+    if key:
+        clauses.append(_pick(rng, [f"in {key}", f"in the key of {key}", f"in {_a_key(key)} {key} key"]))
+    signature = facts.get("time_signature")
+    if signature:
+        clauses.append(_pick(rng, [f"in {signature} time", f"with a time signature of {signature}"]))
+    forms = _tempo_forms(facts)
+    if forms:
+        form = _pick(rng, forms)
+        if form == "bpm":
+            clauses.append(f"at about {round(facts['tempo_bpm'])} BPM")
+        elif form == "marking":
+            word = facts["tempo_word"]
+            clauses.append(f"at {_a(word)} {word} tempo")
+        else:
+            plain = _PLAIN_TEMPO[facts["tempo_word"]]
+            clauses.append(f"at {_a(plain)} {plain} pace")
+    clauses = [clauses[i] for i in rng.permutation(len(clauses))]
+    verb = _pick(rng, ["is played", "unfolds", "is performed"])
+    return f"{{subj}} {verb} {_join(clauses)}."
+
+
+def _chord_sentence(facts: Mapping, rng) -> str | None:
+    chords = [c for c in (facts.get("chord_summary") or []) if c]
+    if not chords:
+        return None
+    if len(chords) == 1:
+        return _pick(rng, [f"The harmony revolves around {chords[0]}.", f"{{subj}} is built around {chords[0]}."])
+    progression = ", ".join(chords)
+    count = facts.get("chord_summary_count") or 0
+    if count < 2:
+        options = [
+            f"The main chord progression is {progression}.",
+            f"The harmony follows the progression {progression}.",
+            f"{{subj}} is built on the chords {progression}.",
+        ]
+    else:
+        times = _times(count)
+        options = [
+            f"The progression {progression} repeats {times}.",
+            f"The chords {progression} form a loop that is played {times}.",
+            f"Repeated {times}, the progression {progression} underpins the harmony.",
+            f"The harmony is built on {progression}, a progression heard {times}.",
+        ]
+    return _pick(rng, options)
+
+
+def _duration_sentence(facts: Mapping, rng) -> str | None:
+    seconds = facts.get("duration_s")
+    length = _duration_phrase(seconds) if seconds and seconds > 0 else None
+    word = (facts.get("duration_word") or "").lower()
+    options = []
+    if length:
+        options += [f"{{subj}} lasts about {length}.", f"{{subj}} runs for roughly {length}."]
+    if word:
+        options.append(f"{{subj}} is {_a(word)} {word}.")
+    if length and word:
+        options += [
+            f"{{subj}} is {_a(word)} {word} of about {length}.",
+            f"The total duration is about {length}, making it {_a(word)} {word}.",
+        ]
+    return _pick(rng, options) if options else None

@@ -1,0 +1,1 @@
+"""Beam glue: options, DoFns, composite transforms, the CLI. No musical logic here."""

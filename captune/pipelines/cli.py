@@ -1,0 +1,73 @@
+"""The ``captune`` command.
+
+    captune build PATTERN [PATTERN ...] --output OUT [captune flags] [Beam flags]
+    captune demo [--limit N] [--output DIR] [Beam flags]
+
+Patterns come first; every flag captune does not know goes to Beam unchanged
+(``--runner DataflowRunner --project P --region R --temp_location gs://…``).
+"""
+
+import argparse
+import logging
+import sys
+
+from captune.pipelines import build, demo
+from captune.pipelines.options import add_arguments
+
+USAGE = __doc__
+
+
+def _build_help() -> str:
+    parser = argparse.ArgumentParser(prog="captune build", usage="captune build PATTERN [PATTERN ...] --output OUT "
+                                     "[flags] [Beam flags]", add_help=False)
+    add_arguments(parser)
+    return parser.format_help() + "\nAny other flag is a Beam pipeline option (e.g. --runner, --direct_num_workers).\n"
+
+
+def split_patterns(args: list[str]) -> tuple[list[str], list[str]]:
+    """Leading arguments that are not flags are input patterns; the rest are flags."""
+    n = next((i for i, a in enumerate(args) if a.startswith("-")), len(args))
+    return args[:n], args[n:]
+
+
+def format_summary(manifest: dict) -> str:
+    """The end-of-run summary printed on the terminal."""
+    c, t, out = manifest["counts"], manifest.get("timings", {}), manifest["output"]
+    lines = [f"captune {manifest['pipeline_version']}: {out}",
+             f"  inputs      {c['inputs']}",
+             f"  rows        {c['rows']}  " + "  ".join(f"{k}={v}" for k, v in c["rows_by_split"].items()),
+             f"  duplicates  {c['duplicates']}",
+             f"  failures    {c['failures']}"]
+    lines += [f"    {reason:<28} {n}" for reason, n in c["failures_by_reason"].items()]
+    if t:
+        lines.append(f"  wall time   {t['wall_s']} s ({t['files_per_s']} files/s)")
+    lines.append(f"  shards in {out.rstrip('/')}/data, summary in {out.rstrip('/')}/manifest.json,"
+                 f" failures in {out.rstrip('/')}/failures/")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("apache_beam").setLevel(logging.ERROR)  # worker chatter; errors still show
+    if not argv or argv[0] in ("-h", "--help"):
+        print(USAGE)
+        return 0
+    command, rest = argv[0], argv[1:]
+    if command == "build":
+        if not rest or rest[0] in ("-h", "--help"):
+            print(_build_help())
+            return 0 if rest else 2
+        patterns, flags = split_patterns(rest)
+        manifest = build.run([arg for p in patterns for arg in ("--input", p)] + flags)
+    elif command == "demo":
+        manifest = demo.run(rest)
+    else:
+        print(f"unknown command {command!r}\n{USAGE}", file=sys.stderr)
+        return 2
+    print(format_summary(manifest))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

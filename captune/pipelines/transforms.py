@@ -1,0 +1,172 @@
+"""The composite transforms of a build: match, read, deduplicate, analyse, write.
+
+Every DoFn catches per element and sends a failure record
+``{source_uri, source_id, stage, reason, detail}`` to the ``failures`` output.
+"""
+
+import glob
+import hashlib
+import io
+import json
+import os
+
+import apache_beam as beam
+import pyarrow.parquet as pq
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
+
+from captune.extractors import BadInput, analyze
+from captune.pipelines.isolation import Isolated, ItemTimeout, WorkerCrashed
+from captune.pipelines.rows import make_row, source_id
+from captune.schemas import to_table
+
+FAILURES = "failures"
+NAMESPACE = "captune"
+
+
+def failure(uri: str, stage: str, reason: str, detail: str, source: str | None = None) -> dict:
+    """A failure record."""
+    return {"source_uri": uri, "source_id": source, "stage": stage, "reason": reason, "detail": detail}
+
+
+def expand_pattern(pattern: str) -> list[str]:
+    """Paths a pattern names, sorted. Local globs (``**`` recursive) also list
+    directories that match, so they are reported rather than silently skipped;
+    a pattern naming an existing local folder means every file below it."""
+    if FileSystems.get_scheme(pattern) not in (None, "file"):
+        return sorted(m.path for m in FileSystems.match([pattern])[0].metadata_list)
+    if os.path.isdir(pattern):
+        return sorted(p for p in glob.glob(os.path.join(pattern, "**", "*"), recursive=True) if os.path.isfile(p))
+    return sorted(glob.glob(pattern, recursive=True))
+
+
+class MatchInputs(beam.DoFn):
+    """pattern → path per match; a pattern matching nothing is a failure."""
+
+    def process(self, pattern):
+        paths = expand_pattern(pattern)
+        if not paths:
+            yield beam.pvalue.TaggedOutput(FAILURES, failure(pattern, "match", "no_match", "the pattern matched no file"))
+        yield from paths
+
+
+class ReadAndHash(beam.DoFn):
+    """path → (source_id, (path, bytes)), refusing files over ``max_bytes``."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self.read = Metrics.counter(NAMESPACE, "files_read")
+
+    def process(self, path):
+        try:
+            with FileSystems.open(path, compression_type="uncompressed") as fh:
+                data = fh.read(self.max_bytes + 1)
+        except Exception as exc:  # directories, permissions, vanished files, network errors
+            reason = "is_directory" if isinstance(exc, IsADirectoryError) or os.path.isdir(path) else "read_error"
+            yield beam.pvalue.TaggedOutput(FAILURES, failure(path, "read", reason, f"{type(exc).__name__}: {exc}"))
+            return
+        if len(data) > self.max_bytes:
+            yield beam.pvalue.TaggedOutput(
+                FAILURES, failure(path, "read", "too_large", f"over the {self.max_bytes} byte limit"))
+            return
+        self.read.inc()
+        yield source_id(data), (path, data)
+
+
+class KeepFirstCopy(beam.DoFn):
+    """(source_id, [(path, bytes), …]) → the copy with the smallest path; the rest
+    go to the ``duplicates`` output as ``{source_uri, source_id, duplicate_of}``."""
+
+    def process(self, element):
+        source, copies = element
+        copies = sorted(copies, key=lambda c: c[0])
+        (path, data), rest = copies[0], copies[1:]
+        for dup_path, _ in rest:
+            yield beam.pvalue.TaggedOutput("duplicates", {"source_uri": dup_path, "source_id": source,
+                                                          "duplicate_of": path})
+        yield path, source, data
+
+
+class AnalyzeAndCaption(beam.DoFn):
+    """(path, source_id, bytes) → a complete row, decoding and extracting in an
+    isolated child process with a time limit (``timeout_s`` 0: in-process)."""
+
+    def __init__(self, *, seed, test_fraction, max_duration_s, key_profile, timeout_s):
+        self.seed, self.test_fraction = seed, test_fraction
+        self.max_duration_s, self.key_profile, self.timeout_s = max_duration_s, key_profile, timeout_s
+        self.rows = Metrics.counter(NAMESPACE, "rows")
+        self.failed = Metrics.counter(NAMESPACE, "failures")
+
+    def setup(self):
+        self._analyze = Isolated(analyze, self.timeout_s) if self.timeout_s > 0 else analyze
+
+    def teardown(self):
+        if isinstance(self._analyze, Isolated):
+            self._analyze.close()
+
+    def process(self, item):
+        path, source, data = item
+        try:
+            facts = self._analyze(data, path, self.max_duration_s, self.key_profile)
+            row = make_row(path, source, data, facts, seed=self.seed, test_fraction=self.test_fraction)
+            to_table([row])
+        except BadInput as exc:
+            record = failure(path, exc.stage, exc.reason, exc.detail, source)
+        except ItemTimeout as exc:
+            record = failure(path, "analyze", "timeout", str(exc), source)
+        except WorkerCrashed as exc:
+            record = failure(path, "analyze", "crashed", str(exc), source)
+        except ValueError as exc:  # raised by to_table: the row does not fit the schema
+            record = failure(path, "validate", "invalid_row", str(exc), source)
+        else:
+            self.rows.inc()
+            yield row
+            return
+        self.failed.inc()
+        yield beam.pvalue.TaggedOutput(FAILURES, record)
+
+
+def shard_name(split: str, index: int, count: int) -> str:
+    """Hugging Face shard file name, e.g. ``train-00000-of-00008.parquet``."""
+    return f"{split}-{index:05d}-of-{count:05d}.parquet"
+
+
+class AssignShard(beam.DoFn):
+    """row → ((split, shard index, shard count), row); shards are drawn from the
+    row id so the same rows land in the same files every run."""
+
+    def __init__(self, rows_per_shard: int):
+        self.rows_per_shard = rows_per_shard
+
+    def process(self, row, split_sizes):
+        count = max(1, -(-split_sizes[row["split"]] // self.rows_per_shard))
+        yield (row["split"], int(row["id"][:15], 16) % count, count), row
+
+
+class WriteShard(beam.DoFn):
+    """((split, index, count), rows) → a Parquet file sorted by id; yields its name."""
+
+    def __init__(self, data_dir: str):
+        self.data_dir = data_dir
+
+    def process(self, element):
+        (split, index, count), rows = element
+        table = to_table(sorted(rows, key=lambda r: r["id"]))
+        name = shard_name(split, index, count)
+        buffer = io.BytesIO()
+        pq.write_table(table, buffer, compression="zstd", row_group_size=100)
+        with FileSystems.create(FileSystems.join(self.data_dir, name)) as fh:
+            fh.write(buffer.getvalue())
+        yield {"file": f"data/{name}", "split": split, "rows": table.num_rows}
+
+
+def write_jsonl(path: str, records: list[dict], sort_key) -> None:
+    """Write records as JSON lines, sorted, to a local or remote path."""
+    with FileSystems.create(path) as fh:
+        for record in sorted(records, key=sort_key):
+            fh.write((json.dumps(record, sort_keys=True) + "\n").encode())
+
+
+def run_id(patterns, seed) -> str:
+    """A short id of what was asked for (patterns and seed)."""
+    return hashlib.sha256(json.dumps([sorted(patterns), seed]).encode()).hexdigest()[:12]

@@ -1,0 +1,89 @@
+"""The one record schema (Arrow), version 1.
+
+One row per (source item, variant). Column names are the contract with users,
+the loader and evaluation tools (see DESIGN.md). Units: seconds (``*_s``),
+beats per minute (``*_bpm``), LUFS, MIDI note numbers and velocities.
+Nullable where a fact does not apply: no key for a drums-only piece, no tempo
+or beats for a score without a tempo mark, no loudness for unrendered MIDI,
+no emotion or genre until a model fills them.
+"""
+
+import pyarrow as pa
+
+SCHEMA_VERSION = "1"
+
+VARIANT = pa.struct([
+    ("kind", pa.string()),          # original | pitch_shift | tempo_change | volume_change
+    ("semitones", pa.int32()),
+    ("tempo_ratio", pa.float64()),
+    ("gain_start", pa.float64()),
+    ("gain_end", pa.float64()),
+    ("change_at_s", pa.float64()),
+])
+MEDIA = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
+NOTE_STATS = pa.struct([
+    ("note_count", pa.int32()), ("pitch_min", pa.int32()), ("pitch_max", pa.int32()),
+    ("mean_velocity", pa.float64()), ("note_density", pa.float64()), ("polyphony", pa.float64()),
+])
+CONTROL_SENTENCES = pa.struct([(k, pa.string()) for k in ("key", "tempo", "chords", "beats", "volume")])
+
+SCHEMA = pa.schema([
+    ("id", pa.string()),
+    ("source_id", pa.string()),
+    ("source_uri", pa.string()),
+    ("modality", pa.string()),
+    ("group_id", pa.string()),
+    ("split", pa.string()),
+    ("variant", VARIANT),
+    ("media", MEDIA),
+    ("duration_s", pa.float64()),
+    ("duration_word", pa.string()),
+    ("tempo_bpm", pa.float64()),
+    ("tempo_word", pa.string()),
+    ("tempo_changes", pa.list_(pa.struct([("time_s", pa.float64()), ("bpm", pa.float64())]))),
+    ("time_signature", pa.string()),
+    ("key", pa.string()),
+    ("key_confidence", pa.float64()),
+    ("key_alternative", pa.string()),
+    ("chords", pa.list_(pa.struct([("start_s", pa.float64()), ("end_s", pa.float64()), ("label", pa.string())]))),
+    ("chord_summary", pa.list_(pa.string())),
+    ("chord_summary_count", pa.int32()),
+    ("beats_s", pa.list_(pa.float64())),
+    ("downbeats_s", pa.list_(pa.float64())),
+    ("instruments", pa.list_(pa.string())),
+    ("instrument_programs", pa.list_(pa.int32())),
+    ("note_stats", NOTE_STATS),
+    ("loudness_lufs", pa.float64()),
+    ("valence", pa.float64()),
+    ("arousal", pa.float64()),
+    ("emotion_quadrant", pa.int32()),
+    ("mood", pa.list_(pa.string())),
+    ("genre", pa.list_(pa.string())),
+    ("caption", pa.string()),
+    ("caption_source", pa.string()),
+    ("control_sentences", CONTROL_SENTENCES),
+    ("pipeline_version", pa.string()),
+    ("schema_version", pa.string()),
+], metadata={"captune_schema_version": SCHEMA_VERSION})
+
+REQUIRED = ("id", "source_id", "source_uri", "modality", "group_id", "split", "variant", "media",
+            "duration_s", "duration_word", "caption", "caption_source", "pipeline_version", "schema_version")
+
+
+def to_table(rows: list[dict]) -> pa.Table:
+    """Rows (dicts keyed by column name) → an Arrow table of :data:`SCHEMA`.
+
+    Raises ``ValueError`` naming the column when a value does not fit its type
+    or a required column is null; missing optional keys become nulls.
+    """
+    for row in rows:
+        missing = [c for c in REQUIRED if row.get(c) is None]
+        if missing:
+            raise ValueError(f"required column(s) {missing} are null in row {row.get('id')!r}")
+    columns = {}
+    for field in SCHEMA:
+        try:
+            columns[field.name] = pa.array([row.get(field.name) for row in rows], type=field.type)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError) as exc:
+            raise ValueError(f"column {field.name!r}: {exc}") from exc
+    return pa.Table.from_pydict(columns, schema=SCHEMA)

@@ -1,0 +1,299 @@
+"""Tests for captune.captioners: template captions and MusicBench control sentences."""
+
+import re
+
+import numpy as np
+import pytest
+
+from captune.captioners import caption, control_sentences
+
+ORIGINAL = {
+    "kind": "original",
+    "semitones": 0,
+    "tempo_ratio": 1.0,
+    "gain_start": None,
+    "gain_end": None,
+    "change_at_s": None,
+}
+
+
+def make_facts(**overrides):
+    """E minor, 3/4, 96 bpm, piano + bass + drums, Em C G D x4, 45 s."""
+    facts = {
+        "duration_s": 45.0,
+        "duration_word": "Short song",
+        "tempo_bpm": 96.0,
+        "tempo_word": "Moderato",  # 96 > 90 and <= 110 in the MidiCaps thresholds
+        "time_signature": "3/4",
+        "key": "E minor",
+        "key_confidence": 0.83,
+        "key_alternative": "G major",
+        "chords": [
+            {"start_s": 0.0, "end_s": 2.0, "label": "Em"},
+            {"start_s": 2.0, "end_s": 4.0, "label": "C"},
+        ],
+        "chord_summary": ["Em", "C", "G", "D"],
+        "chord_summary_count": 4,
+        "beats_s": None,
+        "downbeats_s": None,
+        "instruments": ["Acoustic Grand Piano", "Electric Bass (finger)", "Drums"],
+        "instrument_programs": [0, 33, 128],
+        "mood": None,
+        "genre": None,
+        "modality": "midi",
+        "variant": dict(ORIGINAL),
+    }
+    facts.update(overrides)
+    return facts
+
+
+def captions(facts, seeds=range(40)):
+    return [caption(facts, np.random.default_rng(seed)) for seed in seeds]
+
+
+def assert_clean(text):
+    assert "None" not in text
+    assert "[]" not in text and "[" not in text and "'" not in text
+    assert "  " not in text
+    assert " ." not in text and " ," not in text and ",," not in text and ".." not in text
+    assert text == text.strip()
+    assert text[0].isupper()
+    assert text.endswith((".", "!"))
+
+
+# --- template captions --------------------------------------------------------
+
+
+def test_caption_mentions_every_known_fact():
+    for text in captions(make_facts()):
+        assert_clean(text)
+        assert "E minor" in text
+        assert "3/4" in text
+        lower = text.lower()
+        assert "piano" in lower and "bass" in lower and "drums" in lower
+        assert re.search(r"\b96 (BPM|beats per minute)\b", text) or "Moderato" in text or "moderate" in text
+        assert "Em, C, G, D" in text
+        assert "4 times" in text
+        assert "45 seconds" in text or "short song" in text
+
+
+def test_caption_sentence_count_between_two_and_five():
+    for text in captions(make_facts(mood=["calm"], genre=["jazz"])):
+        sentences = re.findall(r"[^.!]+[.!]", text)
+        assert 2 <= len(sentences) <= 5, text
+
+
+def test_caption_tempo_uses_all_three_forms_over_seeds():
+    texts = captions(make_facts(), seeds=range(200))
+    assert any(re.search(r"\b96 (BPM|beats per minute)\b", t) for t in texts)
+    assert any("Moderato" in t for t in texts)
+    assert any("moderate" in t for t in texts)
+    # the bpm is rounded to an integer, never printed as a float
+    assert not any("96.0" in t for t in captions(make_facts(tempo_bpm=95.6), seeds=range(200)))
+
+
+def test_same_seed_same_caption():
+    facts = make_facts(mood=["happy"], genre=["pop"])
+    assert caption(facts, np.random.default_rng(7)) == caption(facts, np.random.default_rng(7))
+
+
+def test_different_seeds_give_varied_captions():
+    assert len(set(captions(make_facts(), seeds=range(20)))) >= 8
+
+
+def test_caption_with_missing_facts_has_no_artefacts():
+    facts = make_facts(
+        key=None,
+        chords=[],
+        chord_summary=[],
+        chord_summary_count=None,
+        instruments=["Drums"],
+        instrument_programs=[128],
+        time_signature=None,
+    )
+    for text in captions(facts):
+        assert_clean(text)
+        assert "drums" in text.lower()
+        assert "key" not in text and "minor" not in text and "major" not in text
+        assert "progression" not in text and "chord" not in text
+        assert "time signature" not in text and "meter" not in text
+
+
+def test_caption_without_tempo_or_duration_skips_them():
+    facts = make_facts(tempo_bpm=None, tempo_word=None, duration_s=None, duration_word=None)
+    for text in captions(facts):
+        assert_clean(text)
+        assert "tempo" not in text and "BPM" not in text and "pace" not in text
+        assert "second" not in text and "minute" not in text
+
+
+def test_caption_of_empty_facts_is_empty():
+    facts = {key: None for key in make_facts()}
+    assert caption(facts, np.random.default_rng(0)) == ""
+
+
+def test_caption_mentions_mood_and_genre_when_present():
+    for text in captions(make_facts(mood=["Melancholic"], genre=["Classical"])):
+        assert "melancholic" in text.lower() and "classical" in text.lower()
+
+
+def test_caption_limits_instruments_to_five():
+    names = ["Violin", "Viola", "Cello", "Contrabass", "Flute", "Oboe", "Clarinet"]
+    for text in captions(make_facts(instruments=names)):
+        assert "flute" in text.lower()
+        assert "oboe" not in text.lower() and "clarinet" not in text.lower()
+
+
+def test_caption_simplifies_gm_names():
+    facts = make_facts(instruments=["Acoustic Grand Piano", "String Ensemble 1", "Lead 1 (square)"])
+    for text in captions(facts):
+        lower = text.lower()
+        assert "grand" not in lower and "ensemble 1" not in lower and "(" not in lower
+        assert "piano" in lower and "string ensemble" in lower and "synth lead" in lower
+
+
+def test_caption_duration_in_minutes_for_long_pieces():
+    # 200 s is 3 min 20 s: rounded to the nearest half minute, 3.5 minutes
+    for text in captions(make_facts(duration_s=200.0, duration_word="Song")):
+        assert "3.5 minutes" in text or "a song" in text
+
+
+def test_chord_count_of_two_reads_twice():
+    texts = captions(make_facts(chord_summary_count=2))
+    assert all("twice" in t for t in texts)
+    assert not any("2 times" in t for t in texts)
+
+
+@pytest.mark.parametrize(
+    "key, article",
+    [("A minor", "an"), ("E major", "an"), ("F major", "an"), ("Eb major", "an"), ("F# minor", "an"),
+     ("C major", "a"), ("Bb major", "a"), ("G minor", "a"), ("D major", "a")],
+)
+def test_key_article_follows_spoken_letter(key, article):
+    wrong = "a" if article == "an" else "an"
+    texts = captions(make_facts(key=key), seeds=range(200))
+    assert any(f" {article} {key}" in t for t in texts)
+    assert not any(re.search(rf"\b{wrong} {re.escape(key)}", t) for t in texts)
+
+
+def test_no_article_errors_before_vowel_words():
+    facts = make_facts(genre=["electronic"], tempo_word="Allegro", tempo_bpm=120.0)
+    for text in captions(facts, seeds=range(200)):
+        assert not re.search(r"\ba [aeiouAEIOU]", text), text
+        assert not re.search(r"\ban [^aeiouAEIOU]", text), text
+
+
+# --- MusicBench control sentences --------------------------------------------
+# Format from AMAAI-Lab/mustango utils/prompt_functions.py; first phrasing
+# without an rng.
+
+
+def test_control_first_phrasings():
+    sentences = control_sentences(make_facts())
+    assert sentences == {
+        "key": "The key is E minor.",
+        "tempo": "The bpm is 96.0.",
+        "chords": "The chord sequence is Em, C, G, D.",
+        "beats": "The time signature is 3/4.",
+        "volume": None,
+    }
+
+
+def test_control_tempo_rounds_bpm_like_musicbench():
+    assert control_sentences(make_facts(tempo_bpm=123.6))["tempo"] == "The bpm is 124.0."
+
+
+def test_control_tempo_word_only():
+    facts = make_facts(tempo_bpm=None, tempo_word="Vivace")
+    assert control_sentences(facts)["tempo"] == "This song is in Vivace."
+
+
+def test_control_phrasings_drawn_from_musicbench_lists():
+    facts = make_facts()
+    allowed = {
+        "key": {"The key is E minor.", "The key of this song is E minor.", "This song is in the key of E minor."},
+        "tempo": {
+            "The bpm is 96.0.",
+            "The tempo of this song is 96.0 beats per minute.",
+            "This song goes at 96.0 beats per minute.",
+            "This song is in Moderato.",
+            "The tempo of this song is Moderato.",
+            "This song is played in Moderato.",
+            "The song is played at the pace of Moderato.",
+        },
+        "chords": {"The chord sequence is Em, C, G, D.", "The chord progression in this song is Em, C, G, D."},
+        "beats": {"The time signature is 3/4.", "The beat is 3.", "The beat counts to 3."},
+    }
+    seen = {name: set() for name in allowed}
+    for seed in range(300):
+        sentences = control_sentences(facts, np.random.default_rng(seed))
+        for name in allowed:
+            seen[name].add(sentences[name])
+    assert seen == allowed
+
+
+def test_control_same_seed_same_sentences():
+    facts = make_facts()
+    assert control_sentences(facts, np.random.default_rng(3)) == control_sentences(facts, np.random.default_rng(3))
+
+
+def test_control_missing_facts_give_none():
+    facts = make_facts(key=None, tempo_bpm=None, tempo_word=None, chords=[], chord_summary=[], time_signature=None)
+    assert control_sentences(facts) == {"key": None, "tempo": None, "chords": None, "beats": None, "volume": None}
+
+
+def test_control_chords_fall_back_to_chord_list():
+    chords = [
+        {"start_s": 0.0, "end_s": 1.0, "label": "N"},
+        {"start_s": 1.0, "end_s": 2.0, "label": "Am7"},
+        {"start_s": 2.0, "end_s": 3.0, "label": "Am7"},
+        {"start_s": 3.0, "end_s": 4.0, "label": "D7"},
+        {"start_s": 4.0, "end_s": 5.0, "label": "Gmaj7"},
+    ]
+    facts = make_facts(chord_summary=[], chords=chords)
+    assert control_sentences(facts)["chords"] == "The chord sequence is Am7, D7, Gmaj7."
+
+
+def test_control_beats_from_beat_tracking_without_time_signature():
+    # 3 beats per bar at 0.5 s: downbeats every 1.5 s
+    beats = [i * 0.5 for i in range(24)]
+    downbeats = beats[::3]
+    facts = make_facts(time_signature=None, beats_s=beats, downbeats_s=downbeats)
+    assert control_sentences(facts)["beats"] == "The beat is 3."
+    # the time-signature phrasing is never used when no time signature is known
+    for seed in range(50):
+        assert "time signature" not in control_sentences(facts, np.random.default_rng(seed))["beats"]
+
+
+def volume_variant(start, end, at):
+    return {**ORIGINAL, "kind": "volume_change", "gain_start": start, "gain_end": end, "change_at_s": at}
+
+
+def test_control_volume_none_for_original_and_flat_gain():
+    assert control_sentences(make_facts())["volume"] is None
+    assert control_sentences(make_facts(variant=volume_variant(0.8, 0.8, 2.0)))["volume"] is None
+
+
+def test_control_volume_crescendo_and_decrescendo():
+    assert control_sentences(make_facts(variant=volume_variant(0.3, 1.0, 4.25)))["volume"] == (
+        "There is a crescendo from 4.25 seconds on."
+    )
+    assert control_sentences(make_facts(variant=volume_variant(1.0, 0.2, 3.0)))["volume"] == (
+        "There is a decrescendo from 3.0 seconds on."
+    )
+    assert control_sentences(make_facts(variant=volume_variant(0.1, 1.0, 0.0)))["volume"] == (
+        "The song starts with a crescendo."
+    )
+    assert control_sentences(make_facts(variant=volume_variant(1.0, 0.1, None)))["volume"] == (
+        "The song starts with a decrescendo."
+    )
+
+
+def test_control_volume_direction_holds_for_every_phrasing():
+    rising = make_facts(variant=volume_variant(0.3, 1.0, 2.0))
+    falling = make_facts(variant=volume_variant(1.0, 0.3, 2.0))
+    for seed in range(50):
+        up = control_sentences(rising, np.random.default_rng(seed))["volume"]
+        down = control_sentences(falling, np.random.default_rng(seed))["volume"]
+        assert "decrescendo" not in up and "decrease" not in up.lower()
+        assert "crescendo" not in down.replace("decrescendo", "") and "increase" not in down.lower()
