@@ -3,7 +3,7 @@
 import argparse
 import os
 
-from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions, WorkerOptions
 
 from captune.extractors.analyze import DEFAULT_MAX_DURATION_S
 from captune.extractors.midi.key import DEFAULT_PROFILE, PROFILES
@@ -39,7 +39,8 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, PipelineOptions]:
 
 
 def with_local_defaults(options: PipelineOptions) -> PipelineOptions:
-    """Run the DirectRunner on every core in multi-processing mode unless told otherwise."""
+    """Run the DirectRunner on every core in multi-processing mode, its workers
+    logging warnings and up, unless told otherwise."""
     standard = options.view_as(StandardOptions)
     direct = options.view_as(DirectOptions)
     explicit = options.get_all_options(drop_default=True)
@@ -49,4 +50,6 @@ def with_local_defaults(options: PipelineOptions) -> PipelineOptions:
             direct.direct_running_mode = "multi_processing"
         if "direct_num_workers" not in explicit:
             direct.direct_num_workers = os.cpu_count() or 1
+        if "default_sdk_harness_log_level" not in explicit:
+            options.view_as(WorkerOptions).default_sdk_harness_log_level = "WARNING"
     return options
