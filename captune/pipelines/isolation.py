@@ -19,6 +19,7 @@ class WorkerCrashed(Exception):
 
 
 def _serve(conn, fn):
+    conn.send("ready")  # imports are done: the time limit starts counting from here
     while True:
         try:
             args = conn.recv()
@@ -37,6 +38,8 @@ class Isolated:
     started with the ``spawn`` method, which is safe in threaded processes.
     """
 
+    STARTUP_S = 300  # importing numpy, symusic and music21 on a cold, busy machine
+
     def __init__(self, fn, timeout_s: float):
         self.fn, self.timeout_s = fn, timeout_s
         self._proc = self._conn = None
@@ -47,6 +50,13 @@ class Isolated:
         self._proc.start()
         child.close()
         self._conn = parent
+        try:
+            ready = parent.poll(self.STARTUP_S) and parent.recv() == "ready"
+        except EOFError:
+            ready = False
+        if not ready:
+            self.close()
+            raise WorkerCrashed(f"the worker process did not start (limit {self.STARTUP_S} s)")
 
     def close(self):
         """Stop the child, if any."""

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
-from captune.extractors import BadInput, analyze
+from captune.extractors import BadInput, analyze, modality_of
 from captune.pipelines.isolation import Isolated, ItemTimeout, WorkerCrashed
 from captune.pipelines.rows import make_row, source_id
 from captune.schemas import to_table
@@ -31,13 +31,14 @@ def failure(uri: str, stage: str, reason: str, detail: str, source: str | None =
 
 def expand_pattern(pattern: str) -> list[str]:
     """Paths a pattern names, sorted. Local globs (``**`` recursive) also list
-    directories that match, so they are reported rather than silently skipped;
-    a pattern naming an existing local folder means every file below it."""
+    folders whose name has a media suffix (``x.mid/``), so they are reported
+    rather than silently skipped; a pattern naming an existing local folder
+    means every file below it."""
     if FileSystems.get_scheme(pattern) not in (None, "file"):
         return sorted(m.path for m in FileSystems.match([pattern])[0].metadata_list)
     if os.path.isdir(pattern):
         return sorted(p for p in glob.glob(os.path.join(pattern, "**", "*"), recursive=True) if os.path.isfile(p))
-    return sorted(glob.glob(pattern, recursive=True))
+    return sorted(p for p in glob.glob(pattern, recursive=True) if os.path.isfile(p) or modality_of(p))
 
 
 class MatchInputs(beam.DoFn):

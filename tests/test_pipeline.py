@@ -1,0 +1,189 @@
+"""End-to-end: the Beam pipeline on a small generated corpus with planted bad files.
+
+The corpus has known answers: four usable items (an E minor piece in 3/4 at
+96 bpm, Em Am B7 Em, a C major melody, a drums-only groove, a Bach chorale score from
+music21's corpus), one byte-identical copy, and one planted file per failure
+the issue names. Every input must come out exactly once: as a row, a failure
+record or a duplicate.
+"""
+
+import io
+import json
+import os
+import random
+import shutil
+import wave
+
+import pyarrow.parquet as pq
+import pytest
+from fixtures import DRUMS_KIT, drum_pattern, make_midi, melody, progression_piece
+
+from captune.pipelines import build
+from captune.pipelines.rows import split_of
+from captune.schemas import SCHEMA
+
+GOOD = {"e_minor.mid", "c_major.mid", "drums_only.mid", "bwv66.6.mxl"}
+EXPECTED_FAILURES = {  # file name → (stage, reason)
+    "empty.mid": ("decode", "no_notes"),          # a header that declares 0 tracks
+    "zero_bytes.mid": ("decode", "empty_file"),
+    "random.mid": ("decode", "not_midi"),
+    "truncated.mid": ("decode", "truncated"),
+    "wav_renamed.mid": ("decode", "not_midi"),
+    "no_notes.mid": ("decode", "no_notes"),
+    "x.mid": ("read", "is_directory"),
+    "too_long.mid": ("decode", "too_long"),
+    "notes.txt": ("decode", "unsupported_format"),
+}
+
+
+def _wav_bytes() -> bytes:
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(b"\x00\x01" * 8000)
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("corpus")
+    (root / "sub").mkdir()
+    e_minor = progression_piece(("Em", "Am", "B7", "Em"), bpm=96, meter=(3, 4), repeats=4)
+    files = {
+        "e_minor.mid": e_minor,
+        "sub/e_minor_copy.mid": e_minor,
+        "c_major.mid": make_midi([(0, False, melody([60, 62, 64, 65, 67, 69, 71, 72, 67, 64, 60], dur=0.9))],
+                                 tempo_bpm=120),
+        "drums_only.mid": make_midi([(DRUMS_KIT, True, drum_pattern(8))], tempo_bpm=100),
+        "empty.mid": b"MThd\x00\x00\x00\x06\x00\x01\x00\x00\x01\xe0",
+        "zero_bytes.mid": b"",
+        "random.mid": random.Random(7).randbytes(3000),
+        "truncated.mid": e_minor[: len(e_minor) // 2],
+        "wav_renamed.mid": _wav_bytes(),
+        "no_notes.mid": make_midi([(0, False, [])], tempo_bpm=120),
+        "too_long.mid": make_midi([(0, False, [(0, 1, 60, 80), (2400, 1, 64, 80)])], tempo_bpm=120),  # 20 min
+        "notes.txt": b"not music",
+    }
+    for name, data in files.items():
+        (root / name).write_bytes(data)
+    (root / "x.mid").mkdir()
+    from music21 import corpus as m21corpus
+    shutil.copy(m21corpus.getWork("bwv66.6"), root / "bwv66.6.mxl")
+    patterns = [f"{root}/**/*.mid", f"{root}/*.mxl", f"{root}/*.txt", f"{root}/missing/*.mid"]
+    return root, patterns, len(files) + 2  # + the folder x.mid + the score
+
+
+def _build(patterns, out, *extra):
+    return build.run([a for p in patterns for a in ("--input", p)] + ["--output", str(out), *extra])
+
+
+def _rows(out) -> list[dict]:
+    rows = []
+    for name in sorted(os.listdir(out / "data")):
+        table = pq.read_table(out / "data" / name)
+        assert table.schema.equals(SCHEMA, check_metadata=False), name
+        assert name.startswith(("train-", "test-")) and name.endswith(".parquet")
+        rows += table.to_pylist()
+    return rows
+
+
+def _jsonl(path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def built(corpus, tmp_path_factory):
+    _, patterns, _ = corpus
+    out = tmp_path_factory.mktemp("out")
+    manifest = _build(patterns, out)
+    return out, manifest
+
+
+def test_every_input_is_a_row_a_failure_or_a_duplicate(corpus, built):
+    root, _, n_files = corpus
+    out, manifest = built
+    rows, failures = _rows(out), _jsonl(out / "failures" / "failures.jsonl")
+    duplicates = _jsonl(out / "failures" / "duplicates.jsonl")
+    counts = manifest["counts"]
+    # inputs: every matched path plus the pattern that matched nothing
+    assert counts["inputs"] == n_files + 1
+    assert counts["inputs"] == counts["rows"] + counts["failures"] + counts["duplicates"]
+    assert (counts["rows"], counts["failures"], counts["duplicates"]) == (len(rows), len(failures), len(duplicates))
+
+    assert {os.path.basename(r["source_uri"]) for r in rows} == GOOD
+    by_name = {os.path.basename(f["source_uri"]): (f["stage"], f["reason"]) for f in failures}
+    assert by_name == {**EXPECTED_FAILURES, "*.mid": ("match", "no_match")}
+    assert [os.path.basename(d["source_uri"]) for d in duplicates] == ["e_minor_copy.mid"]
+    assert duplicates[0]["duplicate_of"] == str(root / "e_minor.mid")
+    uris = [r["source_uri"] for r in rows] + [f["source_uri"] for f in failures] + [d["source_uri"] for d in duplicates]
+    assert len(uris) == len(set(uris)), "an input came out twice"
+    for f in failures:
+        assert f["detail"], f
+    assert counts["failures_by_reason"]["decode/not_midi"] == 2
+
+
+def test_rows_carry_the_known_facts(built):
+    out, _ = built
+    rows = {os.path.basename(r["source_uri"]): r for r in _rows(out)}
+    em = rows["e_minor.mid"]
+    assert (em["modality"], em["key"], em["time_signature"], em["tempo_bpm"]) == ("midi", "E minor", "3/4", 96.0)
+    # Em Am B7 Em | Em Am B7 Em …: the merged sequence repeats Em Am B7 four times
+    assert em["chord_summary"] == ["Em", "Am", "B7"] and em["chord_summary_count"] == 4
+    # sounding seconds: piano 3 notes x 30 s, drums 9 half-beat hits per 3-beat bar = 45 s, bass 30 s
+    assert em["instrument_programs"] == [0, 128, 33]
+    assert em["duration_s"] == pytest.approx(16 * 3 * 60 / 96, abs=0.01)  # 16 bars of 3 beats at 96 bpm
+    assert "E minor" in em["caption"] and em["caption_source"] == "template"
+    assert em["control_sentences"]["key"] and "E minor" in em["control_sentences"]["key"]
+    assert em["media"]["path"] == "e_minor.mid" and em["media"]["bytes"][:4] == b"MThd"
+
+    drums = rows["drums_only.mid"]
+    assert drums["key"] is None and drums["chords"] == [] and drums["instruments"] == ["Drums"]
+    assert drums["tempo_bpm"] == 100.0 and "None" not in drums["caption"]
+
+    score = rows["bwv66.6.mxl"]
+    assert score["modality"] == "score" and score["key"] == "F# minor"
+
+    for row in rows.values():
+        assert row["id"] != row["source_id"] and row["group_id"] == row["source_id"]
+        assert row["split"] == split_of(row["group_id"], 0.1)
+        assert row["variant"]["kind"] == "original"
+        assert row["schema_version"] == "1"
+
+
+def test_same_inputs_and_seed_give_the_same_files(corpus, built, tmp_path):
+    _, patterns, _ = corpus
+    out1, _ = built
+    out2 = tmp_path / "again"
+    _build(patterns, out2)
+    for folder in ("data", "failures"):
+        names = sorted(os.listdir(out1 / folder))
+        assert names == sorted(os.listdir(out2 / folder))
+        for name in names:
+            assert (out1 / folder / name).read_bytes() == (out2 / folder / name).read_bytes(), name
+
+    out3 = tmp_path / "seed"
+    _build(patterns, out3, "--seed", "1")
+    a = {r["id"]: r for r in _rows(out1)}
+    b = {r["id"]: r for r in _rows(out3)}
+    assert a.keys() == b.keys()  # ids and splits do not depend on the seed
+    assert all(a[i]["key"] == b[i]["key"] and a[i]["split"] == b[i]["split"] for i in a)
+    assert any(a[i]["caption"] != b[i]["caption"] for i in a)
+
+
+def test_manifest_records_the_run(built):
+    out, manifest = built
+    on_disk = json.loads((out / "manifest.json").read_text())
+    assert on_disk == manifest
+    assert manifest["schema_version"] == "1" and manifest["seed"] == 0
+    assert manifest["timings"]["wall_s"] > 0 and manifest["timings"]["files_per_s"] > 0
+    assert sum(s["rows"] for s in manifest["shards"]) == manifest["counts"]["rows"]
+    assert {s["file"] for s in manifest["shards"]} == {f"data/{n}" for n in os.listdir(out / "data")}
+
+
+def test_an_item_over_the_time_limit_is_a_timeout_failure(corpus, tmp_path):
+    root, _, _ = corpus
+    manifest = _build([f"{root}/bwv66.6.mxl"], tmp_path, "--item-timeout", "0.001")
+    assert manifest["counts"]["failures_by_reason"] == {"analyze/timeout": 1}
+    assert manifest["counts"]["rows"] == 0
