@@ -35,21 +35,22 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, PipelineOptions]:
     parser = argparse.ArgumentParser(prog="captune build", add_help=False)
     add_arguments(parser)
     opts, beam_argv = parser.parse_known_args(argv)
-    return opts, with_local_defaults(PipelineOptions(beam_argv))
+    given = {a[2:].split("=")[0] for a in beam_argv if a.startswith("--")}
+    return opts, with_local_defaults(PipelineOptions(beam_argv), given)
 
 
-def with_local_defaults(options: PipelineOptions) -> PipelineOptions:
+def with_local_defaults(options: PipelineOptions, given: set[str]) -> PipelineOptions:
     """Run the DirectRunner on every core in multi-processing mode, its workers
-    logging warnings and up, unless told otherwise."""
+    logging warnings and up, unless ``given`` (the Beam flag names on the command
+    line) says otherwise."""
     standard = options.view_as(StandardOptions)
     direct = options.view_as(DirectOptions)
-    explicit = options.get_all_options(drop_default=True)
     if standard.runner in (None, "DirectRunner", "direct"):
         standard.runner = "DirectRunner"
-        if "direct_running_mode" not in explicit:
+        if "direct_running_mode" not in given:
             direct.direct_running_mode = "multi_processing"
-        if "direct_num_workers" not in explicit:
+        if "direct_num_workers" not in given:
             direct.direct_num_workers = os.cpu_count() or 1
-        if "default_sdk_harness_log_level" not in explicit:
+        if "default_sdk_harness_log_level" not in given:
             options.view_as(WorkerOptions).default_sdk_harness_log_level = "WARNING"
     return options
