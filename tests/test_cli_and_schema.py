@@ -92,3 +92,14 @@ def test_schema_accepts_a_row_and_names_the_bad_column():
         to_table([_minimal_row(caption=None)])
     assert SCHEMA.field("chords").type == pa.list_(
         pa.struct([("start_s", pa.float64()), ("end_s", pa.float64()), ("label", pa.string())]))
+
+
+def test_rows_that_do_not_fit_the_schema_become_failure_records():
+    from captune.pipelines.transforms import validate_rows
+
+    good, bad = _minimal_row(id="a"), _minimal_row(id="b", source_uri="bad.mid", tempo_bpm="fast")
+    table, failures = validate_rows([good, bad])
+    assert table.column("id").to_pylist() == ["a"]
+    assert len(failures) == 1 and failures[0]["source_uri"] == "bad.mid"
+    assert (failures[0]["stage"], failures[0]["reason"]) == ("validate", "invalid_row")
+    assert "tempo_bpm" in failures[0]["detail"]

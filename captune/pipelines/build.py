@@ -48,11 +48,12 @@ class BuildDataset(beam.PTransform):
         shards = (rows
                   | "AssignShard" >> beam.ParDo(AssignShard(o.rows_per_shard), beam.pvalue.AsDict(split_sizes))
                   | "GroupShards" >> beam.GroupByKey()
-                  | "WriteShard" >> beam.ParDo(WriteShard(FileSystems.join(o.output, "data"))))
-        failures = ((matched[FAILURES], read[FAILURES], analyzed[FAILURES])
+                  | "WriteShard" >> beam.ParDo(WriteShard(FileSystems.join(o.output, "data"))).with_outputs(
+                      FAILURES, main="written"))
+        failures = ((matched[FAILURES], read[FAILURES], analyzed[FAILURES], shards[FAILURES])
                     | "AllFailures" >> beam.Flatten())
         inputs = paths | "CountInputs" >> beam.combiners.Count.Globally()
-        return {"failures": failures, "duplicates": kept.duplicates, "shards": shards, "paths": inputs,
+        return {"failures": failures, "duplicates": kept.duplicates, "shards": shards.written, "paths": inputs,
                 "unmatched": matched[FAILURES] | "CountUnmatched" >> beam.combiners.Count.Globally()}
 
 

@@ -110,15 +110,12 @@ class AnalyzeAndCaption(beam.DoFn):
         try:
             facts = self._analyze(data, path, self.max_duration_s, self.key_profile)
             row = make_row(path, source, data, facts, seed=self.seed, test_fraction=self.test_fraction)
-            to_table([row])
         except BadInput as exc:
             record = failure(path, exc.stage, exc.reason, exc.detail, source)
         except ItemTimeout as exc:
             record = failure(path, "analyze", "timeout", str(exc), source)
         except WorkerCrashed as exc:
             record = failure(path, "analyze", "crashed", str(exc), source)
-        except ValueError as exc:  # raised by to_table: the row does not fit the schema
-            record = failure(path, "validate", "invalid_row", str(exc), source)
         else:
             self.rows.inc()
             yield row
@@ -144,15 +141,33 @@ class AssignShard(beam.DoFn):
         yield (row["split"], int(row["id"][:15], 16) % count, count), row
 
 
+def validate_rows(rows: list[dict]):
+    """(Arrow table of the rows that fit the schema, failure records of the rest)."""
+    try:
+        return to_table(rows), []
+    except ValueError:
+        good, bad = [], []
+        for row in rows:
+            try:
+                to_table([row])
+                good.append(row)
+            except ValueError as exc:
+                bad.append(failure(row["source_uri"], "validate", "invalid_row", str(exc), row["source_id"]))
+        return to_table(good), bad
+
+
 class WriteShard(beam.DoFn):
-    """((split, index, count), rows) → a Parquet file sorted by id; yields its name."""
+    """((split, index, count), rows) → a Parquet file of the valid rows sorted by
+    id; yields its name and row count, and a failure record per invalid row."""
 
     def __init__(self, data_dir: str):
         self.data_dir = data_dir
 
     def process(self, element):
         (split, index, count), rows = element
-        table = to_table(sorted(rows, key=lambda r: r["id"]))
+        table, invalid = validate_rows(sorted(rows, key=lambda r: r["id"]))
+        for record in invalid:
+            yield beam.pvalue.TaggedOutput(FAILURES, record)
         name = shard_name(split, index, count)
         buffer = io.BytesIO()
         pq.write_table(table, buffer, compression="zstd", row_group_size=100)
