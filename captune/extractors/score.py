@@ -3,7 +3,9 @@
 music21 parses the score and writes it as a Standard MIDI File, which then goes
 through the same symbolic path as any MIDI file. A score that states no tempo
 (no metronome mark) gets ``tempo_known=False``: its seconds assume 120 bpm and
-its tempo facts are None. A file holding several pieces (an ABC tune book, an
+its tempo facts are None. An incomplete first bar (a pickup) is kept as
+``pickup_ticks`` so beats and downbeats fall on the score's barlines. A file
+holding several pieces (an ABC tune book, an
 Opus) is refused with ``multi_piece_score``.
 """
 
@@ -36,8 +38,21 @@ def from_score_bytes(data: bytes, suffix: str) -> Piece:
             raise BadInput("multi_piece_score", f"the file holds {len(scores)} pieces; split it into one per file")
         parsed = scores[0]
     tempo_known = bool(parsed.recurse().getElementsByClass(tempo.MetronomeMark))
+    pickup = _pickup_quarters(parsed)
     try:
         smf = midi.translate.streamToMidiFile(parsed).writestr()
     except Exception as exc:
         raise BadInput("parse_error", f"music21 could not render the score as MIDI: {exc}") from exc
-    return from_midi_bytes(smf, tempo_known=tempo_known)
+    return from_midi_bytes(smf, tempo_known=tempo_known, pickup_quarters=pickup)
+
+
+def _pickup_quarters(score) -> float:
+    """Length in quarter notes of an incomplete first bar, 0 if the first bar is full."""
+    from music21 import stream
+
+    parts = score.parts if score.parts else [score]
+    first = parts[0].getElementsByClass(stream.Measure).first()
+    if first is None:
+        return 0.0
+    length, full = float(first.duration.quarterLength), float(first.barDuration.quarterLength)
+    return length if 0 < length < full else 0.0

@@ -66,10 +66,10 @@ def correlations(pcp: np.ndarray, profile: str = DEFAULT_PROFILE) -> np.ndarray:
 
 
 def key(piece: Piece, profile: str = DEFAULT_PROFILE) -> dict | None:
-    """``{'key', 'key_confidence', 'key_alternative'}``, or None without pitched notes
-    or with a single pitch class (no key can be told)."""
+    """``{'key', 'key_confidence', 'key_alternative'}``, or None when no key can be
+    told: no pitched notes, a single pitch class, or all twelve equally long."""
     pcp = pitch_class_profile(piece)
-    if np.count_nonzero(pcp) < 2:
+    if np.count_nonzero(pcp) < 2 or np.ptp(pcp) <= 1e-9 * pcp.max():
         return None
     r = correlations(pcp, profile)
     best, second = np.argsort(-r, kind="stable")[:2]

@@ -3,7 +3,8 @@
 Conventions: time signatures are strings ``'num/den'``; the beat is the
 denominator's note value, except in compound meters (6/8, 9/8, 12/8, 6/4, …:
 numerator a multiple of 3 above 3) where it is three of them (a dotted
-value). Bars restart at every time-signature change. Beat and downbeat times are
+value). Bars restart at every time-signature change; the first bar may be a
+pickup (``piece.pickup_ticks``), whose beats count back from the first barline. Beat and downbeat times are
 seconds through the tempo map, from time 0 up to the end of the last note.
 """
 
@@ -42,8 +43,9 @@ def beat_ticks(piece: Piece) -> tuple[np.ndarray, np.ndarray]:
         unit = piece.tpq * 4 / d
         beat = unit * (3 if _is_compound(n, d) else 1)
         bar = unit * n
-        beats.append(np.arange(t0, t1, beat))
-        downbeats.append(np.arange(t0, t1, bar))
+        origin = t0 + (piece.pickup_ticks % bar if t0 == 0 else 0)
+        beats.append(np.concatenate([np.arange(origin - beat, t0 - 0.5, -beat)[::-1], np.arange(origin, t1, beat)]))
+        downbeats.append(np.arange(origin, t1, bar))
     return np.concatenate(beats), np.concatenate(downbeats)
 
 

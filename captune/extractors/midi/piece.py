@@ -7,6 +7,8 @@ their track; ``track_program[i]`` is the GM program of track ``i`` (0-127, or
 128 for a drum kit, by MidiCaps' rule: channel 10 is drums unless its program is
 one of the percussive melodic instruments 112-119). ``tempo_known`` is False for
 scores that state no tempo (their seconds then assume 120 bpm, the MIDI default).
+``pickup_ticks`` is the length of an incomplete first bar (an anacrusis), known
+for scores and 0 for MIDI files, which do not say.
 """
 
 from dataclasses import dataclass
@@ -38,6 +40,7 @@ class Piece:
     ts_numerator: np.ndarray
     ts_denominator: np.ndarray
     tempo_known: bool = True
+    pickup_ticks: int = 0
 
     @property
     def is_drum(self) -> np.ndarray:
@@ -84,7 +87,7 @@ def _program(track) -> int:
     return int(track.program)
 
 
-def from_score(score: Score, tempo_known: bool = True) -> Piece:
+def from_score(score: Score, tempo_known: bool = True, pickup_quarters: float = 0.0) -> Piece:
     """Build a :class:`Piece` from a tick-based symusic ``Score``."""
     arrays, programs = [], []
     for i, tr in enumerate(t for t in score.tracks if t.note_num()):
@@ -110,10 +113,11 @@ def from_score(score: Score, tempo_known: bool = True) -> Piece:
         tempo_tick=tempo_tick, tempo_mspq=mspq,
         ts_tick=ts_tick, ts_numerator=num.astype(np.int16), ts_denominator=np.maximum(den, 1).astype(np.int16),
         tempo_known=tempo_known,
+        pickup_ticks=round(pickup_quarters * score.ticks_per_quarter),
     )
 
 
-def from_midi_bytes(data: bytes, tempo_known: bool = True) -> Piece:
+def from_midi_bytes(data: bytes, tempo_known: bool = True, pickup_quarters: float = 0.0) -> Piece:
     """Decode Standard MIDI File bytes into a :class:`Piece` (raises :class:`BadInput`)."""
     data = check_smf(data)
     try:
@@ -122,4 +126,4 @@ def from_midi_bytes(data: bytes, tempo_known: bool = True) -> Piece:
         raise BadInput("parse_error", f"symusic could not parse the MIDI: {exc}") from exc
     if score.ticks_per_quarter <= 0:
         raise BadInput("parse_error", "SMPTE or zero time division is not supported")
-    return from_score(score, tempo_known=tempo_known)
+    return from_score(score, tempo_known=tempo_known, pickup_quarters=pickup_quarters)

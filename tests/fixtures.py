@@ -1,0 +1,239 @@
+"""Test helpers: a tiny Standard MIDI File writer (on ``mido``, independent of the
+symusic parser under test), known-answer pieces built from music theory, and
+module-level functions for the ``Isolated`` runner tests (a ``spawn`` child must
+import them by name, so they live here and not in a test module).
+
+Times are in beats = quarter notes (the MIDI convention). A note is
+``(start_beat, duration_beats, pitch, velocity)``; a track is
+``(program, is_drum, notes)``. Drum tracks go on channel 10 (index 9).
+"""
+
+import io
+import os
+import time
+
+import mido
+
+# ---------------------------------------------------------------------------
+# Note names and chord voicings, written from music theory (not from captune).
+# ---------------------------------------------------------------------------
+
+_LETTER_PC = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+
+
+def note(name: str) -> int:
+    """MIDI number of a scientific pitch name: ``'C4'`` = 60, ``'F#3'`` = 54, ``'Bb2'`` = 46."""
+    letter, rest = name[0].upper(), name[1:]
+    alter = 0
+    while rest and rest[0] in "#b":
+        alter += 1 if rest[0] == "#" else -1
+        rest = rest[1:]
+    return 12 * (int(rest) + 1) + _LETTER_PC[letter] + alter
+
+
+def notes(*names: str) -> list[int]:
+    return [note(n) for n in names]
+
+
+# Semitones above the root for each chord quality, as taught: a major third is 4
+# semitones, a minor third 3, a perfect fifth 7, a diminished fifth 6, a minor
+# seventh 10 and a major seventh 11.
+CHORD_INTERVALS = {
+    "": (0, 4, 7),            # major triad: M3 + P5
+    "m": (0, 3, 7),           # minor triad: m3 + P5
+    "dim": (0, 3, 6),         # diminished triad: m3 + d5
+    "aug": (0, 4, 8),         # augmented triad: M3 + A5
+    "7": (0, 4, 7, 10),       # dominant seventh: major triad + m7
+    "maj7": (0, 4, 7, 11),    # major seventh: major triad + M7
+    "m7": (0, 3, 7, 10),      # minor seventh: minor triad + m7
+    "m7b5": (0, 3, 6, 10),    # half-diminished: diminished triad + m7
+}
+
+
+def split_label(label: str) -> tuple[str, str]:
+    """``'F#m7'`` → ``('F#', 'm7')``."""
+    root = label[0]
+    if len(label) > 1 and label[1] in "#b":
+        root += label[1]
+    return root, label[len(root):]
+
+
+def chord_voicing(label: str, octave: int = 4) -> list[int]:
+    """Close root-position voicing of ``label`` with the root in ``octave``."""
+    root, quality = split_label(label)
+    base = note(f"{root}{octave}")
+    return [base + i for i in CHORD_INTERVALS[quality]]
+
+
+def chord_root(label: str, octave: int = 2) -> int:
+    return note(f"{split_label(label)[0]}{octave}")
+
+
+# ---------------------------------------------------------------------------
+# The MIDI writer.
+# ---------------------------------------------------------------------------
+
+def make_midi(tracks, tempo_bpm=120, time_signature=(4, 4), tpq: int = 480,
+              channels=None) -> bytes:
+    """Format-1 SMF bytes.
+
+    ``tempo_bpm``: a number, a list of ``(beat, bpm)`` changes, or None (no
+    tempo event: the SMF default 120 applies). ``time_signature``: ``(num, den)``,
+    a list of ``(beat, num, den)``, or None (no event). Tempo and meter go in a
+    conductor track 0; each entry of ``tracks`` becomes one more track on its own
+    channel (drums on channel index 9) with a program change at time 0.
+    """
+    mid = mido.MidiFile(type=1, ticks_per_beat=tpq)
+
+    def tick(beat):
+        return int(round(beat * tpq))
+
+    conductor = []
+    if tempo_bpm is not None:
+        changes = [(0, tempo_bpm)] if isinstance(tempo_bpm, (int, float)) else list(tempo_bpm)
+        for beat, bpm in changes:
+            conductor.append((tick(beat), 0, mido.MetaMessage("set_tempo", tempo=round(60_000_000 / bpm))))
+    if time_signature is not None:
+        sigs = [(0, *time_signature)] if len(time_signature) == 2 and isinstance(time_signature[0], int) \
+            else list(time_signature)
+        for beat, num, den in sigs:
+            conductor.append((tick(beat), 0, mido.MetaMessage("time_signature", numerator=num, denominator=den)))
+    mid.tracks.append(_to_track(conductor))
+
+    melodic_channels = iter([c for c in range(16) if c != 9])
+    for i, (program, is_drum, track_notes) in enumerate(tracks):
+        if channels is not None:
+            channel = channels[i]
+        else:
+            channel = 9 if is_drum else next(melodic_channels)
+        events = [(0, 0, mido.Message("program_change", program=program, channel=channel))]
+        for start, dur, pitch, vel in track_notes:
+            on, off = tick(start), tick(start + dur)
+            events.append((on, 2, mido.Message("note_on", note=pitch, velocity=vel, channel=channel)))
+            events.append((off, 1, mido.Message("note_off", note=pitch, velocity=0, channel=channel)))
+        mid.tracks.append(_to_track(events))
+    buf = io.BytesIO()
+    mid.save(file=buf)
+    return buf.getvalue()
+
+
+def to_format0(data: bytes) -> bytes:
+    """The same music as a format-0 file: all tracks merged into one."""
+    src = mido.MidiFile(file=io.BytesIO(data))
+    out = mido.MidiFile(type=0, ticks_per_beat=src.ticks_per_beat)
+    out.tracks.append(mido.merge_tracks(src.tracks))
+    buf = io.BytesIO()
+    out.save(file=buf)
+    return buf.getvalue()
+
+
+def _to_track(events) -> mido.MidiTrack:
+    """(tick, order, message) → a track with delta times; at equal ticks meta
+    events first, then note-offs, then note-ons."""
+    track = mido.MidiTrack()
+    now = 0
+    for t, _, msg in sorted(events, key=lambda e: (e[0], e[1])):
+        track.append(msg.copy(time=t - now))
+        now = t
+    track.append(mido.MetaMessage("end_of_track", time=0))
+    return track
+
+
+# ---------------------------------------------------------------------------
+# Known-answer pieces.
+# ---------------------------------------------------------------------------
+
+PIANO, BASS, DRUMS_KIT = 0, 33, 0
+KICK, SNARE, CLOSED_HAT = 36, 38, 42
+
+
+def bar_beats(meter) -> float:
+    """Quarter notes in one bar of ``meter`` = (num, den)."""
+    num, den = meter
+    return num * 4 / den
+
+
+def drum_pattern(n_bars: int, meter=(4, 4)) -> list[tuple]:
+    """Per bar of a simple meter: kick on beat 1, snare on the other beats,
+    closed hi-hat on every eighth; every hit lasts half a beat."""
+    num, den = meter
+    beat = 4 / den
+    bar = bar_beats(meter)
+    hits = []
+    for b in range(n_bars):
+        t0 = b * bar
+        for k in range(num):
+            hits.append((t0 + k * beat, beat / 2, KICK if k == 0 else SNARE, 100))
+        for k in range(2 * num):
+            hits.append((t0 + k * beat / 2, beat / 2, CLOSED_HAT, 70))
+    return hits
+
+
+def progression_tracks(chords, meter=(4, 4), bars_per_chord=1, repeats=1, with_bass=True,
+                       with_drums=True, voicings=None):
+    """Tracks for block chords (piano, one attack per bar, held to the bar
+    line) + bass roots (program 33, one per bar) + a drum pattern."""
+    bar = bar_beats(meter)
+    voicings = voicings or {}
+    piano, bass = [], []
+    t = 0.0
+    for _ in range(repeats):
+        for label in chords:
+            for _ in range(bars_per_chord):
+                if label != "N":
+                    for p in voicings.get(label) or chord_voicing(label):
+                        piano.append((t, bar, p, 80))
+                    if with_bass:
+                        bass.append((t, bar, chord_root(label), 90))
+                t += bar
+    n_bars = int(round(t / bar))
+    tracks = [(PIANO, False, piano)]
+    if with_bass:
+        tracks.append((BASS, False, bass))
+    if with_drums:
+        tracks.append((DRUMS_KIT, True, drum_pattern(n_bars, meter)))
+    return tracks
+
+
+def progression_piece(chords=("Em", "C", "G", "D"), bpm=96, meter=(3, 4), bars_per_chord=1, repeats=4,
+                      with_bass=True, with_drums=True, voicings=None, tpq=480) -> bytes:
+    """MIDI bytes of ``chords`` as block chords, each held ``bars_per_chord``
+    bars, the whole progression played ``repeats`` times."""
+    tracks = progression_tracks(chords, meter, bars_per_chord, repeats, with_bass, with_drums, voicings)
+    return make_midi(tracks, tempo_bpm=bpm, time_signature=meter, tpq=tpq)
+
+
+def melody(pitches, start=0.0, step=1.0, dur=None, velocity=80):
+    """One note per ``step`` beats, each ``dur`` beats long (default legato)."""
+    dur = step if dur is None else dur
+    return [(start + i * step, dur, p, velocity) for i, p in enumerate(pitches)]
+
+
+# ---------------------------------------------------------------------------
+# Functions run by captune.pipelines.isolation.Isolated in a spawn child.
+# ---------------------------------------------------------------------------
+
+class CustomFailure(RuntimeError):
+    """An exception type only this module defines."""
+
+
+def pid_after(seconds=0.0):
+    """Sleep, then return the id of the process that ran the call."""
+    time.sleep(seconds)
+    return os.getpid()
+
+
+def pid_or_exit(code=None):
+    """The process id, or end the process at once with exit ``code``."""
+    if code is not None:
+        os._exit(code)
+    return os.getpid()
+
+
+def raise_custom(message):
+    raise CustomFailure(message)
+
+
+def raise_bad_input(reason, detail, stage):
+    from captune.extractors.errors import BadInput
+    raise BadInput(reason, detail, stage=stage)

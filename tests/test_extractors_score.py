@@ -1,0 +1,258 @@
+"""Known-answer tests for scores (MusicXML, compressed MusicXML, ABC, **kern)
+through ``captune.extractors.analyze``.
+
+Inputs are music21's bundled corpus (no download) and small scores built here
+with music21. Expected values come from the score itself: its key signature and
+mode, music21's own key analysis, its measures and metronome marks.
+"""
+
+import os
+import tempfile
+
+import pytest
+
+import music21
+from music21 import corpus, key as m21key, meter, note, stream, tempo
+
+from captune.extractors import BadInput, analyze
+
+CORPUS = os.path.dirname(corpus.__file__)
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read()
+
+
+def _roots(labels):
+    return [lab for lab in labels if lab != "N"]
+
+
+# ---------------------------------------------------------------------------
+# A Bach chorale in MusicXML (compressed): bwv66.6, F# minor.
+# ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def bwv66():
+    path = str(corpus.getWork("bwv66.6"))
+    return path, corpus.parse("bwv66.6"), analyze(_read(path), os.path.basename(path))
+
+
+def test_chorale_key(bwv66):
+    _, score, f = bwv66
+    # The score's own signature: three sharps, minor mode -> F# minor; music21's
+    # Krumhansl analysis agrees, and so must captune.
+    sig = score.recurse().getElementsByClass(m21key.KeySignature).first()
+    assert sig.sharps == 3
+    m21 = score.analyze("key")
+    assert (m21.tonic.name, m21.mode) == ("F#", "minor")
+    assert f["modality"] == "score"
+    assert f["key"] == "F# minor"
+    assert f["key_alternative"] != "F# minor"
+
+
+def test_chorale_meter_tempo_duration(bwv66):
+    _, score, f = bwv66
+    marks = list(score.recurse().getElementsByClass(tempo.MetronomeMark))
+    assert marks and {m.getQuarterBPM() for m in marks} == {96.0}   # <sound tempo="96"/>
+    assert f["time_signature"] == "4/4"
+    assert f["tempo_bpm"] == pytest.approx(96.0)
+    assert f["tempo_word"] == "Moderato"
+    assert f["tempo_changes"] == [{"time_s": 0.0, "bpm": 96.0}]
+    quarters = float(score.highestTime)                              # 36 quarter notes
+    assert f["duration_s"] == pytest.approx(quarters * 60 / 96, abs=1e-3)
+    assert f["duration_word"] == "Short fragment"
+    approx = [round(i * 60 / 96, 3) for i in range(int(quarters))]
+    assert f["beats_s"] == pytest.approx(approx, abs=1e-3)
+
+
+def test_chorale_downbeats_fall_on_its_barlines(bwv66):
+    _, score, f = bwv66
+    # The chorale opens with a one-quarter pickup (measure 0): its bars begin
+    # at the offsets music21 reads from the barlines, not every 4 quarters from 0.
+    offsets = [float(m.offset) for m in score.parts[0].getElementsByClass(stream.Measure)]
+    assert offsets[:3] == [0.0, 1.0, 5.0]
+    full_bars = [o for o, m in zip(offsets, score.parts[0].getElementsByClass(stream.Measure))
+                 if m.paddingLeft == 0]
+    expected = [round(o * 60 / 96, 3) for o in full_bars]
+    assert f["downbeats_s"] == pytest.approx(expected, abs=1e-3)
+
+
+def test_chorale_pitches_and_texture(bwv66):
+    _, score, f = bwv66
+    midis = [p.midi for n in score.recurse().notes for p in n.pitches]
+    s = f["note_stats"]
+    assert (s["pitch_min"], s["pitch_max"]) == (min(midis), max(midis))
+    assert 3.0 <= s["polyphony"] <= 4.0                                # four voices, a few rests
+    roots = _roots(c["label"] for c in f["chords"])
+    assert roots and not any("b" in r[:2] for r in roots)             # a sharp key: no flats
+
+
+# ---------------------------------------------------------------------------
+# A Bach chorale in Humdrum **kern: bwv281, F major, no tempo stated.
+# ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def bwv281():
+    path = os.path.join(CORPUS, "bach", "bwv281.krn")
+    data = _read(path)
+    assert b"*F:" in data and b"*k[b-]" in data and b"*M4/4" in data and b"*MM" not in data
+    return music21.converter.parse(path), analyze(data, "bwv281.krn")
+
+
+def test_kern_chorale(bwv281):
+    score, f = bwv281
+    m21 = score.analyze("key")
+    assert (m21.tonic.name, m21.mode) == ("F", "major")
+    assert f["modality"] == "score"
+    assert f["key"] == "F major"
+    assert f["time_signature"] == "4/4"
+    roots = _roots(c["label"] for c in f["chords"])
+    assert roots and not any("#" in r for r in roots)                 # a flat key: no sharps
+
+
+def test_kern_without_tempo_has_no_tempo_facts(bwv281):
+    score, f = bwv281
+    assert (f["tempo_bpm"], f["tempo_word"], f["tempo_changes"]) == (None, None, [])
+    assert f["beats_s"] is None and f["downbeats_s"] is None
+    # Seconds then assume the MIDI default of 120 quarters per minute.
+    assert f["duration_s"] == pytest.approx(float(score.highestTime) * 0.5, abs=1e-3)
+
+
+# ---------------------------------------------------------------------------
+# ABC: a tune book is refused, a single tune is analysed.
+# ---------------------------------------------------------------------------
+
+ABC_BOOK = b"""X:1
+T:One
+M:4/4
+L:1/8
+K:G
+GABc d2B2|c2A2 G4|]
+
+X:2
+T:Two
+M:3/4
+L:1/4
+K:D
+D F A|d3|]
+
+X:3
+T:Three
+M:2/4
+L:1/8
+K:C
+CEGc|c4|]
+"""
+
+ABC_JIG = b"""X:1
+T:Test jig
+M:6/8
+L:1/8
+Q:3/8=80
+K:D
+|:DFA dAF|GBd gdB|AFD DFA|E3 E3:|
+"""
+
+
+def test_abc_tune_book_is_refused():
+    with pytest.raises(BadInput) as info:
+        analyze(ABC_BOOK, "book.abc")
+    assert (info.value.reason, info.value.stage) == ("multi_piece_score", "decode")
+    assert "3" in info.value.detail
+
+
+def test_corpus_abc_tune_book_is_refused():
+    path = os.path.join(CORPUS, "oneills1850", "0626-0635.abc")
+    data = _read(path)
+    n_tunes = sum(1 for line in data.splitlines() if line.startswith(b"X:"))
+    assert n_tunes > 1
+    with pytest.raises(BadInput) as info:
+        analyze(data, "0626-0635.abc")
+    assert (info.value.reason, info.value.stage) == ("multi_piece_score", "decode")
+    assert str(n_tunes) in info.value.detail
+
+
+def test_abc_single_jig():
+    f = analyze(ABC_JIG, "jig.abc")
+    assert f["key"] == "D major"                       # K:D, a D-major-arpeggio tune
+    assert f["time_signature"] == "6/8"
+    # Q:3/8=80 is 80 dotted quarters a minute = 120 quarters a minute.
+    assert f["tempo_bpm"] == pytest.approx(120.0)
+    # Four bars of three quarters, played twice (|: ... :|): 24 quarters = 12 s.
+    assert f["duration_s"] == pytest.approx(12.0)
+    assert f["beats_s"] == pytest.approx([0.75 * i for i in range(16)], abs=1e-3)     # dotted quarters
+    assert f["downbeats_s"] == pytest.approx([1.5 * i for i in range(8)], abs=1e-3)
+    s = f["note_stats"]
+    assert s["polyphony"] == pytest.approx(1.0)
+    # Per pass: 3 bars of 6 eighths + 2 dotted quarters = 20 notes; two passes.
+    assert s["note_count"] == 40
+    assert (s["pitch_min"], s["pitch_max"]) == (62, 79)   # D4 .. G5 (ABC lower case = octave up)
+
+
+# ---------------------------------------------------------------------------
+# A small MusicXML written here: C major scale in 3/4, with and without a tempo.
+# ---------------------------------------------------------------------------
+
+SCALE_UP = ["C4", "D4", "E4", "F4", "G4", "A4", "B4", "C5"]
+
+
+def _scale_score(bpm=None) -> stream.Score:
+    part = stream.Part()
+    part.append(meter.TimeSignature("3/4"))
+    if bpm is not None:
+        part.append(tempo.MetronomeMark(number=bpm, referent=note.Note(type="quarter").duration))
+    for name in SCALE_UP + SCALE_UP[-2::-1]:    # up C4..C5, down B4..C4: 15 quarters
+        part.append(note.Note(name, quarterLength=1.0))
+    part.append(note.Note("C4", quarterLength=3.0))   # a dotted half to close: 18 quarters = 6 bars
+    score = stream.Score()
+    score.insert(0, part)
+    return score
+
+
+def _write(score: stream.Score, fmt: str, suffix: str) -> bytes:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = score.write(fmt, fp=os.path.join(tmp, "scale" + suffix))
+        return _read(str(path))
+
+
+@pytest.mark.parametrize("fmt, suffix", [("musicxml", ".musicxml"), ("musicxml", ".xml"), ("mxl", ".mxl")])
+def test_scale_with_metronome_mark(fmt, suffix):
+    f = analyze(_write(_scale_score(bpm=90), fmt, suffix), "scale" + suffix)
+    assert f["modality"] == "score"
+    assert f["key"] == "C major"
+    assert f["time_signature"] == "3/4"
+    assert f["tempo_bpm"] == pytest.approx(90.0)
+    assert f["tempo_word"] == "Andante"               # exactly 90 takes the slower word
+    assert f["duration_s"] == pytest.approx(18 * 60 / 90, abs=1e-3)   # 12 s
+    assert f["beats_s"] == pytest.approx([i * 60 / 90 for i in range(18)], abs=1e-3)
+    assert f["downbeats_s"] == pytest.approx([i * 3 * 60 / 90 for i in range(6)], abs=1e-3)
+    s = f["note_stats"]
+    assert s["note_count"] == 16 and (s["pitch_min"], s["pitch_max"]) == (60, 72)
+    assert s["polyphony"] == pytest.approx(1.0)
+
+
+def test_scale_without_metronome_mark():
+    f = analyze(_write(_scale_score(bpm=None), "musicxml", ".musicxml"), "scale.musicxml")
+    assert f["key"] == "C major"
+    assert f["time_signature"] == "3/4"
+    assert (f["tempo_bpm"], f["tempo_word"], f["tempo_changes"]) == (None, None, [])
+    assert f["beats_s"] is None and f["downbeats_s"] is None
+    assert f["duration_s"] == pytest.approx(18 * 0.5, abs=1e-3)   # 120 bpm assumed
+
+
+# ---------------------------------------------------------------------------
+# Bad scores.
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("data, name, reason", [
+    (b"", "empty.musicxml", "empty_file"),
+    (b"", "empty.abc", "empty_file"),
+    (b"<?xml version='1.0'?><not-a-score><x/></not-a-score>", "junk.xml", "parse_error"),
+    (b"PK\x03\x04 this is no zip", "junk.mxl", "parse_error"),
+])
+def test_bad_scores(data, name, reason):
+    with pytest.raises(BadInput) as info:
+        analyze(data, name)
+    assert info.value.reason == reason
+    assert info.value.stage == "decode"
