@@ -55,7 +55,6 @@ _INSTRUMENT_NAMES = {
     "Choir Aahs": "choir",
     "Voice Oohs": "vocal oohs",
     "Orchestra Hit": "orchestra hits",
-    "Bag pipe": "bagpipe",
     "Synth Drum": "synth drums",
 }
 _SYNTH_FAMILIES = {"Lead": "synth lead", "Pad": "synth pad", "FX": "synth effects"}

@@ -13,6 +13,7 @@ a triad); merge equal neighbours.
 """
 
 from collections import Counter
+from functools import lru_cache
 
 import numpy as np
 
@@ -62,9 +63,15 @@ def label_chroma(chroma: np.ndarray, key: str | None = None) -> list[str]:
     norms = np.linalg.norm(chroma, axis=1, keepdims=True)
     sims = np.einsum("ij,kj->ik", chroma / np.where(norms > 0, norms, 1.0), _TEMPLATES)  # no BLAS threads
     best = sims.argmax(axis=1)
-    names = np.asarray([spell_root(root, key) + quality for root, quality in _TEMPLATE_NAMES] + ["N"])
+    names = _label_names(key)
     best[sims[np.arange(len(best)), best] < MIN_SIMILARITY] = len(names) - 1
     return names[best].tolist()
+
+
+@lru_cache(maxsize=None)
+def _label_names(key: str | None) -> np.ndarray:
+    """Label of every template spelled for ``key``, then ``N``."""
+    return np.asarray([spell_root(root, key) + quality for root, quality in _TEMPLATE_NAMES] + ["N"])
 
 
 def chords(piece: Piece, key: str | None = None) -> list[dict]:

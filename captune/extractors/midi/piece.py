@@ -12,6 +12,7 @@ for scores and 0 for MIDI files, which do not say.
 """
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from symusic import Score
@@ -52,14 +53,17 @@ class Piece:
         """Tick at which the last note ends."""
         return int((self.onset + self.duration).max()) if len(self.onset) else 0
 
+    @cached_property
+    def _tempo_start_s(self) -> np.ndarray:
+        """Seconds at which each tempo of the map takes effect."""
+        seg_s = np.diff(self.tempo_tick) * self.tempo_mspq[:-1] / (1e6 * self.tpq)
+        return np.concatenate([[0.0], np.cumsum(seg_s)])
+
     def seconds(self, ticks) -> np.ndarray:
         """Convert ticks (scalar or array) to seconds through the tempo map."""
         ticks = np.asarray(ticks, dtype=np.float64)
-        seg_s = np.diff(self.tempo_tick) * self.tempo_mspq[:-1] / (1e6 * self.tpq)
-        start_s = np.concatenate([[0.0], np.cumsum(seg_s)])
-        i = np.searchsorted(self.tempo_tick, ticks, side="right") - 1
-        i = np.clip(i, 0, len(self.tempo_tick) - 1)
-        return start_s[i] + (ticks - self.tempo_tick[i]) * self.tempo_mspq[i] / (1e6 * self.tpq)
+        i = np.maximum(np.searchsorted(self.tempo_tick, ticks, side="right") - 1, 0)
+        return self._tempo_start_s[i] + (ticks - self.tempo_tick[i]) * self.tempo_mspq[i] / (1e6 * self.tpq)
 
     @property
     def duration_s(self) -> float:
