@@ -36,7 +36,7 @@ PROFILES = {
     "bellman": ([16.80, 0.86, 12.95, 1.41, 13.49, 11.93, 1.25, 20.28, 1.80, 8.04, 0.62, 10.57],
                 [18.16, 0.69, 12.99, 13.34, 1.07, 11.15, 1.38, 21.07, 7.49, 1.53, 0.92, 10.21]),
 }
-DEFAULT_PROFILE = "temperley"
+DEFAULT_PROFILE = "albrecht"  # best mean weighted score on POP909 + Nottingham (README)
 
 
 def _key_matrix(profile: str) -> np.ndarray:
