@@ -297,3 +297,10 @@ def test_control_volume_direction_holds_for_every_phrasing():
         down = control_sentences(falling, np.random.default_rng(seed))["volume"]
         assert "decrescendo" not in up and "decrease" not in up.lower()
         assert "crescendo" not in down.replace("decrescendo", "") and "increase" not in down.lower()
+
+
+def test_chord_sentence_without_a_summary_lists_at_most_eight_chords():
+    labels = ["C", "Dm", "Em", "F", "G", "Am", "Bdim", "C7", "Fmaj7", "G7", "Am7", "D"]
+    chords = [{"start_s": float(i), "end_s": float(i + 1), "label": label} for i, label in enumerate(labels)]
+    sentence = control_sentences({"chords": chords, "chord_summary": []})["chords"]
+    assert sentence.endswith("C, Dm, Em, F, G, Am, Bdim, C7.")

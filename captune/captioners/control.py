@@ -23,8 +23,9 @@ Facts used (see ``template`` for the full facts mapping):
 - ``tempo_bpm``: beats per minute, float. MusicBench prints the rounded bpm as
   a float ("124.0"), and so do we.
 - ``tempo_word``: Italian tempo marking ('Moderato' ...), used as given.
-- ``chord_summary`` (the repeating progression) or, when empty, the labels of
-  ``chords`` with no-chord 'N' dropped and repeated neighbours merged.
+- ``chord_summary`` (the repeating progression) or, when empty, the first
+  ``MAX_CHORDS`` labels of ``chords`` with no-chord 'N' dropped and repeated
+  neighbours merged (MusicBench listed the chords of a 10 s clip).
 - ``time_signature`` ('3/4'); its numerator is the beat count. Without it the
   beat count is the most common number of ``beats_s`` per bar, bars being
   delimited by ``downbeats_s`` (seconds), which is how MusicBench derives it.
@@ -44,6 +45,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 __all__ = ["control_sentences"]
+
+MAX_CHORDS = 8
 
 
 def control_sentences(facts: Mapping, rng: np.random.Generator | None = None) -> dict:
@@ -107,7 +110,7 @@ def _chord_labels(facts: Mapping) -> list[str]:
         label = chord.get("label")
         if label and label != "N" and (not labels or labels[-1] != label):
             labels.append(label)
-    return labels
+    return labels[:MAX_CHORDS]
 
 
 def _chords(facts: Mapping, rng) -> str | None:
