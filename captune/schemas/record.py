@@ -41,6 +41,7 @@ SCHEMA = pa.schema([
     ("tempo_bpm", pa.float64()),
     ("tempo_word", pa.string()),
     ("tempo_changes", pa.list_(pa.struct([("time_s", pa.float64()), ("bpm", pa.float64())]))),
+    ("tempo_source", pa.string()),  # tempo_map | onsets (estimated from note onsets) | null
     ("time_signature", pa.string()),
     ("key", pa.string()),
     ("key_confidence", pa.float64()),

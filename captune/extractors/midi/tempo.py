@@ -4,8 +4,9 @@ Conventions: bpm are quarter notes per minute (the MIDI convention, 60e6 /
 microseconds-per-quarter). ``tempo_bpm`` is the time-weighted mean: each tempo
 holds from its change to the next one (or the end of the last note) and counts
 for that many seconds. ``tempo_changes`` lists every change of bpm, rounded to
-0.01, as ``{'time_s', 'bpm'}`` starting at time 0. A score that states no tempo
-(``piece.tempo_known`` False) has no tempo: ``None``, ``[]``.
+0.01, as ``{'time_s', 'bpm'}`` starting at time 0; ``tempo_source`` says where
+the tempo came from (``tempo_map``). A score that states no tempo
+(``piece.tempo_known`` False) has no tempo: ``None``, ``[]``, ``None``.
 """
 
 import numpy as np
@@ -15,9 +16,9 @@ from captune.extractors.words import tempo_word
 
 
 def tempo(piece: Piece) -> dict:
-    """``{'tempo_bpm', 'tempo_word', 'tempo_changes'}`` (see module doc)."""
+    """``{'tempo_bpm', 'tempo_word', 'tempo_changes', 'tempo_source'}`` (see module doc)."""
     if not piece.tempo_known:
-        return {"tempo_bpm": None, "tempo_word": None, "tempo_changes": []}
+        return {"tempo_bpm": None, "tempo_word": None, "tempo_changes": [], "tempo_source": None}
     end = max(piece.end_tick, 1)
     live = piece.tempo_tick < end
     ticks, bpm = piece.tempo_tick[live], np.round(60e6 / piece.tempo_mspq[live], 2)
@@ -26,4 +27,5 @@ def tempo(piece: Piece) -> dict:
     mean_bpm = round(float(np.average(bpm, weights=spans)) if spans.sum() > 0 else float(bpm[0]), 2)
     changed = np.append(True, bpm[1:] != bpm[:-1])
     changes = [{"time_s": round(float(t), 3), "bpm": float(b)} for t, b in zip(starts_s[changed], bpm[changed])]
-    return {"tempo_bpm": mean_bpm, "tempo_word": tempo_word(mean_bpm), "tempo_changes": changes}
+    return {"tempo_bpm": mean_bpm, "tempo_word": tempo_word(mean_bpm), "tempo_changes": changes,
+            "tempo_source": "tempo_map"}
