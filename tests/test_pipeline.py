@@ -187,3 +187,17 @@ def test_an_item_over_the_time_limit_is_a_timeout_failure(corpus, tmp_path):
     manifest = _build([f"{root}/bwv66.6.mxl"], tmp_path, "--item-timeout", "0.001")
     assert manifest["counts"]["failures_by_reason"] == {"analyze/timeout": 1}
     assert manifest["counts"]["rows"] == 0
+
+
+def test_demo_builds_from_the_bundled_corpus(tmp_path, capsys):
+    from captune.pipelines import cli
+
+    out = tmp_path / "demo-out"
+    assert cli.main(["demo", "--limit", "3", "--output", str(out), "--direct_running_mode", "in_memory",
+                     "--direct_num_workers", "1"]) == 0
+    printed = capsys.readouterr().out
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["counts"]["inputs"] == 3
+    assert manifest["counts"]["rows"] + manifest["counts"]["failures"] == 3
+    assert manifest["counts"]["rows"] >= 2
+    assert f"shards in {out}/data" in printed and "manifest.json" in printed
