@@ -103,3 +103,27 @@ def test_rows_that_do_not_fit_the_schema_become_failure_records():
     assert len(failures) == 1 and failures[0]["source_uri"] == "bad.mid"
     assert (failures[0]["stage"], failures[0]["reason"]) == ("validate", "invalid_row")
     assert "tempo_bpm" in failures[0]["detail"]
+
+
+def test_caption_check_column_and_the_caption_counts_in_the_summary():
+    assert SCHEMA.field("caption_check").type == pa.struct(
+        [("status", pa.string()), ("problems", pa.list_(pa.string())), ("attempts", pa.int32())])
+    check = {"status": "retried", "problems": ["key: says G major, the key is E minor"], "attempts": 2}
+    table = to_table([_minimal_row(caption_check=check)])
+    assert table.column("caption_check").to_pylist() == [check]
+    manifest = {"pipeline_version": "0", "output": "out", "llm_errors": ["no response: http://x unreachable"],
+                "counts": {"inputs": 3, "rows": 3, "rows_by_split": {"train": 3}, "duplicates": 0, "failures": 0,
+                           "failures_by_reason": {},
+                           "captions": {"accepted": 1, "retried": 1, "fallback": 1, "template": 0}}}
+    text = cli.format_summary(manifest)
+    assert "captions    accepted=1  retried=1  fallback=1  template=0" in text
+    assert "LLM: no response: http://x unreachable" in text
+
+
+def test_llm_flags_parse_with_defaults():
+    opts, beam = options.parse(["--captioner", "llm", "--llm-model", "m", "--llm-endpoint", "http://h:1/v1"])
+    assert (opts.captioner, opts.llm_model, opts.llm_endpoint) == ("llm", "m", "http://h:1/v1")
+    assert (opts.caption_style, opts.llm_api_key_env, opts.llm_cache) == ("writing", "OPENAI_API_KEY", None)
+    assert (opts.llm_concurrency, opts.llm_batch_size) == (4, 8)
+    assert "llm_model" not in beam.get_all_options(drop_default=True)
+    assert options.parse([])[0].captioner == "template"

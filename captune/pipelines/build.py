@@ -6,6 +6,11 @@ Layout of the output folder (Hugging Face style)::
     OUT/failures/failures.jsonl                    inputs that could not be used, with the reason
     OUT/failures/duplicates.jsonl                  byte-identical copies of a kept input
     OUT/manifest.json                              run id, versions, options, counts, timings
+    OUT/llm_cache/ab/<sha256>.json                 LLM responses by (model, prompt) (--captioner llm)
+
+With ``--captioner llm`` a step after the analysis batches the rows
+(``BatchElements``) and replaces each template caption by an LLM caption that
+passes the fact check (``LLMCaption``); every row comes out either way.
 """
 
 import argparse
@@ -17,10 +22,10 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 import captune
-from captune.pipelines.options import parse
+from captune.pipelines.options import check_llm_options, parse
 from captune.pipelines.transforms import (
-    FAILURES, AnalyzeAndCaption, AssignShard, KeepFirstCopy, MatchInputs, ReadAndHash, WriteShard, run_id,
-    write_jsonl,
+    FAILURES, AnalyzeAndCaption, AssignShard, KeepFirstCopy, LLMCaption, MatchInputs, ReadAndHash, WriteShard,
+    llm_settings, run_id, write_jsonl,
 )
 from captune.schemas import SCHEMA_VERSION
 
@@ -44,6 +49,10 @@ class BuildDataset(beam.PTransform):
             seed=o.seed, test_fraction=o.test_fraction, max_duration_s=o.max_duration,
             key_profile=o.key_profile, timeout_s=o.item_timeout)).with_outputs(FAILURES, main="rows")
         rows = analyzed.rows
+        if o.captioner == "llm":
+            rows = (rows
+                    | "BatchForLLM" >> beam.BatchElements(min_batch_size=1, max_batch_size=max(1, o.llm_batch_size))
+                    | "LLMCaption" >> beam.ParDo(LLMCaption(llm_settings(o))))
         split_sizes = rows | "SplitOf" >> beam.Map(lambda r: r["split"]) | "CountSplits" >> beam.combiners.Count.PerElement()
         shards = (rows
                   | "AssignShard" >> beam.ParDo(AssignShard(o.rows_per_shard), beam.pvalue.AsDict(split_sizes))
@@ -78,8 +87,12 @@ def _write_outputs(built, opts: argparse.Namespace, patterns: list[str]):
             "options": {k: v for k, v in sorted(vars(opts).items()) if k not in ("input", "output")},
             "seed": opts.seed,
             "counts": summarize(paths + unmatched, shards, failures, duplicates),
-            "shards": sorted(shards, key=lambda s: s["file"]),
+            "shards": sorted(({k: v for k, v in s.items() if k != "llm_errors"} for s in shards),
+                             key=lambda s: s["file"]),
         }
+        errors = sorted({e for s in shards for e in s.get("llm_errors", [])})
+        if opts.captioner == "llm":
+            manifest["llm_errors"] = errors[:10]
         with FileSystems.create(FileSystems.join(out, "manifest.json")) as fh:
             fh.write(json.dumps(manifest, indent=2, sort_keys=True).encode())
         yield manifest["counts"]
@@ -91,10 +104,12 @@ def _write_outputs(built, opts: argparse.Namespace, patterns: list[str]):
 
 
 def summarize(inputs: int, shards: list, failures: list, duplicates: list) -> dict:
-    """Counts for the manifest: inputs = rows + failures + duplicates."""
-    rows_by_split = Counter()
+    """Counts for the manifest: inputs = rows + failures + duplicates; ``captions`` counts rows by
+    ``caption_check.status`` (accepted, retried, fallback, template)."""
+    rows_by_split, captions = Counter(), Counter({k: 0 for k in ("accepted", "retried", "fallback", "template")})
     for s in shards:
         rows_by_split[s["split"]] += s["rows"]
+        captions.update(s.get("captions", {}))
     return {
         "inputs": inputs,
         "rows": sum(rows_by_split.values()),
@@ -102,6 +117,7 @@ def summarize(inputs: int, shards: list, failures: list, duplicates: list) -> di
         "failures": len(failures),
         "failures_by_reason": dict(sorted(Counter(f"{f['stage']}/{f['reason']}" for f in failures).items())),
         "duplicates": len(duplicates),
+        "captions": dict(captions),
     }
 
 
@@ -111,6 +127,7 @@ def run(argv: list[str] | None = None) -> dict:
     opts, options = parse(argv)
     if not opts.input or not opts.output:
         raise SystemExit("captune build needs at least one input pattern and --output")
+    check_llm_options(opts)
     started = time.time()
     pipeline = beam.Pipeline(options=options)
     built = pipeline | "Patterns" >> beam.Create(opts.input) | "Build" >> BuildDataset(opts)

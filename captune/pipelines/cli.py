@@ -39,6 +39,12 @@ def format_summary(manifest: dict) -> str:
              f"  duplicates  {c['duplicates']}",
              f"  failures    {c['failures']}"]
     lines += [f"    {reason:<28} {n}" for reason, n in c["failures_by_reason"].items()]
+    captions = c.get("captions")
+    if captions:
+        lines.append("  captions    " + "  ".join(f"{k}={captions.get(k, 0)}"
+                                                  for k in ("accepted", "retried", "fallback", "template")))
+    for error in manifest.get("llm_errors") or []:
+        lines.append(f"    LLM: {error}")
     if t:
         lines.append(f"  wall time   {t['wall_s']} s ({t['files_per_s']} files/s)")
     lines.append(f"  shards in {out.rstrip('/')}/data, summary in {out.rstrip('/')}/manifest.json,"

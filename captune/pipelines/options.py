@@ -28,6 +28,53 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="share of sources drawn into the test split (default %(default)s)")
     parser.add_argument("--rows-per-shard", dest="rows_per_shard", type=int, default=2000,
                         help="rows per Parquet shard, at most (default %(default)s)")
+    llm = parser.add_argument_group("LLM captions (--captioner llm)")
+    llm.add_argument("--captioner", choices=("template", "llm"), default="template",
+                     help="template captions, or LLM captions checked against the facts with the template "
+                          "caption as fallback (default %(default)s)")
+    llm.add_argument("--llm-model", dest="llm_model",
+                     help="a local transformers model folder, or the model NAME served at --llm-endpoint")
+    llm.add_argument("--llm-endpoint", dest="llm_endpoint",
+                     help="URL of an OpenAI-compatible chat API (vLLM, llama.cpp, Ollama, transformers serve), "
+                          "e.g. http://127.0.0.1:8000/v1")
+    llm.add_argument("--llm-api-key-env", dest="llm_api_key_env", default="OPENAI_API_KEY",
+                     help="environment variable holding the endpoint's API key; the key itself is never "
+                          "logged or stored (default %(default)s)")
+    llm.add_argument("--caption-style", dest="caption_style", choices=("writing", "summary", "paraphrase",
+                                                                       "attributes"), default="writing",
+                     help="LP-MusicCaps instruction style (default %(default)s)")
+    llm.add_argument("--caption-examples", dest="caption_examples",
+                     help="JSON-lines file of few-shot examples {\"facts\": {...}, \"caption\": \"...\"} "
+                          "replacing the built-in ones")
+    llm.add_argument("--llm-cache", dest="llm_cache",
+                     help="folder of cached responses keyed by (model, prompt) (default OUT/llm_cache)")
+    llm.add_argument("--llm-concurrency", dest="llm_concurrency", type=int, default=4,
+                     help="endpoint requests in flight per worker (default %(default)s)")
+    llm.add_argument("--llm-batch-size", dest="llm_batch_size", type=int, default=8,
+                     help="rows captioned per batch (local generation batch) (default %(default)s)")
+    llm.add_argument("--llm-retries", dest="llm_retries", type=int, default=3,
+                     help="endpoint retries per request, with exponential backoff (default %(default)s)")
+    llm.add_argument("--llm-timeout", dest="llm_timeout", type=float, default=60.0,
+                     help="seconds one endpoint request may take (default %(default)s)")
+    llm.add_argument("--llm-max-tokens", dest="llm_max_tokens", type=int, default=120,
+                     help="longest generated caption in tokens (default %(default)s)")
+
+
+def check_llm_options(opts: argparse.Namespace) -> None:
+    """Raise SystemExit with a clear message for an impossible LLM configuration."""
+    if opts.captioner != "llm":
+        return
+    if not opts.llm_model:
+        raise SystemExit("--captioner llm needs --llm-model (a local model folder, or the model name served at "
+                         "--llm-endpoint)")
+    if opts.caption_examples and not os.path.isfile(opts.caption_examples):
+        raise SystemExit(f"--caption-examples {opts.caption_examples}: no such file")
+    if opts.caption_examples:
+        from captune.captioners.prompts import load_examples
+        try:
+            load_examples(opts.caption_examples)
+        except ValueError as exc:
+            raise SystemExit(f"--caption-examples: {exc}") from None
 
 
 def parse(argv: list[str]) -> tuple[argparse.Namespace, PipelineOptions]:

@@ -56,6 +56,7 @@ def make_row(uri: str, source: str, data: bytes, facts: dict, *, seed: int, test
     }
     row["caption"] = captioners.caption(row, rng_for(seed, rid))
     row["caption_source"] = "template"
+    row["caption_check"] = {"status": "template", "problems": [], "attempts": 0}
     row["control_sentences"] = captioners.control_sentences(row)
     row["pipeline_version"] = captune.__version__
     row["schema_version"] = SCHEMA_VERSION

@@ -8,7 +8,9 @@ import glob
 import hashlib
 import io
 import json
+import logging
 import os
+from collections import Counter
 
 import apache_beam as beam
 import pyarrow.parquet as pq
@@ -124,6 +126,113 @@ class AnalyzeAndCaption(beam.DoFn):
         yield beam.pvalue.TaggedOutput(FAILURES, record)
 
 
+class BeamFiles:
+    """Response-cache storage on Beam's FileSystems (``gs://`` and other remote outputs)."""
+
+    @staticmethod
+    def join(root, *parts):
+        return FileSystems.join(root, *parts)
+
+    @staticmethod
+    def read(path):
+        try:
+            if not FileSystems.exists(path):
+                return None
+            with FileSystems.open(path, compression_type="uncompressed") as fh:
+                return fh.read()
+        except Exception:  # an unreadable entry is a cache miss
+            return None
+
+    @staticmethod
+    def write(path, data):
+        with FileSystems.create(path, compression_type="uncompressed") as fh:  # GCS objects appear whole
+            fh.write(data)
+
+
+def llm_settings(opts) -> dict:
+    """The picklable subset of the options that :class:`LLMCaption` needs (never the API key)."""
+    cache = opts.llm_cache or FileSystems.join(opts.output, "llm_cache")
+    return {"model": opts.llm_model, "endpoint": opts.llm_endpoint, "api_key_env": opts.llm_api_key_env,
+            "style": opts.caption_style, "examples": opts.caption_examples, "cache": cache,
+            "concurrency": opts.llm_concurrency, "batch_size": opts.llm_batch_size, "retries": opts.llm_retries,
+            "timeout_s": opts.llm_timeout, "max_tokens": opts.llm_max_tokens, "seed": opts.seed}
+
+
+def make_captioner(settings: dict):
+    """An :class:`~captune.captioners.llm.LLMCaptioner` for ``settings``; a model that will not load or a
+    bad examples file gives a captioner that only uses cached answers and otherwise falls back."""
+    from captune.captioners import llm, prompts
+    from captune.captioners.cache import LocalFiles, ResponseCache
+
+    root = settings["cache"]
+    local = FileSystems.get_scheme(root) in (None, "file")
+    cache = ResponseCache(root, LocalFiles() if local else BeamFiles())
+    examples = prompts.load_examples(settings["examples"]) if settings.get("examples") else None
+    if settings.get("endpoint"):
+        generator = llm.EndpointClient(settings["endpoint"], settings["model"], api_key_env=settings["api_key_env"],
+                                       concurrency=settings["concurrency"], retries=settings["retries"],
+                                       timeout_s=settings["timeout_s"], max_tokens=settings["max_tokens"],
+                                       seed=settings["seed"])
+        return llm.LLMCaptioner(generator, model=generator.name, style=settings["style"], examples=examples,
+                                cache=cache)
+    name = os.path.basename(os.path.normpath(settings["model"]))
+    params = {"decoding": "greedy", "max_new_tokens": settings["max_tokens"]}
+    cache_model = f"local:{os.path.abspath(settings['model'])}"
+    try:
+        generator = llm.LocalModel(settings["model"], batch_size=settings["batch_size"],
+                                   max_new_tokens=settings["max_tokens"], name=name)
+    except llm.ModelUnavailable as exc:
+        logging.getLogger(__name__).error("captune: %s; rows keep their template captions", exc)
+        return llm.LLMCaptioner(None, model=name, style=settings["style"], examples=examples, cache=cache,
+                                params=params, unavailable=str(exc), cache_model=cache_model)
+    return llm.LLMCaptioner(generator, model=name, style=settings["style"], examples=examples, cache=cache,
+                            params=params, cache_model=cache_model)
+
+
+class LLMCaption(beam.DoFn):
+    """[row, …] (a batch) → the same rows, each with an LLM caption that passed the fact check or its
+    template caption, and ``caption_source`` / ``caption_check`` set. The model or client is made once
+    per worker (``setup``); whatever goes wrong, every row comes out."""
+
+    def __init__(self, settings: dict):
+        self.settings = settings
+        self.counters = {s: Metrics.counter(NAMESPACE, f"captions_{s}") for s in ("accepted", "retried", "fallback")}
+
+    def setup(self):
+        self._captioner = make_captioner(self.settings)
+
+    def process(self, batch):
+        rows = [dict(r) for r in batch]
+        try:
+            outcomes = self._captioner.caption_many(rows, [r["caption"] for r in rows])
+        except Exception as exc:  # never lose a row to the LLM step
+            logging.getLogger(__name__).warning("captune: LLM captioning failed for a batch: %s", exc)
+            outcomes = [{"caption": r["caption"], "caption_source": "template",
+                         "caption_check": {"status": "fallback", "attempts": 0,
+                                           "problems": [f"llm step failed: {type(exc).__name__}: {exc}"]}}
+                        for r in rows]
+        for row, outcome in zip(rows, outcomes):
+            row.update(outcome)
+            self.counters[outcome["caption_check"]["status"]].inc()
+            yield row
+
+
+def caption_counts(table) -> dict:
+    """``{accepted, retried, fallback, template}`` counts of a shard's ``caption_check`` statuses."""
+    counts = Counter(s for s in table.column("caption_check").combine_chunks().field("status").to_pylist())
+    return {k: counts.get(k, 0) for k in ("accepted", "retried", "fallback", "template")}
+
+
+def llm_errors(table, limit: int = 5) -> list[str]:
+    """Distinct reasons why the LLM gave no answer (dead endpoint, model not loaded), at most ``limit``."""
+    seen = []
+    for problems in table.column("caption_check").combine_chunks().field("problems").to_pylist():
+        for p in problems or []:
+            if p.startswith(("no response:", "llm step failed:")) and p not in seen:
+                seen.append(p)
+    return sorted(seen)[:limit]
+
+
 def shard_name(split: str, index: int, count: int) -> str:
     """Hugging Face shard file name, e.g. ``train-00000-of-00008.parquet``."""
     return f"{split}-{index:05d}-of-{count:05d}.parquet"
@@ -173,7 +282,8 @@ class WriteShard(beam.DoFn):
         pq.write_table(table, buffer, compression="zstd", row_group_size=100)
         with FileSystems.create(FileSystems.join(self.data_dir, name)) as fh:
             fh.write(buffer.getvalue())
-        yield {"file": f"data/{name}", "split": split, "rows": table.num_rows}
+        yield {"file": f"data/{name}", "split": split, "rows": table.num_rows, "captions": caption_counts(table),
+               "llm_errors": llm_errors(table)}
 
 
 def write_jsonl(path: str, records: list[dict], sort_key) -> None:

@@ -25,6 +25,10 @@ NOTE_STATS = pa.struct([
     ("note_count", pa.int32()), ("pitch_min", pa.int32()), ("pitch_max", pa.int32()),
     ("mean_velocity", pa.float64()), ("note_density", pa.float64()), ("polyphony", pa.float64()),
 ])
+# How the caption was checked: status template (no LLM) | accepted (the LLM caption passed the fact
+# check) | retried (passed on the second try; problems are the first try's) | fallback (template
+# caption kept; problems say why); attempts = LLM answers asked for.
+CAPTION_CHECK = pa.struct([("status", pa.string()), ("problems", pa.list_(pa.string())), ("attempts", pa.int32())])
 CONTROL_SENTENCES = pa.struct([(k, pa.string()) for k in ("key", "tempo", "chords", "beats", "volume")])
 
 SCHEMA = pa.schema([
@@ -61,7 +65,8 @@ SCHEMA = pa.schema([
     ("mood", pa.list_(pa.string())),
     ("genre", pa.list_(pa.string())),
     ("caption", pa.string()),
-    ("caption_source", pa.string()),
+    ("caption_source", pa.string()),  # template | llm:<model>
+    ("caption_check", CAPTION_CHECK),
     ("control_sentences", CONTROL_SENTENCES),
     ("pipeline_version", pa.string()),
     ("schema_version", pa.string()),

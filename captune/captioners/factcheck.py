@@ -1,0 +1,372 @@
+"""Check a caption against the facts it should describe. Pure functions, no Beam.
+
+``check(caption, facts) -> list[str]``: one problem per wrong or unsupported
+statement; an empty list means the caption passes. ``mentions(caption)`` gives
+what was parsed, for inspection.
+
+Conventions (facts as in :mod:`captune.captioners.template`):
+
+- **Key.** A key is ``'<tonic> major|minor'``. Stated keys are ``X major`` /
+  ``X minor`` (``maj``/``min``, ``sharp``/``flat`` words, ♯/♭ allowed) outside
+  a chord context, and bare modes (``a minor key``, ``major tonality``). A key
+  passes when tonic pitch class and mode match, so enharmonic spellings (D#
+  minor for Eb minor) pass. Stating the relative key (G major for E minor) or
+  the parallel one (E major for E minor) is a problem, named as such. Stating
+  any key when no key was detected (drums only) is a problem.
+- **Tempo (bpm).** A number before ``bpm``/``beats per minute`` passes when it
+  is within ``max(BPM_TOLERANCE_ABS, BPM_TOLERANCE_REL * bpm)`` of ``tempo_bpm``:
+  3 bpm covers rounding to the nearest 5 (what writers do with "about 95
+  BPM"), 5 % is about the tempo-discrimination threshold of listeners (Drake &
+  Botte 1993 report 2-7 %). Octave errors (half or double tempo) are problems.
+- **Tempo words.** MidiCaps' Italian markings (and Lento, Larghetto, Andantino,
+  Allegretto) and plain phrases ("slow tempo", "a fast pace") map to bpm ranges
+  from MidiCaps' thresholds (see ``TEMPO_WORD_RANGES``); the word passes when
+  ``tempo_bpm`` lies in its range widened by the bpm tolerance. Without a
+  ``tempo_bpm`` an Italian marking must equal ``tempo_word``.
+- **Time signature.** ``N/D`` (and "common time" = 4/4, "cut time" = 2/2) must
+  equal ``time_signature``.
+- **Instruments.** Names and common synonyms map to General MIDI programs
+  (``INSTRUMENT_WORDS``; 128 = drum kit); a named instrument passes when one of
+  its programs plays (``instrument_programs``, else the programs of the GM
+  names in ``instruments``). Negated mentions ("no drums") are problems only
+  when that instrument does play.
+- **Chords.** Chord symbols (``Em``, ``B7``, ``F#m7b5``, ``Cmaj7``, also ``E
+  minor`` inside a sentence about chords or a progression) are parsed in
+  sentences that speak of chords, progressions or harmony, and pass when a
+  chord with the same root pitch class and quality occurs in ``chords`` or
+  ``chord_summary``.
+- **Sanity.** A caption must have ``MIN_WORDS``..``MAX_WORDS`` words and state
+  at least one of the facts it was given (instrument, key, tempo, meter or
+  chord), so gibberish and empty answers are rejected too.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from captune.extractors.midi.gm import GM_PROGRAM_NAMES
+from captune.extractors.pitch import key_name, parse_key
+from captune.extractors.words import TEMPO_THRESHOLDS_BPM, TEMPO_WORDS
+
+__all__ = ["check", "mentions", "BPM_TOLERANCE_ABS", "BPM_TOLERANCE_REL"]
+
+BPM_TOLERANCE_ABS = 3.0
+BPM_TOLERANCE_REL = 0.05
+MIN_WORDS, MAX_WORDS = 5, 150
+
+_LETTER_PC = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+
+# --- tempo words -------------------------------------------------------------
+
+_BOUNDS = (0.0, *TEMPO_THRESHOLDS_BPM, 1000.0)
+_ITALIAN = {w.lower(): (_BOUNDS[i], _BOUNDS[i + 1]) for i, w in enumerate(TEMPO_WORDS)}
+_ITALIAN.update({"lento": (40.0, 70.0), "larghetto": (60.0, 70.0), "andantino": (70.0, 110.0),
+                 "allegretto": (90.0, 140.0)})
+
+
+def _span(first: str, last: str) -> tuple[float, float]:
+    return _ITALIAN[first.lower()][0], _ITALIAN[last.lower()][1]
+
+
+# Plain-English tempo phrases → union of MidiCaps buckets.
+TEMPO_WORD_RANGES = {
+    "very slow": _span("Grave", "Largo"),
+    "extremely slow": _span("Grave", "Grave"),
+    "slow": _span("Grave", "Andante"),
+    "moderately slow": _span("Adagio", "Andante"),
+    "relaxed": _span("Grave", "Moderato"),
+    "leisurely": _span("Grave", "Moderato"),
+    "moderate": _span("Andante", "Moderato"),
+    "medium": _span("Andante", "Moderato"),
+    "mid-tempo": _span("Andante", "Moderato"),
+    "moderately fast": _span("Moderato", "Allegro"),
+    "brisk": _span("Moderato", "Vivace"),
+    "upbeat": _span("Moderato", "Prestissimo"),
+    "lively": _span("Moderato", "Prestissimo"),
+    "quick": _span("Allegro", "Prestissimo"),
+    "fast": _span("Allegro", "Prestissimo"),
+    "very fast": _span("Presto", "Prestissimo"),
+    "extremely fast": _span("Prestissimo", "Prestissimo"),
+}
+_PLAIN_RE = re.compile(
+    r"\b(" + "|".join(sorted((re.escape(w) for w in TEMPO_WORD_RANGES), key=len, reverse=True)) + r")"
+    r"(?:[- ]paced)?\s+(?:tempo|pace|speed|beat|rhythm|groove)\b"
+    r"|\b(?:tempo|pace|speed)\s+(?:is|was|feels|remains|stays)\s+(?:quite\s+|rather\s+|fairly\s+)?("
+    + "|".join(sorted((re.escape(w) for w in TEMPO_WORD_RANGES), key=len, reverse=True)) + r")\b",
+    re.IGNORECASE)
+# "grave" is also an English adjective: only the capitalised marking counts.
+_ITALIAN_RE = re.compile(r"\b(Grave|(?i:" + "|".join(sorted(set(_ITALIAN) - {"grave"}, key=len, reverse=True))
+                         + r"))\b")
+_BPM_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(?:-\s*)?(?:bpm|beats\s+(?:per|a|each)\s+minute)\b", re.IGNORECASE)
+
+# --- keys and chords ---------------------------------------------------------
+
+_ACC = r"(?:#|♯|b|♭|-sharp|-flat|\s+sharp|\s+flat)?"
+_KEY_RE = re.compile(r"(?<![\w#])([A-G])(" + _ACC + r")\s*(major|minor|maj|min)\b(?!\s*(?:7|seventh|sixth|ninth))")
+_MODE_RE = re.compile(r"\b(major|minor)[\s-]+(?:key|tonality|mode|scale|keys)\b", re.IGNORECASE)
+_KEY_BEFORE_RE = re.compile(r"(?:\b(?:key|tonality|tonic)\s+(?:is\s+|of\s+)?|\bin\s+(?:the\s+key\s+of\s+)?)"
+                            r"(?:an?\s+)?$", re.IGNORECASE)
+_CHORD_CONTEXT_RE = re.compile(r"\b(?:chord|chords|progression|progressions|harmony|harmonies|harmonic|"
+                               r"changes|cadence|vamp|loop)\b", re.IGNORECASE)
+_CHORD_RE = re.compile(r"(?<![\w#♯♭/'’-])([A-G])(#|♯|b|♭|[- ](?:flat|sharp)\b)?(maj7|M7|m7b5|ø7?|min7|m7|dim7|dim|°|aug|\+|min|m|7)?"
+                       r"(?![\w#♯♭'’])")
+_ARTICLE_A_RE = re.compile(r"\s+(?!and\b|or\b|to\b|then\b|chord\b|major\b|minor\b)[a-z]")
+
+_QUALITY = {None: "", "": "", "m": "m", "min": "m", "7": "7", "maj7": "maj7", "M7": "maj7", "m7": "m7",
+            "min7": "m7", "m7b5": "m7b5", "ø": "m7b5", "ø7": "m7b5", "dim": "dim", "°": "dim", "dim7": "dim",
+            "aug": "aug", "+": "aug"}
+_LABEL_RE = re.compile(r"^([A-G])(#|b)?(.*)$")
+
+# --- instruments -------------------------------------------------------------
+
+
+def _r(a: int, b: int) -> set[int]:
+    return set(range(a, b + 1))
+
+
+DRUMS = 128
+_BASS = _r(32, 39) | {43, 87}
+_STRINGS = _r(40, 45) | _r(48, 51) | {110}
+_BRASS = _r(56, 63)
+_SYNTH = _r(80, 103) | {38, 39, 50, 51, 54, 62, 63}
+_PERCUSSION = {DRUMS, 47} | _r(112, 119)
+INSTRUMENT_WORDS: dict[str, set[int]] = {
+    "grand piano": _r(0, 3), "electric piano": {2, 4, 5}, "rhodes": {4, 5}, "piano": _r(0, 5),
+    "keyboard": _r(0, 8) | _r(16, 21) | _SYNTH, "keyboards": _r(0, 8) | _r(16, 21) | _SYNTH,
+    "harpsichord": {6}, "clavinet": {7}, "celesta": {8}, "glockenspiel": {9}, "music box": {10},
+    "vibraphone": {11}, "vibes": {11}, "marimba": {12}, "xylophone": {13}, "tubular bells": {14},
+    "bells": {9, 10, 14, 98, 112}, "chimes": {14}, "dulcimer": {15},
+    "organ": _r(16, 20), "church organ": {19}, "accordion": {21, 23}, "harmonica": {22},
+    "bass guitar": _BASS, "electric bass": _BASS, "synth bass": {38, 39, 87}, "fretless bass": {35},
+    "slap bass": {36, 37}, "double bass": {32, 43}, "upright bass": {32, 43}, "acoustic bass": {32, 43},
+    "bass": _BASS,
+    "guitar": _r(24, 31), "guitars": _r(24, 31), "acoustic guitar": {24, 25}, "classical guitar": {24},
+    "electric guitar": _r(26, 31), "distorted guitar": {29, 30}, "overdriven guitar": {29, 30},
+    "violin": {40, 110}, "violins": {40, 110, 48, 49}, "viola": {41}, "cello": {42}, "cellos": {42},
+    "contrabass": {43, 32},
+    "strings": _STRINGS, "string quartet": _STRINGS, "string section": _STRINGS, "string ensemble": _STRINGS, "pizzicato": {45},
+    "harp": {46}, "timpani": {47},
+    "choir": {52, 53, 54, 85, 91}, "vocals": {52, 53, 54, 85}, "vocal": {52, 53, 54, 85},
+    "singer": {52, 53, 54, 85}, "singing": {52, 53, 54, 85},
+    "trumpet": {56, 59}, "trumpets": {56, 59}, "trombone": {57}, "tuba": {58}, "french horn": {60},
+    "horn": {60, 61}, "horns": {60, 61} | _BRASS, "brass": _BRASS, "brass section": _BRASS,
+    "saxophone": _r(64, 67), "sax": _r(64, 67), "oboe": {68}, "english horn": {69}, "cor anglais": {69},
+    "bassoon": {70}, "clarinet": {71}, "piccolo": {72}, "flute": {72, 73, 75}, "flutes": {72, 73, 75},
+    "recorder": {74}, "pan flute": {75}, "panpipes": {75}, "whistle": {78}, "ocarina": {79},
+    "woodwinds": _r(64, 79), "woodwind": _r(64, 79), "winds": _r(64, 79) | _BRASS,
+    "synth": _SYNTH, "synths": _SYNTH, "synthesizer": _SYNTH, "synthesizers": _SYNTH,
+    "synth lead": _r(80, 87), "lead synth": _r(80, 87), "synth pad": _r(88, 95), "pad": _r(88, 95),
+    "pads": _r(88, 95), "synth strings": {50, 51}, "synth brass": {62, 63},
+    "sitar": {104}, "banjo": {105}, "shamisen": {106}, "koto": {107}, "kalimba": {108}, "bagpipe": {109},
+    "bagpipes": {109}, "fiddle": {110, 40}, "steel drums": {114}, "steel drum": {114},
+    "drums": {DRUMS, 114, 116, 117, 118}, "drum": {DRUMS, 114, 116, 117, 118}, "drum kit": {DRUMS},
+    "drum machine": {DRUMS, 118}, "bass drum": {DRUMS}, "kick": {DRUMS}, "kick drum": {DRUMS},
+    "snare": {DRUMS}, "hi-hat": {DRUMS}, "hi-hats": {DRUMS}, "hihat": {DRUMS}, "cymbal": {DRUMS, 119},
+    "cymbals": {DRUMS, 119}, "percussion": _PERCUSSION, "taiko": {116}, "toms": {DRUMS, 117},
+    "synth drums": {118, DRUMS}, "synth drum": {118, DRUMS}, "guitar fret noise": {120}, "fret noise": {120},
+}
+_INSTRUMENT_RE = re.compile(
+    r"\b(" + "|".join(re.escape(w) for w in sorted(INSTRUMENT_WORDS, key=len, reverse=True)) + r")\b"
+    r"(?!\s+(?:line|lines|notes|register|clef|range|part|voice))", re.IGNORECASE)
+_NEGATION_RE = re.compile(r"\b(?:no|without|lacks?|lacking|absence of|absent|not(?!\s+only)|nor|free of)\b"
+                          r"(?:(?!\bbut\b)[^.;:!?,])*$", re.IGNORECASE)
+_GM_INDEX = {name: program for program, name in enumerate(GM_PROGRAM_NAMES)}
+
+
+# --- parsing -----------------------------------------------------------------
+
+
+def _sentences(text: str) -> list[tuple[int, str]]:
+    """(start offset, sentence) pairs; a period inside a number does not split."""
+    out, start = [], 0
+    for m in re.finditer(r"[.!?](?=\s|$)|\n+", text):
+        out.append((start, text[start:m.end()]))
+        start = m.end()
+    if start < len(text):
+        out.append((start, text[start:]))
+    return out
+
+
+def _accidental(acc: str) -> int:
+    acc = acc.strip().lower().lstrip("-")
+    if acc in ("#", "♯", "sharp"):
+        return 1
+    if acc in ("b", "♭", "flat"):
+        return -1
+    return 0
+
+
+def _pc(letter: str, acc: str) -> int:
+    return (_LETTER_PC[letter] + _accidental(acc)) % 12
+
+
+def _mode(word: str) -> str:
+    return "major" if word.lower().startswith("maj") else "minor"
+
+
+def mentions(caption: str) -> dict:
+    """Every fact a caption states, as parsed: ``keys`` [(pc, mode, text)], ``modes`` [mode],
+    ``bpms`` [float], ``tempo_words`` [(word, (lo, hi))], ``meters`` ['3/4'],
+    ``instruments`` [(word, negated)], ``chords`` [(pc, quality, text)]."""
+    found = {"keys": [], "modes": [], "bpms": [], "tempo_words": [], "meters": [], "instruments": [],
+             "chords": []}
+    for _, sentence in _sentences(caption):
+        chordy = bool(_CHORD_CONTEXT_RE.search(sentence))
+        masked = sentence
+        for m in _KEY_RE.finditer(sentence):
+            if m.group(1) == "A" and not m.group(2) and sentence[m.end():m.end() + 1] == "-":
+                continue  # "A minor-key piece": the article, then a mode
+            pc, mode = _pc(m.group(1), m.group(2)), _mode(m.group(3))
+            before = sentence[max(0, m.start() - 40):m.start()]
+            as_key = (not chordy or _KEY_BEFORE_RE.search(before)
+                      or re.match(r"\s*(?:key|tonality)\b", sentence[m.end():], re.IGNORECASE))
+            if as_key:
+                found["keys"].append((pc, mode, m.group(0)))
+            else:
+                found["chords"].append((pc, "" if mode == "major" else "m", m.group(0)))
+            masked = masked[:m.start()] + " " * (m.end() - m.start()) + masked[m.end():]
+        for m in _MODE_RE.finditer(masked):
+            found["modes"].append(m.group(1).lower())
+        for m in _BPM_RE.finditer(masked):
+            found["bpms"].append(float(m.group(1)))
+        for m in _ITALIAN_RE.finditer(masked):
+            found["tempo_words"].append((m.group(1), _ITALIAN[m.group(1).lower()]))
+        for m in _PLAIN_RE.finditer(masked):
+            word = (m.group(1) or m.group(2)).lower()
+            found["tempo_words"].append((word, TEMPO_WORD_RANGES[word]))
+        for m in re.finditer(r"(?<![\d/])(\d{1,2})\s*/\s*(\d{1,2})(?![\d/])", masked):
+            found["meters"].append(f"{int(m.group(1))}/{int(m.group(2))}")
+        if re.search(r"\bcommon time\b", masked, re.IGNORECASE):
+            found["meters"].append("4/4")
+        if re.search(r"\b(?:cut time|alla breve)\b", masked, re.IGNORECASE):
+            found["meters"].append("2/2")
+        for m in _INSTRUMENT_RE.finditer(masked):
+            negated = bool(_NEGATION_RE.search(masked[max(0, m.start() - 40):m.start()]))
+            found["instruments"].append((m.group(1).lower(), negated))
+        if chordy:
+            for m in _CHORD_RE.finditer(masked):
+                letter, acc, quality = m.group(1), m.group(2) or "", m.group(3)
+                if letter == "A" and not acc and not quality and _ARTICLE_A_RE.match(masked[m.end():]):
+                    continue  # the article "A"
+                if letter == "A" and not acc and not quality and m.start() == 0:
+                    continue
+                found["chords"].append((_pc(letter, acc), _QUALITY[quality], m.group(0)))
+    return found
+
+
+def _programs(facts: Mapping) -> set[int]:
+    programs = [p for p in (facts.get("instrument_programs") or []) if p is not None]
+    if programs:
+        return set(programs)
+    return {_GM_INDEX[n] for n in (facts.get("instruments") or []) if n in _GM_INDEX}
+
+
+def _chord_set(facts: Mapping) -> set[tuple[int, str]]:
+    labels = [c.get("label") for c in (facts.get("chords") or [])] + list(facts.get("chord_summary") or [])
+    out = set()
+    for label in labels:
+        m = _LABEL_RE.match(label or "")
+        if m and label != "N":
+            out.add((_pc(m.group(1), m.group(2) or ""), _QUALITY.get(m.group(3), m.group(3))))
+    return out
+
+
+def _tolerance(bpm: float) -> float:
+    return max(BPM_TOLERANCE_ABS, BPM_TOLERANCE_REL * bpm)
+
+
+# --- the check ---------------------------------------------------------------
+
+
+def check(caption: str | None, facts: Mapping) -> list[str]:
+    """Problems of ``caption`` as a description of ``facts`` (empty: it passes)."""
+    if caption is None or not caption.strip():
+        return ["empty caption"]
+    problems: list[str] = []
+    words = re.findall(r"[A-Za-z]+(?:'[a-z]+)?", caption)
+    if len(words) < MIN_WORDS:
+        problems.append(f"too short ({len(words)} words)")
+    if len(caption.split()) > MAX_WORDS:
+        problems.append(f"too long ({len(caption.split())} words)")
+    found = mentions(caption)
+    stated = 0
+
+    key = facts.get("key")
+    true_pc, true_mode = None, None
+    if key:
+        try:
+            true_pc, true_mode = parse_key(key)
+        except ValueError:  # a key outside the '<tonic> major|minor' convention: not checkable
+            key, found["keys"], found["modes"] = None, [], []
+    for pc, mode, text in found["keys"]:
+        said = key_name(pc, mode)
+        if key is None:
+            problems.append(f"key: says {said}, but no key was detected")
+        elif (pc, mode) == (true_pc, true_mode):
+            stated += 1
+        elif mode != true_mode and pc == (true_pc + (3 if true_mode == "minor" else 9)) % 12:
+            problems.append(f"key: says {said}, the key is {key} (relative-key confusion)")
+        elif pc == true_pc:
+            problems.append(f"key: says {said}, the key is {key} (wrong mode)")
+        else:
+            problems.append(f"key: says {said}, the key is {key}")
+    for mode in found["modes"]:
+        if key is None:
+            problems.append(f"mode: says {mode}, but no key was detected")
+        elif mode != true_mode:
+            problems.append(f"mode: says {mode}, the key is {key}")
+        else:
+            stated += 1
+
+    bpm = facts.get("tempo_bpm")
+    for said in found["bpms"]:
+        if bpm is None:
+            problems.append(f"tempo: says {said:g} bpm, but the tempo is unknown")
+        elif abs(said - bpm) > _tolerance(bpm):
+            problems.append(f"tempo: says {said:g} bpm, the tempo is {bpm:g} bpm")
+        else:
+            stated += 1
+    tempo_word = facts.get("tempo_word")
+    for word, (lo, hi) in found["tempo_words"]:
+        if bpm is not None:
+            tol = _tolerance(bpm)
+            if lo - tol < bpm <= hi + tol:
+                stated += 1
+            else:
+                problems.append(f"tempo: says {word} ({lo:g}-{hi:g} bpm), the tempo is {bpm:g} bpm")
+        elif tempo_word and word.lower() == tempo_word.lower():
+            stated += 1
+        else:
+            problems.append(f"tempo: says {word}, but " +
+                            (f"the tempo is {tempo_word}" if tempo_word else "the tempo is unknown"))
+
+    meter = facts.get("time_signature")
+    for said in found["meters"]:
+        if said == meter:
+            stated += 1
+        else:
+            problems.append(f"time signature: says {said}, " +
+                            (f"the time signature is {meter}" if meter else "but the time signature is unknown"))
+
+    programs = _programs(facts)
+    for word, negated in found["instruments"]:
+        plays = bool(INSTRUMENT_WORDS[word] & programs)
+        if negated and plays:
+            problems.append(f"instruments: says there is no {word}, but it plays")
+        elif not negated and not plays:
+            problems.append(f"instruments: names {word}, which does not play")
+        elif not negated:
+            stated += 1
+
+    chords = _chord_set(facts)
+    for pc, quality, text in found["chords"]:
+        if (pc, quality) in chords:
+            stated += 1
+        else:
+            problems.append(f"chords: names {text.strip()}, which does not occur")
+
+    checkable = key or bpm is not None or tempo_word or meter or programs or chords
+    if not problems and stated == 0 and checkable:
+        problems.append("states none of the given facts")
+    return list(dict.fromkeys(problems))
