@@ -201,3 +201,13 @@ def test_demo_builds_from_the_bundled_corpus(tmp_path, capsys):
     assert manifest["counts"]["rows"] + manifest["counts"]["failures"] == 3
     assert manifest["counts"]["rows"] >= 2
     assert f"shards in {out}/data" in printed and "manifest.json" in printed
+
+
+def test_a_pattern_that_cannot_be_matched_is_a_failure_record():
+    from captune.pipelines.transforms import MatchInputs
+
+    # no filesystem is registered for this scheme, so Beam cannot list it
+    (out,) = list(MatchInputs().process("nosuchscheme://bucket/*.mid"))
+    record = out.value
+    assert (record["stage"], record["reason"]) == ("match", "match_error")
+    assert record["source_uri"] == "nosuchscheme://bucket/*.mid" and record["detail"]

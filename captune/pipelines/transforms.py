@@ -44,10 +44,16 @@ def expand_pattern(pattern: str) -> list[str]:
 
 
 class MatchInputs(beam.DoFn):
-    """pattern → path per match; a pattern matching nothing is a failure."""
+    """pattern → path per match; a pattern matching nothing, or that cannot be
+    matched at all, is a failure."""
 
     def process(self, pattern):
-        paths = expand_pattern(pattern)
+        try:
+            paths = expand_pattern(pattern)
+        except Exception as exc:  # e.g. gs:// without the gcp extra, or no permission
+            yield beam.pvalue.TaggedOutput(FAILURES, failure(pattern, "match", "match_error",
+                                                             f"{type(exc).__name__}: {exc}"))
+            return
         if not paths:
             yield beam.pvalue.TaggedOutput(FAILURES, failure(pattern, "match", "no_match", "the pattern matched no file"))
         yield from paths
