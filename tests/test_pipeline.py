@@ -211,3 +211,83 @@ def test_a_pattern_that_cannot_be_matched_is_a_failure_record():
     record = out.value
     assert (record["stage"], record["reason"]) == ("match", "match_error")
     assert record["source_uri"] == "nosuchscheme://bucket/*.mid" and record["detail"]
+
+
+INCREMENTAL = ("a0.mid", "a1.mid", "a2.mid", "b0.mid", "b1.mid")
+
+
+def _incremental_sources(root, names):
+    """A different melody per file name."""
+    for name in names:
+        i = INCREMENTAL.index(name)
+        (root / name).write_bytes(make_midi([(0, False, melody([60 + i, 64, 67, 72 - i]))], tempo_bpm=90 + i))
+
+
+def test_an_incremental_run_killed_half_way_and_run_again_has_every_input_exactly_once(tmp_path, monkeypatch):
+    from captune.pipelines import build as build_module
+    from captune.schemas.check import check_dataset
+
+    src, out = tmp_path / "src", tmp_path / "out"
+    src.mkdir()
+    _incremental_sources(src, ["a0.mid", "a1.mid", "a2.mid"])
+    (src / "bad.mid").write_bytes(b"garbage")
+    args = ["--incremental", "--direct_running_mode", "in_memory", "--direct_num_workers", "1"]
+    first = _build([str(src)], out, *args)
+    assert first["counts"]["rows"] == 3 and len(first["runs"]) == 1
+
+    _incremental_sources(src, ["b0.mid", "b1.mid"])
+    (src / "a0_copy.mid").write_bytes((src / "a0.mid").read_bytes())
+
+    def killed(*_, **__):  # dies after its shards are written, before the manifest commits them
+        raise RuntimeError("killed")
+
+    monkeypatch.setattr(build_module, "write_jsonl", killed)
+    with pytest.raises(Exception, match="killed"):
+        _build([str(src)], out, *args)
+    monkeypatch.undo()
+    assert len(list((out / "data").glob("*.parquet"))) > len(first["shards"])  # uncommitted shards on disk
+    assert json.loads((out / "manifest.json").read_text())["runs"] == first["runs"]
+
+    second = _build([str(src)], out, *args)
+    third = _build([str(src)], out, *args)
+    rows, failures = _rows(out), _jsonl(out / "failures" / "failures.jsonl")
+    duplicates = _jsonl(out / "failures" / "duplicates.jsonl")
+    uris = [r["source_uri"] for r in rows] + [f["source_uri"] for f in failures] + [d["source_uri"] for d in duplicates]
+    assert sorted(os.path.basename(u) for u in uris) == sorted(p.name for p in src.iterdir())
+    assert len({r["source_id"] for r in rows}) == len(rows) == 5
+    a0 = next(r["source_id"] for r in rows if r["source_uri"].endswith("a0.mid"))
+    assert duplicates == [{"source_uri": str(src / "a0_copy.mid"), "source_id": a0,
+                           "duplicate_of": str(src / "a0.mid")}]
+    # run 2 skips a0-a2, bad.mid (a failure with a source id) and a0_copy (listed as a duplicate)
+    assert [r["skipped"] for r in third["runs"]] == [0, 5, 7]
+    assert [r["counts"]["rows"] for r in third["runs"]] == [3, 2, 0] and third["runs"][:2] == second["runs"]
+    assert third["counts"] == second["counts"] and third["counts"]["inputs"] == 7
+    listed = {s["file"] for s in third["shards"]}
+    assert listed == {f"data/{p.name}" for p in (out / "data").glob("*.parquet")}  # the killed run's files are gone
+    assert all(f.count("-") == 4 for f in listed)  # data/{split}-{run}-NNNNN-of-MMMMM.parquet
+    assert check_dataset(str(out))["success"]
+
+
+def test_the_pipeline_builds_for_dataflow_without_running(tmp_path):
+    """DataflowRunner options: the graph is constructed and inspected, never submitted (an output on gs://
+    needs the gcp extra, so the output here is local; the graph does not depend on it)."""
+    from apache_beam.options.pipeline_options import GoogleCloudOptions, SetupOptions
+    from apache_beam.runners.dataflow.dataflow_runner import DataflowRunner
+
+    from captune.pipelines.flex import build_argv
+
+    argv = build_argv(["--input=gs://my-bucket/midi/**/*.mid", f"--output={tmp_path / 'out'}", "--incremental=true",
+                       "--rows_per_shard=500", "--runner=DataflowRunner", "--project=my-project",
+                       "--region=europe-west1", "--temp_location=gs://my-bucket/tmp",
+                       "--staging_location=gs://my-bucket/staging", "--setup_file=./setup.py"])
+    pipeline, opts = build.build_pipeline(argv)
+    assert isinstance(pipeline.runner, DataflowRunner)
+    assert (opts.incremental, opts.rows_per_shard) == (True, 500)
+    assert pipeline.options.view_as(SetupOptions).setup_file == "./setup.py"
+    assert pipeline.options.view_as(GoogleCloudOptions).region == "europe-west1"
+    proto = pipeline.to_runner_api()
+    steps = {t.unique_name for t in proto.components.transforms.values()}
+    for step in ("Build/Match", "Build/ReadAndHash", "Build/SkipKnown", "Build/GroupCopies", "Build/AnalyzeAndCaption",
+                 "Build/AssignShard", "Build/GroupShards", "Build/WriteShard", "WriteManifest"):
+        assert step in steps, step
+    assert not (tmp_path / "out").exists()  # nothing ran

@@ -5,7 +5,9 @@ Layout of the output folder (Hugging Face style)::
     OUT/data/{train,test}-NNNNN-of-MMMMM.parquet   rows, sorted by id within a shard
     OUT/failures/failures.jsonl                    inputs that could not be used, with the reason
     OUT/failures/duplicates.jsonl                  byte-identical copies of a kept input
-    OUT/manifest.json                              run id, versions, options, counts, timings
+    OUT/manifest.json                              run id, versions, options, counts, shards (sha256,
+                                                   validation), timings
+    OUT/README.md, OUT/plots/*.png                 the Hugging Face dataset card and its plots
     OUT/llm_cache/ab/<sha256>.json                 LLM responses by (model, prompt) (--captioner llm)
 
 With ``--captioner llm`` a step after the analysis batches the rows
@@ -22,20 +24,27 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 import captune
+from captune.pipelines import incremental
+from captune.pipelines.card import write_card
+from captune.pipelines.incremental import merge_failures
 from captune.pipelines.options import check_llm_options, parse
 from captune.pipelines.transforms import (
-    FAILURES, AnalyzeAndCaption, AssignShard, KeepFirstCopy, LLMCaption, MatchInputs, ReadAndHash, WriteShard,
+    FAILURES, AnalyzeAndCaption, AssignShard, KeepFirstCopy, LLMCaption, MatchInputs, ReadAndHash, SkipKnown,
+    WriteShard,
     llm_settings, run_id, write_jsonl,
 )
 from captune.schemas import SCHEMA_VERSION
+from captune.schemas.expectations import SUITE_NAME
 
 
 class BuildDataset(beam.PTransform):
     """patterns → (rows, failures, duplicates, shards written) PCollections."""
 
-    def __init__(self, opts: argparse.Namespace):
+    def __init__(self, opts: argparse.Namespace, state: dict = incremental.EMPTY, run: str | None = None):
+        """``state``: what the output folder holds (:func:`captune.pipelines.incremental.committed`),
+        whose sources are skipped (``--incremental``); ``run``: the run id put in shard names."""
         super().__init__()
-        self.opts = opts
+        self.opts, self.state, self.run = opts, state, run
 
     def expand(self, patterns):
         o = self.opts
@@ -43,7 +52,11 @@ class BuildDataset(beam.PTransform):
         paths = matched.paths | "DistinctPaths" >> beam.Distinct() | "Spread" >> beam.Reshuffle()
         read = paths | "ReadAndHash" >> beam.ParDo(ReadAndHash(int(o.max_file_mb * 2 ** 20))).with_outputs(
             FAILURES, main="items")
-        kept = (read.items | "GroupCopies" >> beam.GroupByKey()
+        st = self.state
+        recorded = frozenset(st["sources"].values()) | {r["source_uri"] for r in st["failures"] + st["duplicates"]}
+        new = read.items | "SkipKnown" >> beam.ParDo(SkipKnown(st["sources"], recorded)).with_outputs(
+            "duplicates", "skipped", main="items")
+        kept = (new.items | "GroupCopies" >> beam.GroupByKey()
                 | "KeepFirstCopy" >> beam.ParDo(KeepFirstCopy()).with_outputs("duplicates", main="items"))
         analyzed = kept.items | "AnalyzeAndCaption" >> beam.ParDo(AnalyzeAndCaption(
             seed=o.seed, test_fraction=o.test_fraction, max_duration_s=o.max_duration,
@@ -57,50 +70,78 @@ class BuildDataset(beam.PTransform):
         shards = (rows
                   | "AssignShard" >> beam.ParDo(AssignShard(o.rows_per_shard), beam.pvalue.AsDict(split_sizes))
                   | "GroupShards" >> beam.GroupByKey()
-                  | "WriteShard" >> beam.ParDo(WriteShard(FileSystems.join(o.output, "data"))).with_outputs(
+                  | "WriteShard" >> beam.ParDo(WriteShard(FileSystems.join(o.output, "data"), self.run)).with_outputs(
                       FAILURES, main="written"))
         failures = ((matched[FAILURES], read[FAILURES], analyzed[FAILURES], shards[FAILURES])
                     | "AllFailures" >> beam.Flatten())
         inputs = paths | "CountInputs" >> beam.combiners.Count.Globally()
-        return {"failures": failures, "duplicates": kept.duplicates, "shards": shards.written, "paths": inputs,
-                "unmatched": matched[FAILURES] | "CountUnmatched" >> beam.combiners.Count.Globally()}
+        duplicates = (kept.duplicates, new.duplicates) | "AllDuplicates" >> beam.Flatten()
+        return {"failures": failures, "duplicates": duplicates, "shards": shards.written, "paths": inputs,
+                "unmatched": matched[FAILURES] | "CountUnmatched" >> beam.combiners.Count.Globally(),
+                "skipped": new.skipped | "CountSkipped" >> beam.combiners.Count.Globally()}
 
 
-def _write_outputs(built, opts: argparse.Namespace, patterns: list[str]):
-    """Failure and duplicate lists, then the manifest once every shard is written."""
+def _write_outputs(built, opts: argparse.Namespace, patterns: list[str], state: dict, rid: str):
+    """Failure and duplicate lists, then the manifest and the dataset card once every shard is written.
+    ``state``: what the folder held before (:func:`captune.pipelines.incremental.committed`; empty
+    unless ``--incremental``), merged with this run's outputs."""
     out = opts.output
     failures = built["failures"] | "FailureList" >> beam.combiners.ToList()
     duplicates = built["duplicates"] | "DuplicateList" >> beam.combiners.ToList()
     shards = built["shards"] | "ShardList" >> beam.combiners.ToList()
 
-    def write_manifest(_, failures, duplicates, shards, paths, unmatched):
-        write_jsonl(FileSystems.join(out, "failures", "failures.jsonl"), failures,
+    def write_manifest(_, failures, duplicates, written, paths, unmatched, skipped):
+        shards = sorted(({k: v for k, v in s.items() if k != "llm_errors"} for s in written), key=lambda s: s["file"])
+        previous = state["manifest"] or {}
+        this_run = {"run_id": rid, "inputs": patterns, "seed": opts.seed, "skipped": skipped,
+                    "counts": summarize(paths + unmatched, shards, failures, duplicates),
+                    "shards": [s["file"] for s in shards], "validation": overall_validation(shards)}
+        all_failures = merge_failures(state["failures"], failures)
+        all_duplicates = state["duplicates"] + duplicates
+        all_shards = sorted(previous.get("shards", []) + shards, key=lambda s: s["file"])
+        rows = sum(s["rows"] for s in all_shards)
+        inputs = rows + len(all_failures) + len(all_duplicates) if previous else paths + unmatched
+        write_jsonl(FileSystems.join(out, "failures", "failures.jsonl"), all_failures,
                     lambda r: (r["source_uri"], r["stage"]))
-        write_jsonl(FileSystems.join(out, "failures", "duplicates.jsonl"), duplicates,
+        write_jsonl(FileSystems.join(out, "failures", "duplicates.jsonl"), all_duplicates,
                     lambda r: r["source_uri"])
         manifest = {
-            "run_id": run_id(patterns, opts.seed),
+            "run_id": rid,
+            "runs": previous.get("runs", []) + [this_run],
             "pipeline_version": captune.__version__,
             "schema_version": SCHEMA_VERSION,
-            "inputs": patterns,
+            "inputs": previous.get("inputs", []) + [p for p in patterns if p not in previous.get("inputs", [])],
             "output": out,
             "options": {k: v for k, v in sorted(vars(opts).items()) if k not in ("input", "output")},
             "seed": opts.seed,
-            "counts": summarize(paths + unmatched, shards, failures, duplicates),
-            "shards": sorted(({k: v for k, v in s.items() if k != "llm_errors"} for s in shards),
-                             key=lambda s: s["file"]),
+            "counts": summarize(inputs, all_shards, all_failures, all_duplicates),
+            "shards": all_shards,
+            "validation": overall_validation(all_shards),
         }
-        errors = sorted({e for s in shards for e in s.get("llm_errors", [])})
+        errors = sorted({e for s in written for e in s["llm_errors"]})
         if opts.captioner == "llm":
             manifest["llm_errors"] = errors[:10]
         with FileSystems.create(FileSystems.join(out, "manifest.json")) as fh:
             fh.write(json.dumps(manifest, indent=2, sort_keys=True).encode())
+        write_card(out, manifest, opts.license)
         yield manifest["counts"]
 
     side = beam.pvalue.AsSingleton
     return (built["paths"].pipeline | "Once" >> beam.Create([None])
             | "WriteManifest" >> beam.ParDo(write_manifest, side(failures), side(duplicates), side(shards),
-                                            side(built["paths"]), side(built["unmatched"])))
+                                            side(built["paths"]), side(built["unmatched"]),
+                                            side(built["skipped"])))
+
+
+def overall_validation(shards: list) -> dict:
+    """The shards' validation summaries added up: ``{suite, shards, rows, rejected, failed, all_rows_passed}``
+    (``rows`` checked, ``rejected`` sent to the failure output, ``failed`` rows per expectation)."""
+    failed = Counter()
+    for s in shards:
+        failed.update(s["validation"]["failed"])
+    rejected = sum(s["validation"]["rejected"] for s in shards)
+    return {"suite": SUITE_NAME, "shards": len(shards), "rows": sum(s["validation"]["rows"] for s in shards),
+            "rejected": rejected, "failed": dict(sorted(failed.items())), "all_rows_passed": rejected == 0}
 
 
 def summarize(inputs: int, shards: list, failures: list, duplicates: list) -> dict:
@@ -121,17 +162,29 @@ def summarize(inputs: int, shards: list, failures: list, duplicates: list) -> di
     }
 
 
-def run(argv: list[str] | None = None) -> dict:
-    """Build a dataset; returns the manifest (with timings). ``argv`` as on the command line:
-    captune's flags (see :func:`captune.pipelines.options.add_arguments`) plus any Beam flags."""
+def build_pipeline(argv: list[str] | None = None) -> tuple[beam.Pipeline, argparse.Namespace]:
+    """The build's pipeline, constructed but not run, and captune's options. ``argv`` as on the command
+    line: captune's flags (see :func:`captune.pipelines.options.add_arguments`) plus any Beam flags.
+    With ``--incremental`` this reads the output folder and deletes its uncommitted shards."""
     opts, options = parse(argv)
     if not opts.input or not opts.output:
         raise SystemExit("captune build needs at least one input pattern and --output")
     check_llm_options(opts)
-    started = time.time()
+    state = incremental.committed(opts.output) if opts.incremental else incremental.EMPTY
+    if opts.incremental:
+        incremental.remove_uncommitted(opts.output, state["manifest"])
+    rid = run_id(opts.input, opts.seed, state["sources"])
     pipeline = beam.Pipeline(options=options)
-    built = pipeline | "Patterns" >> beam.Create(opts.input) | "Build" >> BuildDataset(opts)
-    _write_outputs(built, opts, list(opts.input))
+    built = (pipeline | "Patterns" >> beam.Create(opts.input)
+             | "Build" >> BuildDataset(opts, state, rid if opts.incremental else None))
+    _write_outputs(built, opts, list(opts.input), state, rid)
+    return pipeline, opts
+
+
+def run(argv: list[str] | None = None) -> dict:
+    """Build a dataset; returns the manifest (with timings). ``argv``: see :func:`build_pipeline`."""
+    started = time.time()
+    pipeline, opts = build_pipeline(argv)
     result = pipeline.run()
     result.wait_until_finish()
     return finish_manifest(opts.output, started)

@@ -2,6 +2,8 @@
 
     captune build PATTERN [PATTERN ...] --output OUT [captune flags] [Beam flags]
     captune demo [--limit N] [--output DIR] [Beam flags]
+    captune validate OUT              check shards against manifest, schema and expectations
+    captune publish OUT --repo-id user/name [--private] [--dry-run]
 
 Patterns come first; every flag captune does not know goes to Beam unchanged
 (``--runner DataflowRunner --project P --region R --temp_location gs://…``).
@@ -43,6 +45,10 @@ def format_summary(manifest: dict) -> str:
     if captions:
         lines.append("  captions    " + "  ".join(f"{k}={captions.get(k, 0)}"
                                                   for k in ("accepted", "retried", "fallback", "template")))
+    last = (manifest.get("runs") or [{}])[-1]
+    if last.get("skipped"):
+        lines.append(f"  this run    {last['counts']['inputs']} inputs, {last['skipped']} already in the output "
+                     f"(skipped), {last['counts']['rows']} new rows")
     for error in manifest.get("llm_errors") or []:
         lines.append(f"    LLM: {error}")
     if t:
@@ -50,6 +56,18 @@ def format_summary(manifest: dict) -> str:
     lines.append(f"  shards in {out.rstrip('/')}/data, summary in {out.rstrip('/')}/manifest.json,"
                  f" failures in {out.rstrip('/')}/failures/")
     return "\n".join(lines)
+
+
+def validate(args: list[str]) -> int:
+    """``captune validate OUT``: print the report; 0 when the dataset is sound, 1 otherwise."""
+    if len(args) != 1 or args[0].startswith("-"):
+        print("usage: captune validate OUT", file=sys.stderr)
+        return 2
+    from captune.schemas.check import check_dataset, format_report
+
+    report = check_dataset(args[0])
+    print(format_report(args[0], report))
+    return 0 if report["success"] else 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,6 +86,11 @@ def main(argv: list[str] | None = None) -> int:
         manifest = build.run([arg for p in patterns for arg in ("--input", p)] + flags)
     elif command == "demo":
         manifest = demo.run(rest)
+    elif command == "validate":
+        return validate(rest)
+    elif command == "publish":
+        from captune.pipelines import publish
+        return publish.main(rest)
     else:
         print(f"unknown command {command!r}\n{USAGE}", file=sys.stderr)
         return 2

@@ -28,6 +28,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="share of sources drawn into the test split (default %(default)s)")
     parser.add_argument("--rows-per-shard", dest="rows_per_shard", type=int, default=2000,
                         help="rows per Parquet shard, at most (default %(default)s)")
+    parser.add_argument("--incremental", action="store_true",
+                        help="add to OUT: skip sources whose source_id OUT already holds, write new shards "
+                             "under a new run id, one manifest entry per run")
+    parser.add_argument("--license", default="other",
+                        help="license of the dataset for the card's YAML header, a Hugging Face license id such "
+                             "as cc-by-4.0 or mit (default %(default)s: say which in the card)")
     llm = parser.add_argument_group("LLM captions (--captioner llm)")
     llm.add_argument("--captioner", choices=("template", "llm"), default="template",
                      help="template captions, or LLM captions checked against the facts with the template "

@@ -13,6 +13,7 @@ import os
 from collections import Counter
 
 import apache_beam as beam
+import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
@@ -21,6 +22,7 @@ from captune.extractors import BadInput, analyze, modality_of
 from captune.pipelines.isolation import Isolated, ItemTimeout, WorkerCrashed
 from captune.pipelines.rows import make_row, source_id
 from captune.schemas import to_table
+from captune.schemas.expectations import SUITE_NAME, validate_table
 
 FAILURES = "failures"
 NAMESPACE = "captune"
@@ -80,6 +82,26 @@ class ReadAndHash(beam.DoFn):
             return
         self.read.inc()
         yield source_id(data), (path, data)
+
+
+class SkipKnown(beam.DoFn):
+    """(source_id, (path, bytes)) → itself when the source is new to the output folder (``--incremental``).
+    A known source goes to the ``skipped`` output as its path and, when that path is not recorded in the
+    folder yet, to the ``duplicates`` output as ``{source_uri, source_id, duplicate_of}``."""
+
+    def __init__(self, known: dict, recorded: frozenset):
+        """``known``: source id → its uri in the folder; ``recorded``: every uri the folder lists."""
+        self.known, self.recorded = known, recorded
+
+    def process(self, item):
+        source, (path, _) = item
+        if source not in self.known:
+            yield item
+            return
+        yield beam.pvalue.TaggedOutput("skipped", path)
+        if path not in self.recorded:
+            yield beam.pvalue.TaggedOutput("duplicates", {"source_uri": path, "source_id": source,
+                                                          "duplicate_of": self.known[source]})
 
 
 class KeepFirstCopy(beam.DoFn):
@@ -239,9 +261,10 @@ def llm_errors(table, limit: int = 5) -> list[str]:
     return sorted(seen)[:limit]
 
 
-def shard_name(split: str, index: int, count: int) -> str:
-    """Hugging Face shard file name, e.g. ``train-00000-of-00008.parquet``."""
-    return f"{split}-{index:05d}-of-{count:05d}.parquet"
+def shard_name(split: str, index: int, count: int, run: str | None = None) -> str:
+    """Hugging Face shard file name, e.g. ``train-00000-of-00008.parquet``, or with an incremental
+    run's id ``train-<run>-00000-of-00008.parquet``."""
+    return f"{split}-{run + '-' if run else ''}{index:05d}-of-{count:05d}.parquet"
 
 
 class AssignShard(beam.DoFn):
@@ -271,24 +294,45 @@ def validate_rows(rows: list[dict]):
         return to_table(good), bad
 
 
-class WriteShard(beam.DoFn):
-    """((split, index, count), rows) → a Parquet file of the valid rows sorted by
-    id; yields its name and row count, and a failure record per invalid row."""
+def check_expectations(table):
+    """(the rows of ``table`` that pass the expectations, a failure record per other row naming the
+    expectations it failed, the validation summary ``{suite, rows, rejected, failed}``)."""
+    report = validate_table(table) if table.num_rows else {"failed": {}, "bad_rows": {}}
+    rejected, bad = report["bad_rows"], []
+    if rejected:
+        ids = table.column("id").to_pylist()
+        bad = [failure(uri, "validate", "expectation", "; ".join(rejected[rid]), source)
+               for rid, uri, source in zip(ids, table.column("source_uri").to_pylist(),
+                                           table.column("source_id").to_pylist()) if rid in rejected]
+        table = table.filter(pa.array([rid not in rejected for rid in ids]))
+    summary = {"suite": SUITE_NAME, "rows": table.num_rows + len(rejected), "rejected": len(rejected),
+               "failed": report["failed"]}
+    return table, bad, summary
 
-    def __init__(self, data_dir: str):
-        self.data_dir = data_dir
+
+class WriteShard(beam.DoFn):
+    """((split, index, count), rows) → a Parquet file of the rows sorted by id that fit the schema and
+    pass the expectations (:mod:`captune.schemas.expectations`); yields its name, row count, sha256,
+    size in bytes and validation summary, and a failure record per rejected row."""
+
+    def __init__(self, data_dir: str, run: str | None = None):
+        self.data_dir, self.run = data_dir, run
 
     def process(self, element):
         (split, index, count), rows = element
         table, invalid = validate_rows(sorted(rows, key=lambda r: r["id"]))
+        table, rejected, validation = check_expectations(table)
+        invalid += rejected
         for record in invalid:
             yield beam.pvalue.TaggedOutput(FAILURES, record)
-        name = shard_name(split, index, count)
+        name = shard_name(split, index, count, self.run)
         buffer = io.BytesIO()
         pq.write_table(table, buffer, compression="zstd", row_group_size=100)
+        data = buffer.getvalue()
         with FileSystems.create(FileSystems.join(self.data_dir, name)) as fh:
-            fh.write(buffer.getvalue())
+            fh.write(data)
         yield {"file": f"data/{name}", "split": split, "rows": table.num_rows, "captions": caption_counts(table),
+               "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data), "validation": validation,
                "llm_errors": llm_errors(table)}
 
 
@@ -299,6 +343,8 @@ def write_jsonl(path: str, records: list[dict], sort_key) -> None:
             fh.write((json.dumps(record, sort_keys=True) + "\n").encode())
 
 
-def run_id(patterns, seed) -> str:
-    """A short id of what was asked for (patterns and seed)."""
-    return hashlib.sha256(json.dumps([sorted(patterns), seed]).encode()).hexdigest()[:12]
+def run_id(patterns, seed, known=()) -> str:
+    """A short id of what was asked for (patterns and seed) and, for an incremental run, of the
+    source ids already in the output."""
+    asked = [sorted(patterns), seed] + ([sorted(known)] if known else [])
+    return hashlib.sha256(json.dumps(asked).encode()).hexdigest()[:12]

@@ -1,0 +1,195 @@
+"""The dataset card ``OUT/README.md`` and its plots ``OUT/plots/*.png``.
+
+The card is a Hugging Face dataset card: a YAML header (license, task and size categories, one
+``default`` config whose ``data_files`` name the train and test shards, ``dataset_info`` features
+from the Arrow schema, split sizes), then how the data was built (versions, options, seed, sources),
+tables of counts and distributions, plots and example rows. Everything in it comes from the shards
+and the manifest without its timings, so the same build writes the same card and plots.
+"""
+
+import io
+import json
+import os
+from collections import Counter
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from apache_beam.io.filesystems import FileSystems
+
+from captune.schemas.record import SCHEMA
+
+TASK_CATEGORIES = ["text-to-audio", "text-generation"]
+TAGS = ["music", "midi", "symbolic-music", "music-captioning", "captune"]
+STAT_COLUMNS = ["id", "source_uri", "split", "modality", "key", "tempo_bpm", "time_signature", "duration_s",
+                "instruments", "emotion_quadrant", "caption"]
+EXAMPLE_COLUMNS = ("file", "duration_s", "key", "tempo_bpm", "time_signature", "caption")
+SIZE_BOUNDS = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
+               (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M"), (1_000_000_000, "100M<n<1B")]
+
+
+def size_category(rows: int) -> str:
+    """The Hub's ``size_categories`` value for ``rows`` rows."""
+    return next((name for bound, name in SIZE_BOUNDS if rows < bound), "1B<n<10B")
+
+
+def read_stats(out: str, shards: list[dict]) -> pa.Table:
+    """The columns the card summarises, from every shard listed in the manifest, sorted by id."""
+    tables = []
+    for shard in shards:
+        with FileSystems.open(FileSystems.join(out, shard["file"]), compression_type="uncompressed") as fh:
+            tables.append(pq.read_table(io.BytesIO(fh.read()), columns=STAT_COLUMNS))
+    table = pa.concat_tables(tables) if tables else pa.schema([SCHEMA.field(c) for c in STAT_COLUMNS]).empty_table()
+    return table.sort_by("id")
+
+
+def card_data(manifest: dict, license: str):
+    """The YAML header as a ``huggingface_hub.DatasetCardData``."""
+    from datasets.info import DatasetInfo, DatasetInfosDict
+    from datasets.splits import SplitDict, SplitInfo
+    from huggingface_hub import DatasetCardData
+
+    from captune.schemas.loader import features
+
+    splits = SplitDict()
+    for split in sorted(manifest["counts"]["rows_by_split"]):
+        listed = [s for s in manifest["shards"] if s["split"] == split]
+        splits.add(SplitInfo(name=split, num_examples=sum(s["rows"] for s in listed),
+                             num_bytes=sum(s.get("bytes", 0) for s in listed)))
+    configs = [{"config_name": "default", "default": True,
+                "data_files": [{"split": s, "path": f"data/{s}-*.parquet"} for s in splits]}] if splits else None
+    data = DatasetCardData(
+        license=license, task_categories=TASK_CATEGORIES, tags=TAGS, pretty_name="captune dataset",
+        size_categories=[size_category(manifest["counts"]["rows"])], configs=configs)
+    size = sum(s.get("bytes", 0) for s in manifest["shards"])
+    DatasetInfosDict({"default": DatasetInfo(features=features(), splits=splits, download_size=size,
+                                             dataset_size=size)}).to_dataset_card_data(data)
+    return data
+
+
+def _cell(value) -> str:
+    text = "" if value is None else f"{value:.1f}" if isinstance(value, float) else str(value)
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def table_md(header: tuple, rows) -> str:
+    """A Markdown table."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def distributions(stats: pa.Table) -> dict[str, Counter | list]:
+    """Counters (keys, instruments, quadrants, modalities) and value lists (tempo bpm, duration s,
+    caption words) of the rows."""
+    col = {c: stats.column(c).to_pylist() for c in STAT_COLUMNS}
+    return {
+        "keys": Counter(k or "none (drums only)" for k in col["key"]),
+        "instruments": Counter(i for names in col["instruments"] for i in names or []),
+        "quadrants": Counter("none (no emotion model)" if q is None else f"Q{q}" for q in col["emotion_quadrant"]),
+        "modalities": Counter(col["modality"]),
+        "tempo_bpm": [t for t in col["tempo_bpm"] if t is not None],
+        "duration_s": [d for d in col["duration_s"] if d is not None],
+        "caption_words": [len(c.split()) for c in col["caption"]],
+    }
+
+
+PLOTS = {  # file name → (distribution, title, x label)
+    "keys.png": ("keys", "Keys", "rows"),
+    "instruments.png": ("instruments", "Instruments (top 20)", "rows"),
+    "quadrants.png": ("quadrants", "Emotion quadrants", "rows"),
+    "tempo.png": ("tempo_bpm", "Tempo", "quarter notes per minute"),
+    "duration.png": ("duration_s", "Duration", "seconds"),
+    "caption_length.png": ("caption_words", "Caption length", "words"),
+}
+
+
+def plot_png(values, title: str, xlabel: str) -> bytes:
+    """A horizontal bar chart of a Counter or a histogram of numbers, as PNG bytes (no timestamp)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 4), dpi=80)
+    ax = fig.add_subplot()
+    if isinstance(values, Counter):
+        items = sorted(values.items(), key=lambda kv: (-kv[1], kv[0]))[:20][::-1]
+        ax.barh([k for k, _ in items], [v for _, v in items])
+    else:
+        ax.hist(values, bins=min(30, max(1, len(set(values)))))
+    if not values:
+        ax.text(0.5, 0.5, "no values", ha="center", va="center", transform=ax.transAxes)
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def _spread(values: list) -> str:
+    if not values:
+        return "no values"
+    v = sorted(values)
+    return f"min {v[0]:.1f}, median {v[len(v) // 2]:.1f}, max {v[-1]:.1f}"
+
+
+def card_body(manifest: dict, stats: pa.Table, examples: list[dict]) -> str:
+    """The Markdown below the YAML header."""
+    c, d = manifest["counts"], distributions(stats)
+    v = manifest.get("validation", {})
+    options = {k: v for k, v in manifest["options"].items() if v not in (None, [], "")}
+    parts = [
+        "# captune dataset",
+        f"Captioned symbolic music built by captune {manifest['pipeline_version']} "
+        f"(record schema v{manifest['schema_version']}): one row per source item, with musical facts "
+        "(key, chords, tempo, beats, meter, instruments), a MidiCaps-style caption and MusicBench-style "
+        "control sentences.",
+        "## Loading",
+        "```python\nfrom datasets import load_dataset\nds = load_dataset(\"parquet\", data_dir=\"data\")\n"
+        "# or, with the schema version checked:\nfrom captune.schemas import load\n"
+        "ds = load(\".\", format=\"datasets\")\n```",
+        "## How it was built",
+        table_md(("", ""), [("captune", manifest["pipeline_version"]), ("schema version", manifest["schema_version"]),
+                            ("run id", manifest["run_id"]), ("seed", manifest["seed"]),
+                            ("sources", ", ".join(f"`{p}`" for p in manifest["inputs"]))]),
+        "Options:",
+        table_md(("option", "value"), sorted((k, json.dumps(v)) for k, v in options.items())),
+        "## Counts",
+        table_md(("", "count"), [("inputs", c["inputs"]), ("rows", c["rows"]),
+                                 *((f"rows in {s}", n) for s, n in c["rows_by_split"].items()),
+                                 ("duplicates (identical files)", c["duplicates"]), ("failures", c["failures"]),
+                                 *((f"failures: {r}", n) for r, n in c["failures_by_reason"].items())]),
+        f"Validation (suite `{v.get('suite')}`): {v.get('rows', 0)} rows checked, {v.get('rejected', 0)} "
+        "rejected to the failure list. Failed inputs are listed in `failures/failures.jsonl`.",
+        "## Distributions",
+        table_md(("", "values"), [("tempo (bpm)", _spread(d["tempo_bpm"])),
+                                  ("duration (s)", _spread(d["duration_s"])),
+                                  ("caption length (words)", _spread(d["caption_words"]))]),
+        table_md(("modality", "rows"), sorted(d["modalities"].items())),
+        table_md(("key", "rows"), sorted(d["keys"].items(), key=lambda kv: (-kv[1], kv[0]))),
+        table_md(("instrument", "rows"), sorted(d["instruments"].items(), key=lambda kv: (-kv[1], kv[0]))[:20]),
+        table_md(("emotion quadrant", "rows"), sorted(d["quadrants"].items())),
+        "\n".join(f"![{title}](plots/{name})" for name, (_, title, _) in PLOTS.items()),
+        "## Example rows",
+        table_md(EXAMPLE_COLUMNS, [[r[k] for k in EXAMPLE_COLUMNS] for r in examples]),
+        "## Fields",
+        table_md(("column", "type"), [(f"`{f.name}`", f"`{f.type}`") for f in SCHEMA]),
+    ]
+    return "\n\n".join(parts) + "\n"
+
+
+def write_card(out: str, manifest: dict, license: str, n_examples: int = 3) -> None:
+    """Write ``OUT/README.md`` and ``OUT/plots/*.png`` for the dataset the manifest describes; the
+    examples are the ``n_examples`` rows of smallest id."""
+    from huggingface_hub import DatasetCard
+
+    stats = read_stats(out, manifest["shards"])
+    dist = distributions(stats)
+    for name, (key, title, xlabel) in PLOTS.items():
+        with FileSystems.create(FileSystems.join(out, "plots", name)) as fh:
+            fh.write(plot_png(dist[key], title, xlabel))
+    examples = [dict(r, file=os.path.basename(r["source_uri"])) for r in stats.slice(0, n_examples).to_pylist()]
+    card = DatasetCard(f"---\n{card_data(manifest, license).to_yaml()}\n---\n\n{card_body(manifest, stats, examples)}")
+    with FileSystems.create(FileSystems.join(out, "README.md")) as fh:
+        fh.write(str(card).encode())
