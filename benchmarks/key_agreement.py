@@ -24,14 +24,11 @@ References:
 """
 
 import argparse
-import glob
 import os
 import random
-import re
 import shlex
 import sys
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
 
 import mir_eval
 from music21 import converter
@@ -41,31 +38,11 @@ from captune.extractors.midi import from_midi_bytes
 from captune.extractors.midi.key import DEFAULT_PROFILE, PROFILES, key
 from captune.extractors.pitch import key_name
 
-DEFAULT_CORPORA = "/work/shared/corpora"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from corpora import DEFAULT_CORPORA, Corpus, Item, nottingham_corpus, pop909_corpus  # noqa: E402
+
 UNKNOWN = "X"  # mir_eval's key for "no key": weighted score 0 against any reference
 ERROR_KINDS = {1.0: "correct", 0.5: "fifth", 0.3: "relative", 0.2: "parallel", 0.0: "other"}
-POP909_MODES = {"maj": "major", "min": "minor"}
-ABC_MODES = {"": "major", "maj": "major", "major": "major", "ion": "major",
-             "m": "minor", "min": "minor", "minor": "minor", "aeo": "minor"}
-ABC_KEY = re.compile(r"^\s*([A-Ga-g])([#b]?)\s*([A-Za-z]*)")
-
-
-@dataclass(frozen=True)
-class Item:
-    """One MIDI file and its annotated key (mir_eval form, e.g. ``'Gb major'``)."""
-
-    name: str
-    path: str
-    reference: str
-
-
-@dataclass
-class Corpus:
-    """Items of one corpus, and how many annotated tunes were left out (and why)."""
-
-    title: str
-    items: list[Item]
-    skipped: dict[str, int]
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -77,69 +54,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="items per corpus compared with music21 (default %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random sample (default %(default)s)")
     return parser.parse_args(argv)
-
-
-# --- references -------------------------------------------------------------
-
-def pop909_first_key(path: str) -> str:
-    """First key region of a POP909 ``key_audio.txt`` in mir_eval form (``'2.67 191.98 Gb:maj'`` → ``'Gb major'``)."""
-    with open(path) as fh:
-        label = fh.readline().split()[2]
-    tonic, mode = label.split(":")
-    reference = f"{tonic} {POP909_MODES[mode]}"
-    mir_eval.key.validate_key(reference)
-    return reference
-
-
-def pop909_corpus(corpora: str) -> Corpus:
-    """The 909 POP909 songs (``NNN/NNN.mid``) with their first annotated key."""
-    items = []
-    for song in sorted(glob.glob(os.path.join(corpora, "pop909", "POP909", "[0-9][0-9][0-9]"))):
-        number = os.path.basename(song)
-        items.append(Item(number, os.path.join(song, f"{number}.mid"),
-                          pop909_first_key(os.path.join(song, "key_audio.txt"))))
-    return Corpus("POP909 (first region of key_audio.txt)", items, {})
-
-
-def abc_first_keys(text: str) -> dict[int, str]:
-    """Tune number (``X:``) → the value of its first ``K:`` field, for one ABC file."""
-    keys, number = {}, None
-    for line in text.splitlines():
-        if line.startswith("X:"):
-            number = int(line[2:].strip())
-        elif line.startswith("K:") and number is not None and number not in keys:
-            keys[number] = line[2:].strip()
-    return keys
-
-
-def abc_key_to_mir(field: str) -> str | None:
-    """An ABC key field in mir_eval form (``'Em'`` → ``'E minor'``), or None for modes and the unparsable."""
-    match = ABC_KEY.match(field)
-    if not match:
-        return None
-    tonic, accidental, mode = match.groups()
-    mode = ABC_MODES.get(mode.lower())
-    return f"{tonic.upper()}{accidental} {mode}" if mode else None
-
-
-def nottingham_corpus(corpora: str) -> Corpus:
-    """Nottingham tunes (full MIDI) with the first ``K:`` of their ABC tune; modal or unmatched tunes skipped."""
-    root = os.path.join(corpora, "nottingham")
-    items, skipped = [], {"modal or unparsable K:": 0, "no MIDI file": 0}
-    for abc in sorted(glob.glob(os.path.join(root, "ABC_cleaned", "*.abc"))):
-        book = os.path.splitext(os.path.basename(abc))[0]
-        with open(abc, encoding="utf-8", errors="replace") as fh:
-            keys = abc_first_keys(fh.read())
-        for number, field in sorted(keys.items()):
-            reference = abc_key_to_mir(field)
-            path = os.path.join(root, "MIDI", f"{book}{number}.mid")
-            if reference is None:
-                skipped["modal or unparsable K:"] += 1
-            elif not os.path.exists(path):
-                skipped["no MIDI file"] += 1
-            else:
-                items.append(Item(f"{book}{number}", path, reference))
-    return Corpus("Nottingham (first K: of the ABC tune)", items, skipped)
 
 
 # --- estimates --------------------------------------------------------------

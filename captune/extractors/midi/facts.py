@@ -1,12 +1,15 @@
 """All facts of a symbolic piece, keyed by the record's column names."""
 
+import numpy as np
+
 from captune.extractors.midi.chords import chords, progression_summary
 from captune.extractors.midi.instruments import instruments
 from captune.extractors.midi.key import DEFAULT_PROFILE, key
 from captune.extractors.midi.meter import beats, time_signature
 from captune.extractors.midi.notes import note_stats
+from captune.extractors.midi.onset_tempo import lacks_tempo_map, onset_beats
 from captune.extractors.midi.piece import Piece
-from captune.extractors.midi.tempo import tempo
+from captune.extractors.midi.tempo import map_tempo, tempo
 from captune.extractors.words import duration_word
 
 _NO_KEY = {"key": None, "key_confidence": None, "key_alternative": None}
@@ -18,17 +21,25 @@ def extract(piece: Piece, key_profile: str = DEFAULT_PROFILE) -> dict:
     A piece with only drums (or a single pitch class) has no key: ``key`` and
     friends are None and ``chords`` empty. Beats are None when the tempo is
     unknown (a score with no tempo mark), since their seconds would be invented.
+    Performance MIDI without a real tempo map (a lone 120 bpm, onsets off the
+    grid) takes tempo and beats from its onsets (``tempo_source`` ``'onsets'``,
+    no downbeats), and its chords follow those beats.
     """
     facts = {"duration_s": round(piece.duration_s, 3)}
     facts["duration_word"] = duration_word(facts["duration_s"])
-    facts.update(tempo(piece))
-    facts["time_signature"] = time_signature(piece)
-    if piece.tempo_known:
-        facts.update(beats(piece))
+    estimate = onset_beats(piece) if piece.tempo_known and lacks_tempo_map(piece) else None
+    beat_grid = None
+    if estimate is not None:
+        facts.update({k: estimate[k] for k in ("tempo_bpm", "tempo_word", "tempo_changes", "tempo_source")})
+        facts["time_signature"] = time_signature(piece)
+        facts.update(beats_s=estimate["beats_s"], downbeats_s=estimate["downbeats_s"])
+        beat_grid = np.asarray(estimate["beats_s"]) * (1e6 * piece.tpq / piece.tempo_mspq[0])  # one tempo
     else:
-        facts.update(beats_s=None, downbeats_s=None)
+        facts.update(map_tempo(piece) if piece.tempo_known else tempo(piece))
+        facts["time_signature"] = time_signature(piece)
+        facts.update(beats(piece) if piece.tempo_known else {"beats_s": None, "downbeats_s": None})
     facts.update(key(piece, key_profile) or _NO_KEY)
-    segments = chords(piece, facts["key"]) if facts["key"] else []
+    segments = chords(piece, facts["key"], beat_ticks=beat_grid) if facts["key"] else []
     facts["chords"] = segments
     facts["chord_summary"], facts["chord_summary_count"] = progression_summary([s["label"] for s in segments])
     facts.update(instruments(piece))

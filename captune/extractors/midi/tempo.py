@@ -1,16 +1,21 @@
-"""Tempo from the tempo map of a symbolic piece.
+"""Tempo of a symbolic piece: from its tempo map, or from note onsets when the map says nothing.
 
 Conventions: bpm are quarter notes per minute (the MIDI convention, 60e6 /
 microseconds-per-quarter). ``tempo_bpm`` is the time-weighted mean: each tempo
 holds from its change to the next one (or the end of the last note) and counts
 for that many seconds. ``tempo_changes`` lists every change of bpm, rounded to
 0.01, as ``{'time_s', 'bpm'}`` starting at time 0; ``tempo_source`` says where
-the tempo came from (``tempo_map``). A score that states no tempo
-(``piece.tempo_known`` False) has no tempo: ``None``, ``[]``, ``None``.
+the tempo came from: ``tempo_map`` (the file's tempo events), or ``onsets`` for
+performance MIDI whose map is a lone 120 bpm while the onsets ignore the tick
+grid (:func:`captune.extractors.midi.onset_tempo.lacks_tempo_map`): the tempo
+is then estimated from the onsets (:func:`onset_tempo.onset_beats`, one global
+tempo). A score that states no tempo (``piece.tempo_known`` False) has no
+tempo: ``None``, ``[]``, ``None``.
 """
 
 import numpy as np
 
+from captune.extractors.midi.onset_tempo import lacks_tempo_map, onset_beats
 from captune.extractors.midi.piece import Piece
 from captune.extractors.words import tempo_word
 
@@ -19,6 +24,15 @@ def tempo(piece: Piece) -> dict:
     """``{'tempo_bpm', 'tempo_word', 'tempo_changes', 'tempo_source'}`` (see module doc)."""
     if not piece.tempo_known:
         return {"tempo_bpm": None, "tempo_word": None, "tempo_changes": [], "tempo_source": None}
+    if lacks_tempo_map(piece):
+        estimate = onset_beats(piece)
+        if estimate is not None:
+            return {k: estimate[k] for k in ("tempo_bpm", "tempo_word", "tempo_changes", "tempo_source")}
+    return map_tempo(piece)
+
+
+def map_tempo(piece: Piece) -> dict:
+    """Tempo facts from the tempo map alone (``tempo_source`` ``'tempo_map'``)."""
     end = max(piece.end_tick, 1)
     live = piece.tempo_tick < end
     ticks, bpm = piece.tempo_tick[live], np.round(60e6 / piece.tempo_mspq[live], 2)

@@ -1,0 +1,217 @@
+"""Chord labels per half beat from weighted pitch-class evidence at several time scales.
+
+Conventions: as :mod:`captune.extractors.midi.chords` (labels ``<root><quality>``
+with qualities ``''``, ``m``, ``dim``, ``aug``, ``7``, ``maj7``, ``m7``,
+``m7b5``, and ``N``; roots spelled for the key). Input: frame bounds in ticks
+(:func:`subdivide` splits every beat into ``SUBDIVIDE`` frames; the last bound
+is the end) and the downbeats (None when the bar is unknown); output one label
+per frame, which :func:`chords.chords` merges into segments.
+
+Method (a score for every template on every frame, then the best one):
+
+1. Evidence per frame: how long each pitch class sounds, the notes of the
+   melody track counting ``MELODY_WEIGHT`` (:func:`melody_track`: the
+   monophonic track with the highest mean pitch, when there are other pitched
+   tracks; its passing tones are not the harmony), and the bass: how long the
+   lowest pitch holding at least ``BASS_HOLD`` of the frame sounds.
+2. Template fit: cosine similarity of the evidence with binary chord templates
+   (Fujishima 1999, "Realtime chord recognition of musical sound", pitch-class
+   profiles), mixed over four time scales: the frame, its beat, its half bar
+   and its bar (weights ``SCALES``; cosine is linear in the unit chroma, so
+   the unit chromas are mixed and matched once). A chord that fills the bar
+   wins over one beat's passing notes while a clear change inside the bar, even
+   on the half beat, still shows: a vectorised stand-in for segmenting by
+   harmonic rhythm (Pardo & Birmingham 2002, "Algorithms for chordal analysis",
+   Computer Music Journal 26(2), which score candidate segments by template fit).
+3. Bass: a bonus ``BASS_ROOT`` times the share of the frame's bass on the
+   chord's root, a penalty ``BASS_FOREIGN`` times the share off the chord.
+   Inversions and slash chords (C/E) keep their root since a chord-tone bass is
+   not penalised (Temperley 2001, "The Cognition of Basic Musical Structures",
+   ch. 6, the preference for roots in the bass).
+4. Key prior: ``KEY_PRIOR`` for chords whose tones all lie in the key's scale
+   (major; natural + harmonic minor), the key conditioning the chord as in
+   Mauch & Dixon 2010, "Simultaneous estimation of chords and musical context
+   from audio" (IEEE TASLP 18(6)).
+5. Parsimony: sevenths lose ``SEVENTH_COST`` and diminished / augmented triads
+   ``RARE_COST``, so a melody note crossing the seventh keeps the triad.
+6. ``N`` where nothing sounds or the best score is below ``MIN_FIT``.
+
+The weights were set by measurement on Nottingham and POP909
+(``benchmarks/accuracy.py``; figures in the README). No sus chords: the
+vocabulary is unchanged. numpy only; template matching by gather-and-sum, not a
+matrix product (no BLAS thread pool).
+"""
+
+import numpy as np
+
+from captune.extractors.midi.chords import QUALITIES, _TEMPLATE_NAMES, _TEMPLATES, _label_names
+from captune.extractors.midi.piece import Piece
+from captune.extractors.pitch import parse_key
+
+SUBDIVIDE = 2                 # evidence frames per beat
+SCALES = (1.0, 0.5, 0.3, 0.3)  # weights of the fits of the frame, its beat, half bar and bar
+BASS_ROOT = 0.12
+BASS_FOREIGN = 0.10
+KEY_PRIOR = 0.06
+SEVENTH_COST = 0.03
+RARE_COST = 0.06
+MIN_FIT = 0.55                # below: N
+BASS_HOLD = 0.1               # share of the frame a note must sound to count as the bass
+MELODY_WEIGHT = 0.3           # the melody track's notes count this much
+MONOPHONIC = 0.9              # distinct onsets / notes of a monophonic track, at least
+
+_MASK = (_TEMPLATES > 0).astype(np.float64)                      # K x 12
+_ROOTS = np.asarray([root for root, _ in _TEMPLATE_NAMES])
+_QUALITY = [quality for _, quality in _TEMPLATE_NAMES]
+_IS_SEVENTH = np.asarray([len(QUALITIES[q]) == 4 for q in _QUALITY], dtype=np.float64)
+_IS_RARE = np.asarray([q in ("dim", "aug") for q in _QUALITY], dtype=np.float64)
+_MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
+_MINOR_SCALE = (0, 2, 3, 5, 7, 8, 10, 11)  # natural minor + the raised seventh
+
+
+def _diatonic(key: str | None) -> np.ndarray:
+    """1.0 for templates whose tones all lie in the scale of ``key`` (zeros without a key)."""
+    if key is None:
+        return np.zeros(len(_TEMPLATE_NAMES))
+    tonic, mode = parse_key(key)
+    scale = np.zeros(12)
+    scale[[(tonic + i) % 12 for i in (_MAJOR_SCALE if mode == "major" else _MINOR_SCALE)]] = 1.0
+    return (np.einsum("kj,j->k", _MASK, 1.0 - scale) == 0).astype(np.float64)
+
+
+def melody_track(piece: Piece) -> int | None:
+    """The melody's track: among at least two pitched tracks, the monophonic one (at most
+    ``1 - MONOPHONIC`` of its notes share an onset) with the highest mean pitch, if that is
+    above the mean pitch of all other pitched notes; else None."""
+    pitched = ~piece.is_drum
+    tracks = piece.track[pitched]
+    ids = np.unique(tracks)
+    if len(ids) < 2:
+        return None
+    pitch = piece.pitch[pitched].astype(np.float64)
+    count = np.bincount(tracks, minlength=len(piece.track_program)).astype(np.float64)
+    mean = np.bincount(tracks, weights=pitch, minlength=len(count)) / np.maximum(count, 1)
+    span = int(piece.onset.max()) + 1
+    keys = np.sort(tracks.astype(np.int64) * span + piece.onset[pitched])
+    distinct = np.bincount(keys[np.append(True, keys[1:] != keys[:-1])] // span, minlength=len(count))
+    mono = (count > 0) & (distinct >= MONOPHONIC * count)
+    if not mono.any():
+        return None
+    best = int(np.flatnonzero(mono)[mean[mono].argmax()])
+    others = tracks != best
+    return best if others.any() and mean[best] > pitch[others].mean() else None
+
+
+def beat_evidence(piece: Piece, bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(chroma, bass): (len(bounds) - 1) x 12 sounding ticks per pitch class (melody track
+    discounted by ``MELODY_WEIGHT``), and sounding ticks of the frame's bass per pitch class."""
+    pitched = ~piece.is_drum
+    on, off = piece.onset[pitched], (piece.onset + piece.duration)[pitched]
+    pitch = piece.pitch[pitched].astype(np.int64)
+    n = len(bounds) - 1
+    chroma, bass = np.zeros((n, 12)), np.zeros((n, 12))
+    if not len(on):
+        return chroma, bass
+    first = np.clip(np.searchsorted(bounds, on, side="right") - 1, 0, n - 1)
+    last = np.clip(np.searchsorted(bounds, off, side="left") - 1, first, n - 1)
+    spans = last - first + 1
+    note = np.repeat(np.arange(len(on)), spans)
+    seg = np.repeat(first, spans) + (np.arange(spans.sum()) - np.repeat(np.cumsum(spans) - spans, spans))
+    overlap = np.minimum(off[note], bounds[seg + 1]) - np.maximum(on[note], bounds[seg])
+    sounding = overlap > 0
+    note, seg, overlap = note[sounding], seg[sounding], overlap[sounding]
+    p = pitch[note]
+    melody = melody_track(piece)
+    weight = overlap if melody is None else overlap * np.where(piece.track[pitched][note] == melody,
+                                                               MELODY_WEIGHT, 1.0)
+    chroma = np.bincount(seg * 12 + p % 12, weights=weight, minlength=n * 12).reshape(n, 12)
+    # the bass: the lowest pitch among notes holding at least BASS_HOLD of the frame (else any note)
+    held = overlap >= BASS_HOLD * (bounds[seg + 1] - bounds[seg])
+    lowest = np.full(n, 1 << 30)
+    np.minimum.at(lowest, seg[held], p[held])
+    fallback = np.full(n, 1 << 30)
+    np.minimum.at(fallback, seg, p)
+    lowest = np.where(lowest < (1 << 30), lowest, fallback)
+    is_bass = p == lowest[seg]
+    bass = np.bincount(seg[is_bass] * 12 + p[is_bass] % 12, weights=overlap[is_bass],
+                       minlength=n * 12).reshape(n, 12)
+    return chroma, bass
+
+
+_INTERVALS = list(QUALITIES.values())
+# [template, tone] -> pitch class, 3-note templates padded with 12 (a zero column appended to the input)
+_TONES = np.asarray([[(root + i) % 12 for i in iv] + [12] * (4 - len(iv))
+                     for iv in _INTERVALS for root in range(12)])
+_SQRT_SIZES = np.sqrt(np.repeat([float(len(iv)) for iv in _INTERVALS], 12))
+
+
+def _tone_sums(x: np.ndarray) -> np.ndarray:
+    """rows x templates: the sum of ``x`` over each template's tones (template order of ``_TEMPLATE_NAMES``).
+
+    One gather and a sum over four tones instead of a matrix product: no BLAS thread pool."""
+    padded = np.concatenate([x, np.zeros((len(x), 1))], axis=1)
+    return padded[:, _TONES].sum(axis=2)
+
+
+def _unit(chroma: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (zero rows stay zero)."""
+    norms = np.sqrt(np.einsum("ij,ij->i", chroma, chroma))[:, None]
+    return chroma / np.where(norms > 0, norms, 1.0)
+
+
+def _groups(beat_starts: np.ndarray, downbeats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(bar id, half-bar id) of every beat; beats before the first downbeat form bar 0."""
+    bar = np.searchsorted(downbeats, beat_starts, side="right")
+    first_of_bar = np.searchsorted(bar, bar, side="left")
+    position = np.arange(len(bar)) - first_of_bar
+    per_bar = np.bincount(bar)[bar]
+    half = 2 * bar + (2 * position >= per_bar)
+    return bar, half
+
+
+def _group_unit(chroma: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """The unit-length summed chroma of each row's group (ids non-decreasing), per row."""
+    new = np.append(True, group[1:] != group[:-1])
+    summed = np.add.reduceat(chroma, np.flatnonzero(new), axis=0)
+    return _unit(summed)[np.cumsum(new) - 1]
+
+
+def subdivide(bounds: np.ndarray, parts: int = SUBDIVIDE) -> np.ndarray:
+    """Beat bounds (ticks) split into ``parts`` equal frames per beat (the last bound kept)."""
+    steps = np.arange(parts) / parts
+    inner = (bounds[:-1, None] + np.diff(bounds)[:, None] * steps[None, :]).ravel()
+    return np.append(inner, bounds[-1])
+
+
+def harmony_scores(piece: Piece, bounds: np.ndarray, downbeats: np.ndarray | None,
+                   key: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(scores frames x templates, True where something sounds) for the frames between
+    ``bounds``, ``SUBDIVIDE`` frames per beat: see module doc."""
+    chroma, bass = beat_evidence(piece, bounds)
+    frame_beat = np.arange(len(chroma)) // SUBDIVIDE
+    w_frame, w_beat, w_half, w_bar = SCALES
+    # cosine similarity is linear in the unit chroma: mix the scales first, match the templates once
+    mixed = w_frame * _unit(chroma) + w_beat * _group_unit(chroma, frame_beat)
+    if downbeats is None:  # bars unknown (beats from onsets): frame and beat only
+        mixed /= w_frame + w_beat
+    else:
+        bar, half = _groups(bounds[:-1:SUBDIVIDE], np.asarray(downbeats, dtype=np.float64))
+        mixed += w_half * _group_unit(chroma, half[frame_beat]) + w_bar * _group_unit(chroma, bar[frame_beat])
+        mixed /= w_frame + w_beat + w_half + w_bar
+    scores = _tone_sums(mixed) / _SQRT_SIZES
+    # bass (one pitch, so one pitch class per frame): + BASS_ROOT on the root, - BASS_FOREIGN off the chord
+    has_bass = bass.sum(axis=1) > 0
+    table = BASS_FOREIGN * (_MASK.T - 1.0) + BASS_ROOT * (np.arange(12)[:, None] == _ROOTS[None, :])
+    scores += table[bass.argmax(axis=1)] * has_bass[:, None]
+    scores += (KEY_PRIOR * _diatonic(key) - SEVENTH_COST * _IS_SEVENTH - RARE_COST * _IS_RARE)[None, :]
+    return scores, chroma.sum(axis=1) > 0
+
+
+def harmony_labels(piece: Piece, bounds: np.ndarray, downbeats: np.ndarray | None,
+                   key: str | None = None) -> list[str]:
+    """One label per frame between ``bounds`` (ticks, ``SUBDIVIDE`` frames per beat), see module doc."""
+    scores, sounding = harmony_scores(piece, bounds, downbeats, key)
+    best = scores.argmax(axis=1)
+    names = _label_names(key)
+    best[~sounding | (scores[np.arange(len(best)), best] < MIN_FIT)] = len(names) - 1
+    return names[best].tolist()

@@ -1,0 +1,196 @@
+"""Known answers for the harmony-aware chord labeller and for tempo and beats from onsets.
+
+Every piece is written here from music theory with the mido writer of
+``tests/fixtures.py``; the answers come from how the piece was built.
+"""
+
+import numpy as np
+import pytest
+
+import fixtures as fx
+from captune.extractors import midi
+from captune.extractors.midi import harmony
+from captune.extractors.midi.onset_tempo import lacks_tempo_map, onset_beats
+
+# ---------------------------------------------------------------------------
+# Chords.
+# ---------------------------------------------------------------------------
+
+
+def labels(piece, key="C major", method="harmony"):
+    return [s["label"] for s in midi.chords(piece, key, method=method)]
+
+
+def chords_with_melody(progression, melody_pitches, bpm=120):
+    """Block chords (one per 4/4 bar, piano) + bass roots + a melody track of eighth notes."""
+    tracks = fx.progression_tracks(progression, meter=(4, 4), with_drums=False)
+    tune = fx.melody(melody_pitches, step=0.5)
+    return midi.from_midi_bytes(fx.make_midi([(73, False, tune)] + tracks, tempo_bpm=bpm))
+
+
+def test_melody_passing_tones_do_not_change_the_chord():
+    # Bar 1 C major, bar 2 F major, bar 3 G major, bar 4 C major; above each, a flute runs
+    # through the scale, touching every non-chord tone of the bar on an off-beat eighth.
+    run = fx.notes("C5", "D5", "E5", "F5", "G5", "A5", "B5", "C6")
+    tune = run + fx.notes("F5", "G5", "A5", "B5", "C6", "D6", "E6", "F6") \
+        + fx.notes("G5", "A5", "B5", "C6", "D6", "E6", "F6", "G6") + run
+    piece = chords_with_melody(("C", "F", "G", "C"), tune)
+    assert labels(piece) == ["C", "F", "G", "C"]
+
+
+def test_plain_matcher_is_kept_as_the_baseline():
+    piece = midi.from_midi_bytes(fx.progression_piece(("C", "G7"), bpm=120, meter=(4, 4), repeats=1))
+    assert labels(piece, method="plain") == ["C", "G7"]
+    with pytest.raises(ValueError, match="unknown chord method"):
+        midi.chords(piece, "C major", method="nope")
+
+
+def test_first_inversion_keeps_its_root():
+    # C/E: piano C4 E4 G4 over a bass E2. The bass is a chord tone, not the root: still C, not Em.
+    voicing = {"C": fx.notes("C4", "E4", "G4")}
+    piano = [(0, 4, p, 80) for p in voicing["C"]] + [(4, 4, p, 80) for p in fx.chord_voicing("F")]
+    bass = [(0, 4, fx.note("E2"), 90), (4, 4, fx.note("F2"), 90)]
+    piece = midi.from_midi_bytes(fx.make_midi([(fx.PIANO, False, piano), (fx.BASS, False, bass)]))
+    assert labels(piece) == ["C", "F"]
+
+
+def test_bass_root_decides_between_relative_chords():
+    # A C E without G over an A bass is A minor; the same three notes over a C bass would be
+    # an incomplete C6: the bass on A tips it to Am.
+    piano = [(0, 4, p, 80) for p in fx.notes("A3", "C4", "E4")]
+    bass = [(0, 4, fx.note("A1"), 90)]
+    piece = midi.from_midi_bytes(fx.make_midi([(fx.PIANO, False, piano), (fx.BASS, False, bass)]))
+    assert labels(piece) == ["Am"]
+
+
+def test_passing_seventh_in_the_melody_stays_a_triad():
+    # C major held for two bars; the melody touches B (the major seventh) for one eighth only.
+    tune = fx.notes("E5", "G5", "E5", "C5", "G5", "E5", "C5", "B4") + fx.notes("C5", "E5", "G5", "E5",
+                                                                               "C5", "G4", "E4", "C5")
+    piece = chords_with_melody(("C", "C"), tune)
+    assert labels(piece) == ["C"]
+
+
+def test_full_seventh_chords_are_sevenths():
+    piece = midi.from_midi_bytes(fx.progression_piece(("Dm7", "G7", "Cmaj7"), bpm=100, meter=(4, 4),
+                                                      repeats=1))
+    assert labels(piece) == ["Dm7", "G7", "Cmaj7"]
+
+
+def test_chord_change_on_the_half_beat_is_placed_there():
+    # 2/4 at 60 bpm: C for a beat and a half, then G for half a beat, twice. Beats are 1 s long.
+    piano, bass = [], []
+    for bar in range(2):
+        t0 = 2 * bar
+        piano += [(t0, 1.5, p, 80) for p in fx.chord_voicing("C")]
+        piano += [(t0 + 1.5, 0.5, p, 80) for p in fx.chord_voicing("G")]
+        bass += [(t0, 1.5, fx.note("C2"), 90), (t0 + 1.5, 0.5, fx.note("G2"), 90)]
+    piece = midi.from_midi_bytes(fx.make_midi([(fx.PIANO, False, piano), (fx.BASS, False, bass)],
+                                              tempo_bpm=60, time_signature=(2, 4)))
+    segments = midi.chords(piece, "C major")
+    assert [s["label"] for s in segments] == ["C", "G", "C", "G"]
+    assert [s["start_s"] for s in segments] == pytest.approx([0.0, 1.5, 2.0, 3.5])
+
+
+def test_diatonic_prior():
+    names = [root_q for root_q in harmony._TEMPLATE_NAMES]
+    in_c = harmony._diatonic("C major")
+    in_a = harmony._diatonic("A minor")
+    assert in_c[names.index((7, "7"))] == 1.0        # G7 = V7 of C
+    assert in_c[names.index((4, ""))] == 0.0         # E major has G#, not in C major
+    assert in_a[names.index((4, ""))] == 1.0         # E major = V of A minor (harmonic minor)
+    assert in_a[names.index((11, "m7b5"))] == 1.0    # B D F A = ii half-diminished of A minor
+    assert not harmony._diatonic(None).any()
+
+
+def test_melody_track_is_the_high_monophonic_one():
+    tune = fx.melody(fx.notes("C5", "D5", "E5", "F5"), step=1.0)
+    piece = midi.from_midi_bytes(fx.make_midi([(73, False, tune)] + fx.progression_tracks(("C",), (4, 4),
+                                                                                          with_drums=False)))
+    assert harmony.melody_track(piece) == 0
+    alone = midi.from_midi_bytes(fx.progression_piece(("C", "G"), meter=(4, 4), repeats=1, with_bass=False,
+                                                      with_drums=False))
+    assert harmony.melody_track(alone) is None
+
+
+# ---------------------------------------------------------------------------
+# Tempo and beats from onsets.
+# ---------------------------------------------------------------------------
+
+TRUE_BPM = 93.0
+
+
+def performance(bpm=TRUE_BPM, bars=24, jitter_s=0.015, file_bpm=120, seed=1):
+    """A recorded-keyboard file: one ``file_bpm`` tempo event, while the music really moves at
+    ``bpm`` (in 4/4: bass + chord on every beat, melody eighths on chord tones, a kick on beats 1 and 3),
+    with Gaussian timing jitter. Returns (MIDI bytes, true beat times in seconds)."""
+    rng = np.random.default_rng(seed)
+    beat_s = 60.0 / bpm
+    to_q = file_bpm / 60.0        # seconds -> quarter notes of the file's tempo
+    progression = ["C", "Am", "F", "G"]
+    piano, bass, tune, drums = [], [], [], []
+    for b in range(bars * 4):
+        chord = progression[(b // 4) % 4]
+        t = b * beat_s
+        start = (t + rng.normal(0, jitter_s)) * to_q
+        if b > 0:
+            start = max(start, 0.0)
+        for p in fx.chord_voicing(chord):
+            piano.append((start, 0.8 * beat_s * to_q, p, 70))
+        bass.append((start, 0.9 * beat_s * to_q, fx.chord_root(chord), 90))
+        for half in range(2):
+            th = max((t + half * beat_s / 2 + rng.normal(0, jitter_s)) * to_q, 0.0)
+            tune.append((th, 0.4 * beat_s * to_q, fx.chord_voicing(chord, 5)[(b + half) % 3], 80))
+        if b % 2 == 0:
+            drums.append((max((t + rng.normal(0, jitter_s)) * to_q, 0.0), 0.2, fx.KICK, 100))
+    tracks = [(fx.PIANO, False, piano), (fx.BASS, False, bass), (73, False, tune), (0, True, drums)]
+    return fx.make_midi(tracks, tempo_bpm=file_bpm), np.arange(bars * 4) * beat_s
+
+
+def beat_hits(estimated, truth, window=0.07):
+    """Share of true beats with an estimated beat within ``window`` seconds."""
+    estimated = np.asarray(estimated)
+    return float(np.mean([np.min(np.abs(estimated - t)) <= window for t in truth]))
+
+
+def test_performance_midi_is_detected_and_tracked():
+    data, truth = performance()
+    piece = midi.from_midi_bytes(data)
+    assert lacks_tempo_map(piece)
+    f = midi.extract(piece)
+    assert f["tempo_source"] == "onsets"
+    assert f["tempo_bpm"] == pytest.approx(TRUE_BPM, rel=0.04)
+    assert f["tempo_changes"] == [{"time_s": 0.0, "bpm": f["tempo_bpm"]}]
+    assert f["tempo_word"] == "Moderato"              # 90 < 93 <= 110
+    assert f["downbeats_s"] is None
+    assert beat_hits(f["beats_s"], truth[2:-2]) >= 0.95
+    # the chords follow the onset beats: the progression comes out in order
+    assert f["chord_summary"] == ["C", "Am", "F", "G"]
+
+
+def test_same_tempo_via_the_tempo_function():
+    data, _ = performance()
+    t = midi.tempo(midi.from_midi_bytes(data))
+    assert t["tempo_source"] == "onsets" and t["tempo_bpm"] == pytest.approx(TRUE_BPM, rel=0.04)
+
+
+def test_quantised_120_bpm_file_keeps_its_tempo_map():
+    piece = midi.from_midi_bytes(fx.progression_piece(("C", "G"), bpm=120, meter=(4, 4), repeats=8))
+    assert not lacks_tempo_map(piece)
+    f = midi.extract(piece)
+    assert f["tempo_source"] == "tempo_map" and f["tempo_bpm"] == 120.0
+    assert f["downbeats_s"][:2] == [0.0, 2.0]
+
+
+def test_real_tempo_map_is_trusted_even_with_loose_onsets():
+    data, _ = performance(file_bpm=100)          # off-grid onsets, but a tempo that is not the default
+    piece = midi.from_midi_bytes(data)
+    assert not lacks_tempo_map(piece)
+    assert midi.extract(piece)["tempo_source"] == "tempo_map"
+
+
+def test_too_few_onsets_is_not_performance_midi():
+    data, _ = performance(bars=1)
+    piece = midi.from_midi_bytes(data)
+    assert not lacks_tempo_map(piece)
+    assert onset_beats(piece) is None
