@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 
-from captune.captioners.template import instrument_name
+from captune.captioners.template import plain_instruments
 
 __all__ = ["STYLES", "DEFAULT_EXAMPLES", "facts_text", "messages", "retry_messages", "load_examples",
            "prompt_key"]
@@ -44,7 +44,6 @@ SYSTEM = ("You write captions for a music dataset. State only the facts you are 
           "instrument, key, tempo, time signature or chord. Do not mention artists, titles or lyrics. "
           "Answer with the caption only.")
 
-MAX_INSTRUMENTS = 5
 
 DEFAULT_EXAMPLES = [
     {
@@ -72,19 +71,10 @@ DEFAULT_EXAMPLES = [
 ]
 
 
-def _instrument_list(facts: Mapping) -> list[str]:
-    names: list[str] = []
-    for gm_name in facts.get("instruments") or []:
-        name = instrument_name(gm_name)
-        if name and name not in names:
-            names.append(name)
-    return names[:MAX_INSTRUMENTS]
-
-
 def facts_text(facts: Mapping) -> str:
     """The known facts, one ``name: value`` line each (MidiCaps' tag list)."""
     lines = []
-    names = _instrument_list(facts)
+    names = plain_instruments(facts)
     if names:
         lines.append(f"instruments: {', '.join(names)}")
     for label in ("genre", "mood"):

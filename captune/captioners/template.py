@@ -140,7 +140,8 @@ def instrument_name(gm_name: str) -> str:
     return re.sub(r"\s+\d+$", "", name).strip().lower()
 
 
-def _instruments(facts: Mapping) -> list[str]:
+def plain_instruments(facts: Mapping) -> list[str]:
+    """The first ``MAX_INSTRUMENTS`` distinct plain instrument names, by prominence."""
     names: list[str] = []
     for gm_name in facts.get("instruments") or []:
         name = instrument_name(gm_name)
@@ -166,7 +167,7 @@ def _intro(facts: Mapping, noun: str, rng) -> str | None:
     moods = [m.lower() for m in (facts.get("mood") or [])[:3] if m]
     genres = [g.lower() for g in (facts.get("genre") or [])[:2] if g]
     described = " ".join(filter(None, [", ".join(moods), " and ".join(genres), noun]))
-    names = _instruments(facts)
+    names = plain_instruments(facts)
     if not names:
         return f"This is {_a(described)} {described}." if described != noun else None
     listed = _join(names)
