@@ -397,7 +397,16 @@ def test_note_stats_melody():
     ns = [(i * 1.0, 1.0, p, v) for i, (p, v) in enumerate(zip(pitches, vels))]
     s = midi.note_stats(piece_of(fx.make_midi([(0, False, ns)], tempo_bpm=120)))
     assert s == {"note_count": 8, "pitch_min": 62, "pitch_max": 74, "mean_velocity": 75.0,
-                 "note_density": 2.0, "polyphony": 1.0}   # 8 notes in 4 s
+                 "note_density": 2.0, "polyphony": 1.0,   # 8 notes in 4 s
+                 "pitch_mean": 68.25, "legato": 1.0}      # (62+64+66+67+69+71+73+74)/8; each note held to the next
+
+
+def test_note_stats_legato_measures_articulation():
+    ns = [(i * 1.0, 0.5, 60 + i, 80) for i in range(8)]   # half-beat notes a beat apart: staccato
+    chords = [(i * 2.0, 2.0, p, 80) for i in range(4) for p in (48, 52, 55)]  # held triads on another track
+    s = midi.note_stats(piece_of(fx.make_midi([(0, False, ns), (0, False, chords)], tempo_bpm=120)))
+    # melody: 7 notes with a next onset at ratio 0.5; chords: 9 notes held to the next onset (ratio 1)
+    assert s["legato"] == pytest.approx((7 * 0.5 + 9 * 1.0) / 16, abs=1e-3)
 
 
 def test_polyphony_ignores_silence():

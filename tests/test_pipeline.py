@@ -291,3 +291,32 @@ def test_the_pipeline_builds_for_dataflow_without_running(tmp_path):
                  "Build/AssignShard", "Build/GroupShards", "Build/WriteShard", "WriteManifest"):
         assert step in steps, step
     assert not (tmp_path / "out").exists()  # nothing ran
+
+
+def test_rows_carry_emotion_and_emotion_model_changes_it(tmp_path):
+    """Every MIDI row gets valence, arousal, quadrant and mood from the default model; a model
+    file given with --emotion-model (sent to the isolated analysis child as JSON) replaces it."""
+    src = tmp_path / "src"
+    src.mkdir()
+    happy = [(i * 0.5, 0.25, 72 + (0, 2, 4, 7)[i % 4], 110) for i in range(32)]  # fast loud staccato C major
+    chords = [(b * 4.0, 4.0, p, 110) for b in range(4) for p in (48, 52, 55)]
+    (src / "happy.mid").write_bytes(make_midi([(0, False, chords), (0, False, happy)], tempo_bpm=160))
+    sad = [(i * 2.0, 2.0, (57, 60, 64, 60)[i % 4], 40) for i in range(8)]  # slow quiet legato A minor
+    (src / "sad.mid").write_bytes(make_midi([(0, False, sad), (0, False, [(0, 16, 45, 40)])], tempo_bpm=60))
+    fast = ("--direct_running_mode", "in_memory")  # one process; analysis still runs in the isolated child
+    _build([str(src)], tmp_path / "a", *fast)
+    rows = {os.path.basename(r["source_uri"]): r for r in _rows(tmp_path / "a")}
+    assert rows["happy.mid"]["emotion_quadrant"] == 1 and rows["sad.mid"]["emotion_quadrant"] == 3
+    for r in rows.values():
+        assert -1 <= r["valence"] <= 1 and -1 <= r["arousal"] <= 1 and r["mood"]
+        assert r["mood"][0] in r["caption"]  # the template captioner mentions the mood
+    from captune.extractors.emotion import DEFAULT_MODEL
+    spec = DEFAULT_MODEL.to_dict()
+    spec["valence"] = {"weights": {"mode": -3.0}, "intercept": 0.0, "link": "tanh"}  # mode flipped
+    (tmp_path / "flipped.json").write_text(json.dumps(spec))
+    _build([str(src)], tmp_path / "b", "--emotion-model", str(tmp_path / "flipped.json"), *fast)
+    flipped = {os.path.basename(r["source_uri"]): r for r in _rows(tmp_path / "b")}
+    assert flipped["happy.mid"]["emotion_quadrant"] == 2 and flipped["sad.mid"]["emotion_quadrant"] == 4
+    assert flipped["happy.mid"]["arousal"] == rows["happy.mid"]["arousal"]
+    with pytest.raises(SystemExit, match="emotion-model"):
+        _build([str(src)], tmp_path / "c", "--emotion-model", str(tmp_path / "missing.json"))

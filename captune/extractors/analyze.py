@@ -37,8 +37,12 @@ def decode(data: bytes, name: str) -> tuple[str, midi.Piece]:
 
 
 def analyze(data: bytes, name: str, max_duration_s: float = DEFAULT_MAX_DURATION_S,
-            key_profile: str = DEFAULT_PROFILE) -> dict:
-    """``{'modality', **facts}`` for one file; see :func:`captune.extractors.midi.extract`."""
+            key_profile: str = DEFAULT_PROFILE, emotion_model: str | None = None) -> dict:
+    """``{'modality', **facts}`` for one file; see :func:`captune.extractors.midi.extract`.
+
+    ``emotion_model``: None for the default emotion model, or a saved model's JSON text
+    (picklable and parsed once per process; see :mod:`captune.extractors.emotion`).
+    """
     try:
         modality, piece = decode(data, name)
     except BadInput:
@@ -49,6 +53,6 @@ def analyze(data: bytes, name: str, max_duration_s: float = DEFAULT_MAX_DURATION
         raise BadInput("too_long", f"{piece.duration_s:.0f} s is over the {max_duration_s:.0f} s limit",
                        stage="decode")
     try:
-        return {"modality": modality, **midi.extract(piece, key_profile)}
+        return {"modality": modality, **midi.extract(piece, key_profile, emotion_model)}
     except Exception as exc:
         raise BadInput("extract_error", f"{type(exc).__name__}: {exc}", stage="extract") from exc

@@ -27,7 +27,7 @@ import captune
 from captune.pipelines import incremental
 from captune.pipelines.card import write_card
 from captune.pipelines.incremental import merge_failures
-from captune.pipelines.options import check_llm_options, parse
+from captune.pipelines.options import check_llm_options, emotion_model_text, parse
 from captune.pipelines.transforms import (
     FAILURES, AnalyzeAndCaption, AssignShard, KeepFirstCopy, LLMCaption, MatchInputs, ReadAndHash, SkipKnown,
     WriteShard,
@@ -60,7 +60,8 @@ class BuildDataset(beam.PTransform):
                 | "KeepFirstCopy" >> beam.ParDo(KeepFirstCopy()).with_outputs("duplicates", main="items"))
         analyzed = kept.items | "AnalyzeAndCaption" >> beam.ParDo(AnalyzeAndCaption(
             seed=o.seed, test_fraction=o.test_fraction, max_duration_s=o.max_duration,
-            key_profile=o.key_profile, timeout_s=o.item_timeout)).with_outputs(FAILURES, main="rows")
+            key_profile=o.key_profile, timeout_s=o.item_timeout,
+            emotion_model=emotion_model_text(o))).with_outputs(FAILURES, main="rows")
         rows = analyzed.rows
         if o.captioner == "llm":
             rows = (rows
@@ -170,6 +171,7 @@ def build_pipeline(argv: list[str] | None = None) -> tuple[beam.Pipeline, argpar
     if not opts.input or not opts.output:
         raise SystemExit("captune build needs at least one input pattern and --output")
     check_llm_options(opts)
+    emotion_model_text(opts)  # a bad --emotion-model stops here, before any work
     state = incremental.committed(opts.output) if opts.incremental else incremental.EMPTY
     if opts.incremental:
         incremental.remove_uncommitted(opts.output, state["manifest"])

@@ -3,6 +3,9 @@
     captune build PATTERN [PATTERN ...] --output OUT [captune flags] [Beam flags]
     captune demo [--limit N] [--output DIR] [Beam flags]
     captune validate OUT              check shards against manifest, schema and expectations
+    captune train-emotion LABELS.csv --output model.json [--cv 5]
+                                      fit an emotion model (path,valence,arousal or path,quadrant);
+                                      use it with build --emotion-model model.json
     captune publish OUT --repo-id user/name [--private] [--dry-run]
 
 Patterns come first; every flag captune does not know goes to Beam unchanged
@@ -88,6 +91,9 @@ def main(argv: list[str] | None = None) -> int:
         manifest = demo.run(rest)
     elif command == "validate":
         return validate(rest)
+    elif command == "train-emotion":
+        from captune.pipelines import train_emotion
+        return train_emotion.main(rest)
     elif command == "publish":
         from captune.pipelines import publish
         return publish.main(rest)

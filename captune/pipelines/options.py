@@ -24,6 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "without a limit (default %(default)s)")
     parser.add_argument("--key-profile", dest="key_profile", choices=sorted(PROFILES), default=DEFAULT_PROFILE,
                         help="key profile (default %(default)s, chosen by measurement)")
+    parser.add_argument("--emotion-model", dest="emotion_model",
+                        help="JSON emotion model from `captune train-emotion` for valence, arousal, quadrant "
+                             "and mood (default: the literature-based model of captune.extractors.emotion)")
     parser.add_argument("--test-fraction", dest="test_fraction", type=float, default=0.1,
                         help="share of sources drawn into the test split (default %(default)s)")
     parser.add_argument("--rows-per-shard", dest="rows_per_shard", type=int, default=2000,
@@ -81,6 +84,23 @@ def check_llm_options(opts: argparse.Namespace) -> None:
             load_examples(opts.caption_examples)
         except ValueError as exc:
             raise SystemExit(f"--caption-examples: {exc}") from None
+
+
+def emotion_model_text(opts: argparse.Namespace) -> str | None:
+    """The ``--emotion-model`` file's JSON text, checked (None for the default model); raise
+    SystemExit with a clear message when it cannot be read or is not a captune emotion model."""
+    if not getattr(opts, "emotion_model", None):
+        return None
+    from apache_beam.io.filesystems import FileSystems
+
+    from captune.extractors.emotion import LinearEmotionModel, ModelError
+    try:
+        with FileSystems.open(opts.emotion_model, compression_type="uncompressed") as fh:  # local or gs://
+            text = fh.read().decode("utf-8")
+        LinearEmotionModel.from_json(text)
+    except (OSError, UnicodeDecodeError, ModelError) as exc:
+        raise SystemExit(f"--emotion-model {opts.emotion_model}: {exc}") from None
+    return text
 
 
 def parse(argv: list[str]) -> tuple[argparse.Namespace, PipelineOptions]:

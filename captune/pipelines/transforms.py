@@ -120,10 +120,12 @@ class KeepFirstCopy(beam.DoFn):
 
 class AnalyzeAndCaption(beam.DoFn):
     """(path, source_id, bytes) → a complete row, decoding and extracting in an
-    isolated child process with a time limit (``timeout_s`` 0: in-process)."""
+    isolated child process with a time limit (``timeout_s`` 0: in-process). ``emotion_model``:
+    None (the default emotion model) or a saved model's JSON text, sent with each item and
+    parsed once per process."""
 
-    def __init__(self, *, seed, test_fraction, max_duration_s, key_profile, timeout_s):
-        self.seed, self.test_fraction = seed, test_fraction
+    def __init__(self, *, seed, test_fraction, max_duration_s, key_profile, timeout_s, emotion_model=None):
+        self.seed, self.test_fraction, self.emotion_model = seed, test_fraction, emotion_model
         self.max_duration_s, self.key_profile, self.timeout_s = max_duration_s, key_profile, timeout_s
         self.rows = Metrics.counter(NAMESPACE, "rows")
         self.failed = Metrics.counter(NAMESPACE, "failures")
@@ -138,7 +140,7 @@ class AnalyzeAndCaption(beam.DoFn):
     def process(self, item):
         path, source, data = item
         try:
-            facts = self._analyze(data, path, self.max_duration_s, self.key_profile)
+            facts = self._analyze(data, path, self.max_duration_s, self.key_profile, self.emotion_model)
             row = make_row(path, source, data, facts, seed=self.seed, test_fraction=self.test_fraction)
         except BadInput as exc:
             record = failure(path, exc.stage, exc.reason, exc.detail, source)

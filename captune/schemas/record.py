@@ -5,7 +5,9 @@ the loader and evaluation tools (see DESIGN.md). Units: seconds (``*_s``),
 beats per minute (``*_bpm``), LUFS, MIDI note numbers and velocities.
 Nullable where a fact does not apply: no key for a drums-only piece, no tempo
 or beats for a score without a tempo mark, no loudness for unrendered MIDI,
-no emotion or genre until a model fills them.
+no emotion for an item without notes, no genre until a genre model fills it.
+``note_stats`` gained ``pitch_mean`` and ``legato`` (nullable, used by the emotion
+model); shards written before still read, with those two fields null.
 """
 
 import pyarrow as pa
@@ -24,6 +26,7 @@ MEDIA = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
 NOTE_STATS = pa.struct([
     ("note_count", pa.int32()), ("pitch_min", pa.int32()), ("pitch_max", pa.int32()),
     ("mean_velocity", pa.float64()), ("note_density", pa.float64()), ("polyphony", pa.float64()),
+    ("pitch_mean", pa.float64()), ("legato", pa.float64()),  # register; articulation (1 legato, ~0.5 staccato)
 ])
 # How the caption was checked: status template (no LLM) | accepted (the LLM caption passed the fact
 # check) | retried (passed on the second try; problems are the first try's) | fallback (template

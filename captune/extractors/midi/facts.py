@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from captune.extractors import emotion
 from captune.extractors.midi.chords import chords, progression_summary
 from captune.extractors.midi.instruments import instruments
 from captune.extractors.midi.key import DEFAULT_PROFILE, key
@@ -15,15 +16,18 @@ from captune.extractors.words import duration_word
 _NO_KEY = {"key": None, "key_confidence": None, "key_alternative": None}
 
 
-def extract(piece: Piece, key_profile: str = DEFAULT_PROFILE) -> dict:
-    """Duration, tempo, meter, beats, key, chords, instruments and note statistics.
+def extract(piece: Piece, key_profile: str = DEFAULT_PROFILE, emotion_model=None) -> dict:
+    """Duration, tempo, meter, beats, key, chords, instruments, note statistics and emotion.
 
     A piece with only drums (or a single pitch class) has no key: ``key`` and
     friends are None and ``chords`` empty. Beats are None when the tempo is
     unknown (a score with no tempo mark), since their seconds would be invented.
     Performance MIDI without a real tempo map (a lone 120 bpm, onsets off the
     grid) takes tempo and beats from its onsets (``tempo_source`` ``'onsets'``,
-    no downbeats), and its chords follow those beats.
+    no downbeats), and its chords follow those beats. ``valence``, ``arousal``,
+    ``emotion_quadrant`` and ``mood`` come from the other facts through
+    ``emotion_model`` (None: the literature-based default; or a model, its dict or
+    JSON text, see :func:`captune.extractors.emotion.as_model`).
     """
     facts = {"duration_s": round(piece.duration_s, 3)}
     facts["duration_word"] = duration_word(facts["duration_s"])
@@ -44,4 +48,5 @@ def extract(piece: Piece, key_profile: str = DEFAULT_PROFILE) -> dict:
     facts["chord_summary"], facts["chord_summary_count"] = progression_summary([s["label"] for s in segments])
     facts.update(instruments(piece))
     facts["note_stats"] = note_stats(piece)
+    facts.update(emotion.estimate(facts, emotion_model))
     return facts

@@ -5,7 +5,12 @@
 - ``mean_velocity``: mean MIDI velocity (1-127) of all notes;
 - ``note_density``: notes per second over the piece's duration;
 - ``polyphony``: mean number of non-drum notes sounding at once, over the time
-  when at least one sounds (1.0 for a melody, about 3 for block triads).
+  when at least one sounds (1.0 for a melody, about 3 for block triads);
+- ``pitch_mean``: mean MIDI note number of non-drum notes (register; None if none);
+- ``legato``: articulation, the mean over non-drum notes of the note's duration
+  divided by the time from its onset to the next later onset of its track,
+  capped at 1 (1.0 legato, about 0.5 staccato; notes at a track's last onset
+  are left out; None when no note has a later onset).
 """
 
 import numpy as np
@@ -26,6 +31,27 @@ def _mean_polyphony(on: np.ndarray, off: np.ndarray) -> float | None:
     return round(float((spans * active[:-1]).sum() / total), 3) if total > 0 else 1.0
 
 
+def _legato(onset: np.ndarray, duration: np.ndarray, track: np.ndarray) -> float | None:
+    if len(onset) < 2:
+        return None
+    span = int(onset.max()) + 1
+    key = track.astype(np.int64) * span + onset  # (track, onset) as one sortable number
+    order = np.argsort(key)
+    key, duration = key[order], duration[order]
+    new = np.empty(len(key), bool)
+    new[0] = True
+    np.not_equal(key[1:], key[:-1], out=new[1:])
+    starts = key[new]
+    nxt = np.cumsum(new)  # index into starts of the next later onset (of any track)
+    ok = nxt < len(starts)
+    key, duration, nxt = key[ok], duration[ok], starts[nxt[ok]]
+    same_track = nxt // span == key // span
+    if not same_track.any():
+        return None
+    ioi = (nxt - key)[same_track]
+    return round(float(np.minimum(duration[same_track] / ioi, 1.0).mean()), 3)
+
+
 def note_stats(piece: Piece) -> dict:
     """The statistics above as a dict (see module doc)."""
     pitched = ~piece.is_drum
@@ -39,4 +65,6 @@ def note_stats(piece: Piece) -> dict:
         "note_density": round(len(piece.pitch) / duration, 3),
         "polyphony": _mean_polyphony(piece.onset[pitched].astype(float),
                                      (piece.onset + piece.duration)[pitched].astype(float)),
+        "pitch_mean": round(float(pitches.mean()), 2) if len(pitches) else None,
+        "legato": _legato(piece.onset[pitched], piece.duration[pitched], piece.track[pitched]),
     }
