@@ -13,6 +13,7 @@ import os
 import time
 
 import mido
+import pyarrow.parquet as pq
 
 # ---------------------------------------------------------------------------
 # Note names and chord voicings, written from music theory (not from captune).
@@ -237,3 +238,25 @@ def raise_custom(message):
 def raise_bad_input(reason, detail, stage):
     from captune.extractors.errors import BadInput
     raise BadInput(reason, detail, stage=stage)
+
+
+# ---------------------------------------------------------------------------
+# Small builds.
+# ---------------------------------------------------------------------------
+
+IN_MEMORY = ["--direct_running_mode", "in_memory", "--direct_num_workers", "1"]  # Beam flags: one process
+
+
+def two_piece_corpus(root):
+    """A folder with an E minor piece (Em Am B7 Em, 3/4, 96 bpm) and a C major melody at 120 bpm."""
+    root.mkdir()
+    (root / "e_minor.mid").write_bytes(progression_piece(("Em", "Am", "B7", "Em"), bpm=96, meter=(3, 4), repeats=2))
+    (root / "c_major.mid").write_bytes(make_midi([(0, False, melody([60, 62, 64, 65, 67, 69, 71, 72]))],
+                                                 tempo_bpm=120))
+    return root
+
+
+def read_rows(out) -> list[dict]:
+    """Every row of the shards under ``out/data``, sorted by id."""
+    return sorted((r for n in sorted(os.listdir(out / "data")) for r in pq.read_table(out / "data" / n).to_pylist()),
+                  key=lambda r: r["id"])

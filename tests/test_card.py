@@ -5,7 +5,7 @@ import json
 import os
 
 import pytest
-from fixtures import DRUMS_KIT, drum_pattern, make_midi, melody, progression_piece
+from fixtures import DRUMS_KIT, IN_MEMORY, drum_pattern, make_midi, melody, progression_piece
 
 from captune.pipelines import build
 from captune.pipelines.card import PLOTS, size_category
@@ -13,11 +13,10 @@ from captune.schemas import SCHEMA
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-LOCAL = ["--direct_running_mode", "in_memory", "--direct_num_workers", "1"]
 
 
 def _build(src, out):
-    return build.run(["--input", str(src), "--output", str(out), "--license", "mit", "--seed", "5", *LOCAL])
+    return build.run(["--input", str(src), "--output", str(out), "--license", "mit", "--seed", "5", *IN_MEMORY])
 
 
 @pytest.fixture(scope="module")

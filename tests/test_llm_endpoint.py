@@ -12,15 +12,13 @@ HTTP 500, refuse a wrong key with 401, or answer with a wrong caption first.
 
 import json
 import logging
-import os
 import re
 import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import pyarrow.parquet as pq
-from fixtures import make_midi, melody, progression_piece
+from fixtures import IN_MEMORY, read_rows, two_piece_corpus
 
 from captune.captioners import llm
 from captune.captioners.cache import ResponseCache
@@ -225,26 +223,15 @@ def test_a_dead_endpoint_gives_template_captions_and_a_clear_message(tmp_path, c
 # --- the pipeline --------------------------------------------------------------------
 
 
-IN_MEMORY = ["--direct_running_mode", "in_memory", "--direct_num_workers", "1"]
 
 
-def _corpus(root):
-    root.mkdir()
-    (root / "e_minor.mid").write_bytes(progression_piece(("Em", "Am", "B7", "Em"), bpm=96, meter=(3, 4), repeats=2))
-    (root / "c_major.mid").write_bytes(make_midi([(0, False, melody([60, 62, 64, 65, 67, 69, 71, 72]))],
-                                                 tempo_bpm=120))
-    return root
 
-
-def _rows(out):
-    return sorted((r for n in sorted(os.listdir(out / "data")) for r in pq.read_table(out / "data" / n).to_pylist()),
-                  key=lambda r: r["id"])
 
 
 def test_pipeline_with_an_endpoint_accepts_checked_captions_and_never_leaks_the_key(
         tmp_path, monkeypatch, capfd, caplog):
     monkeypatch.setenv(KEY_ENV, SECRET)
-    corpus = _corpus(tmp_path / "in")
+    corpus = two_piece_corpus(tmp_path / "in")
     with Server() as server, caplog.at_level(logging.DEBUG):
         flags = ["--captioner", "llm", "--llm-endpoint", server.url, "--llm-model", "test-model",
                  "--llm-api-key-env", KEY_ENV, "--caption-style", "summary", "--llm-cache", str(tmp_path / "cache"),
@@ -255,8 +242,8 @@ def test_pipeline_with_an_endpoint_accepts_checked_captions_and_never_leaks_the_
         assert server.requests == 2  # second run: every answer from the cache
     printed = capfd.readouterr()
     assert "captions    accepted=2  retried=0  fallback=0  template=0" in printed.out
-    rows = _rows(tmp_path / "out1")
-    assert rows == _rows(tmp_path / "out2")  # same inputs, seed and cached answers: identical rows
+    rows = read_rows(tmp_path / "out1")
+    assert rows == read_rows(tmp_path / "out2")  # same inputs, seed and cached answers: identical rows
     e_minor = next(r for r in rows if r["source_uri"].endswith("e_minor.mid"))
     assert e_minor["caption"].startswith("This piano, ")  # instruments in the extractor's order of prominence
     assert e_minor["caption"].endswith(" piece in E minor moves in 3/4 at about 96 BPM.")
@@ -270,13 +257,13 @@ def test_pipeline_with_an_endpoint_accepts_checked_captions_and_never_leaks_the_
 
 
 def test_pipeline_with_a_dead_endpoint_keeps_every_row(tmp_path, capsys):
-    corpus = _corpus(tmp_path / "in")
+    corpus = two_piece_corpus(tmp_path / "in")
     url = f"http://127.0.0.1:{_closed_port()}/v1"
     assert cli.main(["build", str(corpus), "--output", str(tmp_path / "out"), "--captioner", "llm",
                      "--llm-endpoint", url, "--llm-model", "test-model", "--llm-retries", "1", *IN_MEMORY]) == 0
     printed = capsys.readouterr().out
     assert "fallback=2" in printed and "unreachable" in printed and url in printed
-    rows = _rows(tmp_path / "out")
+    rows = read_rows(tmp_path / "out")
     assert len(rows) == 2 and all(r["caption_source"] == "template" for r in rows)
 
 

@@ -11,9 +11,8 @@ import json
 import os
 import string
 
-import pyarrow.parquet as pq
 import pytest
-from fixtures import make_midi, melody, progression_piece
+from fixtures import IN_MEMORY, read_rows, two_piece_corpus
 
 from captune.captioners import llm, prompts
 from captune.captioners.cache import ResponseCache
@@ -94,24 +93,13 @@ def test_a_model_that_will_not_load_is_a_clear_error(tmp_path):
         llm.LocalModel(str(tmp_path / "no-such-model"))
 
 
-def _corpus(root):
-    root.mkdir()
-    (root / "e_minor.mid").write_bytes(progression_piece(("Em", "Am", "B7", "Em"), bpm=96, meter=(3, 4), repeats=2))
-    (root / "c_major.mid").write_bytes(make_midi([(0, False, melody([60, 62, 64, 65, 67, 69, 71, 72]))],
-                                                 tempo_bpm=120))
-    return root
 
 
-def _rows(out):
-    return sorted((r for n in sorted(os.listdir(out / "data")) for r in pq.read_table(out / "data" / n).to_pylist()),
-                  key=lambda r: r["id"])
 
-
-IN_MEMORY = ["--direct_running_mode", "in_memory", "--direct_num_workers", "1"]
 
 
 def test_pipeline_with_a_local_model_keeps_every_row_and_records_the_check(tiny_model, tmp_path, capsys):
-    corpus = _corpus(tmp_path / "in")
+    corpus = two_piece_corpus(tmp_path / "in")
     args = ["build", str(corpus), "--output", str(tmp_path / "out"), "--captioner", "llm",
             "--llm-model", tiny_model, "--llm-max-tokens", "16", "--llm-batch-size", "4", *IN_MEMORY]
     assert cli.main(args) == 0
@@ -120,7 +108,7 @@ def test_pipeline_with_a_local_model_keeps_every_row_and_records_the_check(tiny_
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["counts"]["captions"] == {"accepted": 0, "retried": 0, "fallback": 2, "template": 0}
     assert manifest["counts"]["rows"] == 2 and manifest["llm_errors"] == []
-    rows = _rows(tmp_path / "out")
+    rows = read_rows(tmp_path / "out")
     for row in rows:
         assert row["caption_source"] == "template" and row["caption"]
         assert row["caption_check"]["status"] == "fallback" and row["caption_check"]["attempts"] == 2
@@ -129,18 +117,18 @@ def test_pipeline_with_a_local_model_keeps_every_row_and_records_the_check(tiny_
     # template rows (no --captioner llm) carry the 'template' check
     template_manifest = build.run(["--input", str(corpus), "--output", str(tmp_path / "tpl"), *IN_MEMORY])
     assert template_manifest["counts"]["captions"] == {"accepted": 0, "retried": 0, "fallback": 0, "template": 2}
-    tpl = _rows(tmp_path / "tpl")
+    tpl = read_rows(tmp_path / "tpl")
     assert all(r["caption_check"] == {"status": "template", "problems": [], "attempts": 0} for r in tpl)
     assert [r["caption"] for r in tpl] == [r["caption"] for r in rows]  # the fallback is the template caption
 
 
 def test_pipeline_with_a_model_that_will_not_load_falls_back_with_a_message(tmp_path, capsys):
-    corpus = _corpus(tmp_path / "in")
+    corpus = two_piece_corpus(tmp_path / "in")
     assert cli.main(["build", str(corpus), "--output", str(tmp_path / "out"), "--captioner", "llm",
                      "--llm-model", str(tmp_path / "missing-model"), *IN_MEMORY]) == 0
     printed = capsys.readouterr().out
     assert "fallback=2" in printed and "could not be loaded" in printed
-    rows = _rows(tmp_path / "out")
+    rows = read_rows(tmp_path / "out")
     assert len(rows) == 2 and all(r["caption_check"]["status"] == "fallback" for r in rows)
     assert all("could not be loaded" in r["caption_check"]["problems"][0] for r in rows)
 

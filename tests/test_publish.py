@@ -4,7 +4,7 @@ server runs in the tests)."""
 
 import huggingface_hub
 import pytest
-from fixtures import make_midi, melody
+from fixtures import IN_MEMORY, make_midi, melody
 
 from captune.pipelines import build, cli
 from captune.pipelines.publish import files_to_upload, publish
@@ -18,8 +18,7 @@ def out(tmp_path_factory):
     for i in range(3):
         (src / f"m{i}.mid").write_bytes(make_midi([(0, False, melody([60 + i, 64, 67, 72]))], tempo_bpm=90 + i))
     out = tmp_path_factory.mktemp("out")
-    build.run(["--input", str(src), "--output", str(out), "--direct_running_mode", "in_memory",
-               "--direct_num_workers", "1"])
+    build.run(["--input", str(src), "--output", str(out), *IN_MEMORY])
     (out / "llm_cache").mkdir()
     (out / "llm_cache" / "x.json").write_text("{}")  # never uploaded
     return out

@@ -8,15 +8,12 @@ import time
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from fixtures import DRUMS_KIT, drum_pattern, make_midi, melody, progression_piece
+from fixtures import DRUMS_KIT, IN_MEMORY, drum_pattern, make_midi, melody, progression_piece, read_rows
 
 from captune.pipelines import build, cli
 from captune.pipelines.transforms import check_expectations
 from captune.schemas import to_table
 from captune.schemas.expectations import CHORD_LABELS, KEYS, validate_table
-
-LOCAL = ["--direct_running_mode", "in_memory", "--direct_num_workers", "1"]
-
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
@@ -25,12 +22,11 @@ def dataset(tmp_path_factory):
     (src / "c_major.mid").write_bytes(make_midi([(0, False, melody([60, 62, 64, 65, 67, 69, 71, 72]))]))
     (src / "drums.mid").write_bytes(make_midi([(DRUMS_KIT, True, drum_pattern(8))], tempo_bpm=100))
     out = tmp_path_factory.mktemp("out")
-    manifest = build.run(["--input", str(src), "--output", str(out), *LOCAL])
+    manifest = build.run(["--input", str(src), "--output", str(out), *IN_MEMORY])
     return out, manifest
 
 
-def _rows(out) -> list[dict]:
-    return [r for f in sorted((out / "data").glob("*.parquet")) for r in pq.read_table(f).to_pylist()]
+
 
 
 def test_vocabularies():
@@ -64,7 +60,7 @@ def _planted(rows: list[dict]) -> list[dict]:
 
 def test_each_planted_error_is_named_by_its_expectation(dataset):
     out, _ = dataset
-    good = _rows(out)
+    good = read_rows(out)
     report = validate_table(to_table(good + _planted(good)))
     assert not report["success"]
     assert report["bad_rows"] == {
@@ -80,7 +76,7 @@ def test_each_planted_error_is_named_by_its_expectation(dataset):
 
 def test_a_midi_row_without_notes_or_tempo_fails_the_modality_rules(dataset):
     out, _ = dataset
-    row = dict(next(r for r in _rows(out) if r["modality"] == "midi"), note_stats=None, tempo_bpm=None)
+    row = dict(next(r for r in read_rows(out) if r["modality"] == "midi"), note_stats=None, tempo_bpm=None)
     failed = validate_table(to_table([row]))["bad_rows"][row["id"]]
     assert "expect_column_values_to_not_be_null(note_count if modality in ['midi', 'score'])" in failed
     assert "expect_column_values_to_not_be_null(tempo_bpm if modality in ['midi'])" in failed
@@ -88,7 +84,7 @@ def test_a_midi_row_without_notes_or_tempo_fails_the_modality_rules(dataset):
 
 def test_rows_failing_an_expectation_become_failure_records(dataset):
     out, _ = dataset
-    good = _rows(out)
+    good = read_rows(out)
     table, failures, summary = check_expectations(to_table(good + _planted(good)[:2]))
     assert table.num_rows == len(good)
     assert [(f["stage"], f["reason"]) for f in failures] == [("validate", "expectation")] * 2
@@ -98,7 +94,7 @@ def test_rows_failing_an_expectation_become_failure_records(dataset):
 
 def test_validating_a_2000_row_shard_takes_seconds(dataset):
     out, _ = dataset
-    rows = _rows(out)
+    rows = read_rows(out)
     table = to_table([dict(rows[i % len(rows)], id=f"{i:064x}") for i in range(2000)])
     validate_table(table.slice(0, 10))  # GX imported and its context made once per process
     started = time.perf_counter()
