@@ -8,9 +8,9 @@ from captune.extractors.midi.instruments import instruments
 from captune.extractors.midi.key import DEFAULT_PROFILE, key
 from captune.extractors.midi.meter import beats, time_signature
 from captune.extractors.midi.notes import note_stats
-from captune.extractors.midi.onset_tempo import lacks_tempo_map, onset_beats
+from captune.extractors.midi.onset_tempo import onset_estimate
 from captune.extractors.midi.piece import Piece
-from captune.extractors.midi.tempo import map_tempo, tempo
+from captune.extractors.midi.tempo import tempo_facts
 from captune.extractors.words import duration_word
 
 _NO_KEY = {"key": None, "key_confidence": None, "key_alternative": None}
@@ -31,16 +31,14 @@ def extract(piece: Piece, key_profile: str = DEFAULT_PROFILE, emotion_model=None
     """
     facts = {"duration_s": round(piece.duration_s, 3)}
     facts["duration_word"] = duration_word(facts["duration_s"])
-    estimate = onset_beats(piece) if piece.tempo_known and lacks_tempo_map(piece) else None
+    estimate = onset_estimate(piece)  # None unless performance MIDI without a real tempo map
+    facts.update(tempo_facts(piece, estimate))
+    facts["time_signature"] = time_signature(piece)
     beat_grid = None
     if estimate is not None:
-        facts.update({k: estimate[k] for k in ("tempo_bpm", "tempo_word", "tempo_changes", "tempo_source")})
-        facts["time_signature"] = time_signature(piece)
         facts.update(beats_s=estimate["beats_s"], downbeats_s=estimate["downbeats_s"])
         beat_grid = np.asarray(estimate["beats_s"]) * (1e6 * piece.tpq / piece.tempo_mspq[0])  # one tempo
     else:
-        facts.update(map_tempo(piece) if piece.tempo_known else tempo(piece))
-        facts["time_signature"] = time_signature(piece)
         facts.update(beats(piece) if piece.tempo_known else {"beats_s": None, "downbeats_s": None})
     facts.update(key(piece, key_profile) or _NO_KEY)
     segments = chords(piece, facts["key"], beat_ticks=beat_grid) if facts["key"] else []

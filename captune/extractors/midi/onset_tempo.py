@@ -147,3 +147,8 @@ def onset_beats(piece: Piece) -> dict | None:
     beats_s = np.round(beat_frames / FRAME_RATE, 3)
     return {"tempo_bpm": bpm, "tempo_word": tempo_word(bpm), "tempo_changes": [{"time_s": 0.0, "bpm": bpm}],
             "tempo_source": "onsets", "beats_s": beats_s.tolist(), "downbeats_s": None}
+
+
+def onset_estimate(piece: Piece) -> dict | None:
+    """:func:`onset_beats` for a piece that :func:`lacks_tempo_map`, else None."""
+    return onset_beats(piece) if lacks_tempo_map(piece) else None

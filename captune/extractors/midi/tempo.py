@@ -15,19 +15,23 @@ tempo: ``None``, ``[]``, ``None``.
 
 import numpy as np
 
-from captune.extractors.midi.onset_tempo import lacks_tempo_map, onset_beats
+from captune.extractors.midi.onset_tempo import onset_estimate
 from captune.extractors.midi.piece import Piece
 from captune.extractors.words import tempo_word
 
 
 def tempo(piece: Piece) -> dict:
     """``{'tempo_bpm', 'tempo_word', 'tempo_changes', 'tempo_source'}`` (see module doc)."""
+    return tempo_facts(piece, onset_estimate(piece))
+
+
+def tempo_facts(piece: Piece, estimate: dict | None) -> dict:
+    """The tempo facts given the piece's onset estimate (:func:`onset_tempo.onset_estimate`):
+    none for an unknown tempo, the estimate's when there is one, else the tempo map's."""
     if not piece.tempo_known:
         return {"tempo_bpm": None, "tempo_word": None, "tempo_changes": [], "tempo_source": None}
-    if lacks_tempo_map(piece):
-        estimate = onset_beats(piece)
-        if estimate is not None:
-            return {k: estimate[k] for k in ("tempo_bpm", "tempo_word", "tempo_changes", "tempo_source")}
+    if estimate is not None:
+        return {k: estimate[k] for k in ("tempo_bpm", "tempo_word", "tempo_changes", "tempo_source")}
     return map_tempo(piece)
 
 
