@@ -10,9 +10,12 @@ Times are in beats = quarter notes (the MIDI convention). A note is
 
 import io
 import os
+import struct
 import time
+import wave
 
 import mido
+import numpy as np
 import pyarrow.parquet as pq
 
 # ---------------------------------------------------------------------------
@@ -208,6 +211,76 @@ def melody(pitches, start=0.0, step=1.0, dur=None, velocity=80):
     """One note per ``step`` beats, each ``dur`` beats long (default legato)."""
     dur = step if dur is None else dur
     return [(start + i * step, dur, p, velocity) for i, p in enumerate(pitches)]
+
+
+# ---------------------------------------------------------------------------
+# Audio: additive tones, clicks and WAV files with known key, tempo and chords.
+# ---------------------------------------------------------------------------
+
+SR = 44100
+
+
+def hz(midi_number: int) -> float:
+    return 440.0 * 2 ** ((midi_number - 69) / 12)
+
+
+def tone(pitch: int, seconds: float, harmonics: int = 4) -> np.ndarray:
+    """A harmonic tone (partials 1/h) with a 10 ms attack and an exponential decay."""
+    t = np.arange(int(seconds * SR)) / SR
+    wave_ = sum(np.sin(2 * np.pi * hz(pitch) * h * t) / h for h in range(1, harmonics + 1))
+    envelope = np.minimum(t / 0.01, 1.0) * np.exp(-t / 1.5)
+    return wave_ * envelope
+
+
+def click(seconds: float) -> np.ndarray:
+    """A percussive click: a 30 ms burst of seeded noise decaying in 5 ms."""
+    t = np.arange(int(seconds * SR)) / SR
+    noise = np.random.default_rng(0).standard_normal(len(t))
+    return noise * np.exp(-t / 0.005) * (t < 0.03)
+
+
+def progression_audio(labels, bpm: float, beats_per_chord: int = 4, repeats: int = 3) -> tuple[np.ndarray, list]:
+    """(samples, [(start_s, end_s, label)]): block chords (root position in octave 4, root in
+    octave 2) each held ``beats_per_chord`` beats, a click on every beat."""
+    beat = 60.0 / bpm
+    chord_s = beat * beats_per_chord
+    sequence = list(labels) * repeats
+    y = np.zeros(int((len(sequence) * chord_s + 1.0) * SR))
+    spans = []
+    for i, label in enumerate(sequence):
+        start = int(i * chord_s * SR)
+        pitches = chord_voicing(label, 4) + [note(f"{split_label(label)[0]}2")]
+        sound = sum(tone(p, chord_s) for p in pitches)
+        y[start:start + len(sound)] += sound
+        spans.append((i * chord_s, (i + 1) * chord_s, label))
+    for b in range(len(sequence) * beats_per_chord):
+        start = int(b * beat * SR)
+        c = 3.0 * click(0.05)
+        y[start:start + len(c)] += c[:len(y) - start]
+    return (0.5 * y / np.abs(y).max()).astype(np.float32), spans
+
+
+def wav_bytes(samples: np.ndarray, rate: int = SR, channels: int = 1) -> bytes:
+    """16-bit PCM WAV of ``samples`` (frames x channels, or mono) in [-1, 1]."""
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(np.round(np.asarray(samples) * 32767).astype("<i2").tobytes())
+    return buf.getvalue()
+
+
+def float_wav_bytes(samples: np.ndarray, rate: int = SR) -> bytes:
+    """Mono 32-bit float WAV (format tag 3), written by hand: the wave module only writes PCM."""
+    data = np.asarray(samples, dtype="<f4").tobytes()
+    fmt = struct.pack("<HHIIHH", 3, 1, rate, rate * 4, 4, 32)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(data)) + data
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def sine(freq: float, seconds: float, amplitude: float, rate: int = SR) -> np.ndarray:
+    return amplitude * np.sin(2 * np.pi * freq * np.arange(int(seconds * rate)) / rate)
 
 
 # ---------------------------------------------------------------------------
