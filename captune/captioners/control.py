@@ -36,6 +36,16 @@ Facts used (see ``template`` for the full facts mapping):
 
 Every value of the returned dict is a sentence ending in punctuation, or None
 when the fact is missing.
+
+:func:`musicbench_controls` picks which of them a MusicBench caption carries
+(AMAAI-Lab/mustango ``utils/add_control_sentences_random.py``, commit
+5f615ef2101b6d4542c5fb85f2b176ebd753c049): ``k`` drawn from 0..4 with
+probabilities ``K_PROBABILITIES``, a random order of the four sentences chords,
+beats, tempo, key, the first ``k`` of that order kept, then the volume sentence.
+A missing (None) sentence still takes its place in the order and is then
+dropped, as MusicBench's empty strings were: with fewer than four sentences a
+caption gets fewer than ``k``, and every present sentence keeps its chance
+E[k] / 4 = 1.85 / 4 = 0.4625 to appear, whatever else is missing.
 """
 
 from __future__ import annotations
@@ -44,9 +54,11 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["control_sentences"]
+__all__ = ["K_PROBABILITIES", "control_sentences", "musicbench_controls"]
 
 MAX_CHORDS = 8
+K_PROBABILITIES = (0.15, 0.25, 0.30, 0.20, 0.10)  # P(k = 0..4 musical control sentences)
+MUSICBENCH_ORDER = ("chords", "beats", "tempo", "key")
 
 
 def control_sentences(facts: Mapping, rng: np.random.Generator | None = None) -> dict:
@@ -58,6 +70,17 @@ def control_sentences(facts: Mapping, rng: np.random.Generator | None = None) ->
         "beats": _beats(facts, rng),
         "volume": _volume(facts, rng),
     }
+
+
+def musicbench_controls(sentences: Mapping, rng: np.random.Generator) -> list[str]:
+    """The control sentences of one MusicBench caption, in caption order (see module doc).
+
+    ``sentences`` is :func:`control_sentences`' dict; draws ``k`` then the order from ``rng``.
+    """
+    k = int(rng.choice(len(K_PROBABILITIES), p=K_PROBABILITIES))
+    order = rng.permutation(len(MUSICBENCH_ORDER))[:k]
+    chosen = [sentences.get(MUSICBENCH_ORDER[i]) for i in order]
+    return [s for s in chosen + [sentences.get("volume")] if s]
 
 
 def _pick(options: Sequence[str], rng: np.random.Generator | None) -> str:

@@ -121,8 +121,8 @@ def from_score(score: Score, tempo_known: bool = True, pickup_quarters: float = 
     )
 
 
-def from_midi_bytes(data: bytes, tempo_known: bool = True, pickup_quarters: float = 0.0) -> Piece:
-    """Decode Standard MIDI File bytes into a :class:`Piece` (raises :class:`BadInput`)."""
+def load_score(data: bytes) -> Score:
+    """Standard MIDI File bytes → a tick-based symusic ``Score`` (raises :class:`BadInput`)."""
     data = check_smf(data)
     try:
         score = Score.from_midi(data)
@@ -130,4 +130,9 @@ def from_midi_bytes(data: bytes, tempo_known: bool = True, pickup_quarters: floa
         raise BadInput("parse_error", f"symusic could not parse the MIDI: {exc}") from exc
     if score.ticks_per_quarter <= 0:
         raise BadInput("parse_error", "SMPTE or zero time division is not supported")
-    return from_score(score, tempo_known=tempo_known, pickup_quarters=pickup_quarters)
+    return score
+
+
+def from_midi_bytes(data: bytes, tempo_known: bool = True, pickup_quarters: float = 0.0) -> Piece:
+    """Decode Standard MIDI File bytes into a :class:`Piece` (raises :class:`BadInput`)."""
+    return from_score(load_score(data), tempo_known=tempo_known, pickup_quarters=pickup_quarters)
