@@ -7,7 +7,7 @@ from fixtures import make_midi, melody, progression_piece
 
 from captune.extractors import analyze
 from captune.pipelines.rows import make_row, source_id
-from captune.schemas import SCHEMA, UnknownSchemaVersion, load, to_table
+from captune.schemas import SCHEMA, SCHEMA_VERSION, UnknownSchemaVersion, load, to_table
 from captune.schemas.loader import READERS
 
 
@@ -19,7 +19,8 @@ def out(tmp_path_factory):
     rows = []
     for name, data in {"a.mid": progression_piece(("C", "F", "G", "C"), bpm=120, meter=(4, 4)),
                        "b.mid": make_midi([(0, False, melody([60, 64, 67, 72]))])}.items():
-        rows.append(make_row(name, source_id(data), data, analyze(data, name), seed=0, test_fraction=0.1))
+        rows.append(make_row(name, source_id(data), analyze(data, name), media={"bytes": data, "path": name},
+                             seed=0, test_fraction=0.1))
     rows[1]["split"] = "test"
     pq.write_table(to_table(rows[:1]), root / "data" / "train-00000-of-00001.parquet")
     pq.write_table(to_table(rows[1:]), root / "data" / "test-00000-of-00001.parquet")
@@ -65,7 +66,7 @@ def test_an_unknown_schema_version_is_refused_with_a_clear_message(out, tmp_path
     with pytest.raises(UnknownSchemaVersion) as err:
         load(str(copy))
     message = str(err.value)
-    assert "train-00000-of-00001.parquet" in message and "'99'" in message and "known: 1" in message
+    assert "train-00000-of-00001.parquet" in message and "'99'" in message and "known: 1, 2" in message
 
 
 def test_a_registered_reader_upgrades_an_older_version(out, tmp_path, monkeypatch):
@@ -74,13 +75,24 @@ def test_a_registered_reader_upgrades_an_older_version(out, tmp_path, monkeypatc
     def older(table):
         for name in ("caption_check", "tempo_source"):
             table = table.append_column(SCHEMA.field(name), pa.nulls(table.num_rows, SCHEMA.field(name).type))
-        return READERS["1"](table)
+        return READERS[SCHEMA_VERSION](table)
 
     monkeypatch.setitem(READERS, "0.9", older)
 
     copy = _rewrite(out, tmp_path, lambda t: _with_version(t.drop_columns(["caption_check", "tempo_source"]), "0.9"))
     table = load(str(copy), split="train")
     assert table.schema.equals(SCHEMA) and table.column("tempo_source").to_pylist() == [None]
+    assert table.column("key").to_pylist() == ["C major"]
+
+
+def test_a_version_1_shard_loads_with_the_version_2_columns_null(out, tmp_path):
+    """Version 1 had no fingerprint, clip, audio or augmentation-check columns."""
+    from captune.schemas.loader import VERSION_2_COLUMNS
+
+    copy = _rewrite(out, tmp_path, lambda t: _with_version(t.drop_columns(list(VERSION_2_COLUMNS)), "1"))
+    table = load(str(copy), split="train")
+    assert table.schema.equals(SCHEMA)
+    assert all(table.column(c).to_pylist() == [None] for c in VERSION_2_COLUMNS)
     assert table.column("key").to_pylist() == ["C major"]
 
 

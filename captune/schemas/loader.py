@@ -35,11 +35,25 @@ def reader(version: str):
 
 @reader(SCHEMA_VERSION)
 def _read_current(table: pa.Table) -> pa.Table:
-    """Version 1: columns in schema order, cast to the schema's exact types and metadata."""
+    """The current version: columns in schema order, cast to the schema's exact types and metadata."""
     missing = [n for n in SCHEMA.names if n not in table.column_names]
     if missing:
         raise ValueError(f"schema version {SCHEMA_VERSION} table lacks column(s) {missing}")
     return table.select(SCHEMA.names).cast(SCHEMA)
+
+
+VERSION_2_COLUMNS = ("fingerprint", "augmentation_check", "clip_start_s", "audio_stats", "loudness_range_lu")
+
+
+@reader("1")
+def _read_v1(table: pa.Table) -> pa.Table:
+    """Version 1 lacks the version-2 columns (near-duplicate fingerprint, clips, audio and
+    augmentation facts): they come back null."""
+    for name in VERSION_2_COLUMNS:
+        if name not in table.column_names:
+            field = SCHEMA.field(name)
+            table = table.append_column(field, pa.nulls(table.num_rows, field.type))
+    return _read_current(table)
 
 
 def schema_version(table: pa.Table) -> str:

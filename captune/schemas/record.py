@@ -1,4 +1,4 @@
-"""The one record schema (Arrow), version 1.
+"""The one record schema (Arrow), version 2.
 
 One row per (source item, variant). Column names are the contract with users,
 the loader and evaluation tools (see DESIGN.md). Units: seconds (``*_s``),
@@ -8,11 +8,16 @@ or beats for a score without a tempo mark, no loudness for unrendered MIDI,
 no emotion for an item without notes, no genre until a genre model fills it.
 ``note_stats`` gained ``pitch_mean`` and ``legato`` (nullable, used by the emotion
 model); shards written before still read, with those two fields null.
+
+Version 2 added ``fingerprint`` (near-duplicate MinHash, :mod:`captune.extractors.fingerprint`),
+``clip_start_s`` (offset of an audio clip in its recording; null for whole files),
+``augmentation_check`` (``--verify-augmentation``), ``loudness_range_lu`` (EBU R128 LRA) and
+``audio_stats``; the loader reads version-1 shards with those columns null.
 """
 
 import pyarrow as pa
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
 VARIANT = pa.struct([
     ("kind", pa.string()),          # original | pitch_shift | tempo_change | volume_change
@@ -32,6 +37,14 @@ NOTE_STATS = pa.struct([
 # check) | retried (passed on the second try; problems are the first try's) | fallback (template
 # caption kept; problems say why); attempts = LLM answers asked for.
 CAPTION_CHECK = pa.struct([("status", pa.string()), ("problems", pa.list_(pa.string())), ("attempts", pa.int32())])
+AUDIO_STATS = pa.struct([
+    ("spectral_centroid_hz", pa.float64()),   # mean spectral centroid: brightness
+    ("onset_rate", pa.float64()),             # onsets per second: event density
+    ("dynamic_complexity_db", pa.float64()),  # mean deviation from the global loudness, dB
+])
+# --verify-augmentation: facts re-extracted from the variant against its rewritten labels
+AUGMENTATION_CHECK = pa.struct([("key_ok", pa.bool_()), ("tempo_ok", pa.bool_()),
+                                ("key_found", pa.string()), ("bpm_found", pa.float64())])
 CONTROL_SENTENCES = pa.struct([(k, pa.string()) for k in ("key", "tempo", "chords", "beats", "volume")])
 
 SCHEMA = pa.schema([
@@ -40,15 +53,18 @@ SCHEMA = pa.schema([
     ("source_uri", pa.string()),
     ("modality", pa.string()),
     ("group_id", pa.string()),
+    ("fingerprint", pa.list_(pa.int64())),
     ("split", pa.string()),
     ("variant", VARIANT),
+    ("augmentation_check", AUGMENTATION_CHECK),
     ("media", MEDIA),
+    ("clip_start_s", pa.float64()),
     ("duration_s", pa.float64()),
     ("duration_word", pa.string()),
     ("tempo_bpm", pa.float64()),
     ("tempo_word", pa.string()),
     ("tempo_changes", pa.list_(pa.struct([("time_s", pa.float64()), ("bpm", pa.float64())]))),
-    ("tempo_source", pa.string()),  # tempo_map | onsets (estimated from note onsets) | null
+    ("tempo_source", pa.string()),  # tempo_map | onsets (estimated from note onsets) | audio | null
     ("time_signature", pa.string()),
     ("key", pa.string()),
     ("key_confidence", pa.float64()),
@@ -61,7 +77,9 @@ SCHEMA = pa.schema([
     ("instruments", pa.list_(pa.string())),
     ("instrument_programs", pa.list_(pa.int32())),
     ("note_stats", NOTE_STATS),
+    ("audio_stats", AUDIO_STATS),
     ("loudness_lufs", pa.float64()),
+    ("loudness_range_lu", pa.float64()),
     ("valence", pa.float64()),
     ("arousal", pa.float64()),
     ("emotion_quadrant", pa.int32()),
