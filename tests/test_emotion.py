@@ -9,8 +9,9 @@ import csv
 import json
 import math
 
+import numpy as np
 import pytest
-from fixtures import make_midi
+from fixtures import make_midi, progression_audio, wav_bytes
 
 from captune.extractors import emotion
 from captune.extractors.analyze import analyze
@@ -180,3 +181,15 @@ def test_shards_written_before_pitch_mean_and_legato_still_load():
     assert loaded.schema.equals(SCHEMA, check_metadata=False)
     stats = loaded.column("note_stats").to_pylist()[0]
     assert stats["note_count"] == 3 and stats["pitch_mean"] is None and stats["legato"] is None
+
+
+@pytest.mark.parametrize("labels, bpm, beats_per_chord, peak, quadrant", [
+    (["C", "F", "G", "C"], 160, 2, 0.9, 1),    # fast, loud, major: +V+A
+    (["Am", "Dm", "E", "Am"], 60, 4, 0.03, 3),  # slow, quiet (about -47 LUFS), minor: -V-A
+])
+def test_recordings_land_in_their_quadrant(labels, bpm, beats_per_chord, peak, quadrant):
+    """The audio path: mode, tempo, loudness and onset rate from synthesized recordings."""
+    y, _ = progression_audio(labels, bpm=bpm, beats_per_chord=beats_per_chord, repeats=3)
+    facts = analyze(wav_bytes(y / np.abs(y).max() * peak), "recording.wav")
+    assert facts["note_stats"] is None and facts["audio_stats"]["onset_rate"] > 0
+    assert facts["emotion_quadrant"] == quadrant, (facts["valence"], facts["arousal"])

@@ -8,8 +8,9 @@ Conventions
   of exactly 0 counts as positive.
 - ``mood``: one to three lowercase English adjectives for captions, chosen from the
   quadrant and the distance from neutral (:func:`mood_words`).
-- Works on the facts dict of :func:`captune.extractors.midi.extract` only (no notes,
-  no Beam), so it costs a few microseconds per item.
+- Works on the facts dict of :func:`captune.extractors.midi.extract` or
+  :func:`captune.extractors.audio.extract` only (no notes or samples, no Beam), so it
+  costs a few microseconds per item.
 
 Features (:func:`features`), from the facts; a missing fact gives None, which a model
 treats as its centre (no evidence either way):
@@ -24,7 +25,16 @@ treats as its centre (no evidence either way):
 ``pitch_range``         ``pitch_max − pitch_min`` in semitones
 ``polyphony``           ``note_stats.polyphony`` (texture thickness)
 ``legato``              ``note_stats.legato`` (1 legato, about 0.5 staccato), articulation
+``loudness``            ``loudness_lufs`` (EBU R128 integrated, LUFS): audio and rendered MIDI
+``log2_brightness``     log2 of ``audio_stats.spectral_centroid_hz``: timbral brightness
+``dynamics``            ``audio_stats.dynamic_complexity_db``: loudness fluctuation (dB)
 ======================  =====================================================================
+
+For audio (facts without ``note_stats``), ``log2_density`` reads
+``audio_stats.onset_rate`` (onsets per second), the event density of a recording, and
+velocity, register, range and articulation count as neutral. Symbolic items use the
+note features only, also when rendered (``--render-midi``): a soundfont's level and
+timbre say nothing about the piece.
 
 The default model
 -----------------
@@ -60,6 +70,17 @@ Arousal (calm ↔ excited):
   Lindström 2010).
 - ``polyphony`` 0 — no consistent direction in the literature; kept as a feature for
   trained models.
+- ``loudness`` +0.5 — the audio counterpart of ``velocity``: sound level is among the
+  strongest arousal cues (Gabrielsson & Lindström 2010; Schubert 2004; Eerola, Friberg &
+  Bresin 2013).
+- ``log2_brightness`` +0.3 — a bright, sharp timbre (more high-frequency energy) goes with
+  high-arousal expressions, happiness and anger; dull/soft timbre with tenderness and
+  sadness (Juslin & Laukka 2004, Table 3; Gabrielsson & Lindström 2010).
+
+And for valence, from audio: ``log2_brightness`` +0.1 (bright timbre with happiness, dark
+with sadness; Juslin & Laukka 2004) and ``dynamics`` −0.15 (large, irregular sound-level
+variability with fear and tension; small variability with happiness and tenderness;
+Juslin & Laukka 2004; Gabrielsson & Lindström 2010).
 
 References: K. Hevner (1935), Am. J. Psychol. 47; P. N. Juslin (2001) in *Music and
 Emotion*; P. N. Juslin & P. Laukka (2004), J. New Music Research 33(3); E. Schubert
@@ -80,7 +101,7 @@ import math
 from functools import lru_cache
 
 FEATURES = ("mode", "log2_tempo", "log2_density", "velocity", "pitch_mean", "pitch_range", "polyphony",
-            "legato")
+            "legato", "loudness", "log2_brightness", "dynamics")
 FORMAT = "captune-emotion-linear"
 LINKS = ("tanh", "logistic", "clip")  # tanh(z); 2·sigmoid(z) − 1 (a logistic regression's P(+) − P(−)); clip(z)
 
@@ -96,13 +117,18 @@ def _num(x):
 def features(facts: dict) -> dict:
     """The emotion features of a facts dict (see module doc); None where a fact is missing."""
     stats = facts.get("note_stats") or {}
+    sound = facts.get("audio_stats") or {}
     key, confidence = facts.get("key"), facts.get("key_confidence")
     if key:
         sign = 1.0 if key.endswith("major") else -1.0 if key.endswith("minor") else 0.0
         mode = sign * (1.0 if confidence is None else float(confidence))
     else:
-        mode = 0.0 if stats.get("note_count") else None
-    tempo, density = _num(facts.get("tempo_bpm")), _num(stats.get("note_density"))
+        mode = 0.0 if stats.get("note_count") or sound else None
+    tempo = _num(facts.get("tempo_bpm"))
+    density = _num(stats.get("note_density")) if stats else _num(sound.get("onset_rate"))
+    if stats:  # symbolic (rendered or not): the notes speak; a soundfont's timbre and level say nothing
+        sound = {}
+    centroid = _num(sound.get("spectral_centroid_hz"))
     low, high = stats.get("pitch_min"), stats.get("pitch_max")
     return {
         "mode": mode,
@@ -113,6 +139,9 @@ def features(facts: dict) -> dict:
         "pitch_range": float(high - low) if low is not None and high is not None else None,
         "polyphony": _num(stats.get("polyphony")),
         "legato": _num(stats.get("legato")),
+        "loudness": _num(facts.get("loudness_lufs")) if sound else None,
+        "log2_brightness": math.log2(centroid) if centroid and centroid > 0 else None,
+        "dynamics": _num(sound.get("dynamic_complexity_db")),
     }
 
 
@@ -210,7 +239,8 @@ class LinearEmotionModel:
 # Centres and scales: conventional musical values (see module doc), not corpus statistics.
 DEFAULT_MODEL = LinearEmotionModel(
     centre={"mode": 0.0, "log2_tempo": math.log2(100.0), "log2_density": math.log2(5.0), "velocity": 64.0,
-            "pitch_mean": 60.0, "pitch_range": 24.0, "polyphony": 2.0, "legato": 0.8},
+            "pitch_mean": 60.0, "pitch_range": 24.0, "polyphony": 2.0, "legato": 0.8,
+            "loudness": -16.0, "log2_brightness": math.log2(1500.0), "dynamics": 4.0},
     scale={"mode": 1.0,            # full-confidence major = +1
            "log2_tempo": 0.5,      # 100 → 141 bpm is one step
            "log2_density": 1.0,    # doubling the notes per second is one step
@@ -218,11 +248,15 @@ DEFAULT_MODEL = LinearEmotionModel(
            "pitch_mean": 12.0,     # an octave
            "pitch_range": 12.0,    # an octave
            "polyphony": 1.0,
-           "legato": 0.3},         # legato 0.8 → staccato 0.5 is one step
-    valence={"weights": {"mode": 0.9, "log2_tempo": 0.3, "pitch_mean": 0.25, "legato": -0.15},
+           "legato": 0.3,          # legato 0.8 → staccato 0.5 is one step
+           "loudness": 8.0,        # LU; -16 LUFS (streaming-level master) → -8 is one step
+           "log2_brightness": 1.0,  # an octave of spectral centroid
+           "dynamics": 3.0},       # dB of loudness fluctuation
+    valence={"weights": {"mode": 0.9, "log2_tempo": 0.3, "pitch_mean": 0.25, "legato": -0.15,
+                         "log2_brightness": 0.1, "dynamics": -0.15},
              "intercept": 0.0, "link": "tanh"},
     arousal={"weights": {"log2_tempo": 0.6, "log2_density": 0.5, "velocity": 0.5, "legato": -0.2,
-                         "pitch_range": 0.1, "polyphony": 0.0},
+                         "pitch_range": 0.1, "polyphony": 0.0, "loudness": 0.5, "log2_brightness": 0.3},
              "intercept": 0.0, "link": "tanh"},
     name="default", info={"source": "literature cues (captune.extractors.emotion docstring); not fitted"},
 )
@@ -291,10 +325,10 @@ def as_model(model) -> LinearEmotionModel:
 
 
 def estimate(facts: dict, model=None) -> dict:
-    """``{valence, arousal, emotion_quadrant, mood}`` of a facts dict; all None when the
-    piece has no notes. ``model``: see :func:`as_model`."""
+    """``{valence, arousal, emotion_quadrant, mood}`` of a facts dict; all None when a
+    piece has no notes (a recording: no ``audio_stats``). ``model``: see :func:`as_model`."""
     stats = facts.get("note_stats") or {}
-    if not stats.get("note_count"):
+    if not stats.get("note_count") and not facts.get("audio_stats"):
         return {"valence": None, "arousal": None, "emotion_quadrant": None, "mood": None}
     v, a = as_model(model).predict(features(facts))
     v, a = round(v, 4), round(a, 4)
