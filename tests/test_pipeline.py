@@ -14,15 +14,17 @@ import random
 import shutil
 import wave
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from fixtures import DRUMS_KIT, drum_pattern, make_midi, melody, progression_piece
+from fixtures import (SR, DRUMS_KIT, drum_pattern, float_wav_bytes, make_midi, melody, progression_audio,
+                      progression_piece, sine, wav_bytes)
 
 from captune.pipelines import build
 from captune.pipelines.rows import split_of
-from captune.schemas import SCHEMA
+from captune.schemas import SCHEMA, SCHEMA_VERSION
 
-GOOD = {"e_minor.mid", "c_major.mid", "drums_only.mid", "bwv66.6.mxl"}
+GOOD = {"e_minor.mid", "c_major.mid", "drums_only.mid", "bwv66.6.mxl", "a_minor.wav"}
 EXPECTED_FAILURES = {  # file name → (stage, reason)
     "empty.mid": ("decode", "no_notes"),          # a header that declares 0 tracks
     "zero_bytes.mid": ("decode", "empty_file"),
@@ -33,7 +35,16 @@ EXPECTED_FAILURES = {  # file name → (stage, reason)
     "x.mid": ("read", "is_directory"),
     "too_long.mid": ("decode", "too_long"),
     "notes.txt": ("decode", "unsupported_format"),
+    "header_only.wav": ("decode", "no_audio"),
+    "random.ogg": ("decode", "decode_error"),
+    "truncated.wav": ("decode", "decode_error"),
+    "silence.wav": ("decode", "silent"),
+    "nan.wav": ("decode", "nan_samples"),
+    "blip.wav": ("extract", "too_short"),
 }
+
+
+A_MINOR_WAV = wav_bytes(progression_audio(["Am", "Dm", "E", "Am"], bpm=100, repeats=2)[0])  # 20 s
 
 
 def _wav_bytes() -> bytes:
@@ -65,13 +76,21 @@ def corpus(tmp_path_factory):
         "no_notes.mid": make_midi([(0, False, [])], tempo_bpm=120),
         "too_long.mid": make_midi([(0, False, [(0, 1, 60, 80), (2400, 1, 64, 80)])], tempo_bpm=120),  # 20 min
         "notes.txt": b"not music",
+        "a_minor.wav": A_MINOR_WAV,
+        "header_only.wav": wav_bytes(np.zeros(0)),
+        "random.ogg": np.random.default_rng(3).bytes(4000),
+        "truncated.wav": A_MINOR_WAV[: len(A_MINOR_WAV) // 2],
+        "silence.wav": wav_bytes(np.zeros(SR)),
+        "nan.wav": float_wav_bytes(np.where(np.arange(SR) % 100 == 0, np.nan, sine(440, 1.0, 0.5))),
+        "blip.wav": wav_bytes(sine(440, 0.5, 0.5)),
     }
     for name, data in files.items():
         (root / name).write_bytes(data)
     (root / "x.mid").mkdir()
     from music21 import corpus as m21corpus
     shutil.copy(m21corpus.getWork("bwv66.6"), root / "bwv66.6.mxl")
-    patterns = [f"{root}/**/*.mid", f"{root}/*.mxl", f"{root}/*.txt", f"{root}/missing/*.mid"]
+    patterns = [f"{root}/**/*.mid", f"{root}/*.mxl", f"{root}/*.txt", f"{root}/*.wav", f"{root}/*.ogg",
+                f"{root}/missing/*.mid"]
     return root, patterns, len(files) + 2  # + the folder x.mid + the score
 
 
@@ -109,8 +128,10 @@ def test_every_input_is_a_row_a_failure_or_a_duplicate(corpus, built):
     counts = manifest["counts"]
     # inputs: every matched path plus the pattern that matched nothing
     assert counts["inputs"] == n_files + 1
-    assert counts["inputs"] == counts["rows"] + counts["failures"] + counts["duplicates"]
+    assert counts["inputs"] == (counts["sources"] + counts["file_failures"] + counts["duplicates"]
+                                + counts["near_duplicates"])
     assert (counts["rows"], counts["failures"], counts["duplicates"]) == (len(rows), len(failures), len(duplicates))
+    assert counts["sources"] == len({r["source_id"] for r in rows}) and counts["near_duplicates"] == 0
 
     assert {os.path.basename(r["source_uri"]) for r in rows} == GOOD
     by_name = {os.path.basename(f["source_uri"]): (f["stage"], f["reason"]) for f in failures}
@@ -145,11 +166,20 @@ def test_rows_carry_the_known_facts(built):
     score = rows["bwv66.6.mxl"]
     assert score["modality"] == "score" and score["key"] == "F# minor"
 
+    audio = rows["a_minor.wav"]  # Am Dm E Am, four beats each at 100 bpm, a click on every beat
+    assert (audio["modality"], audio["key"], audio["tempo_source"]) == ("audio", "A minor", "audio")
+    assert audio["tempo_bpm"] == pytest.approx(100, rel=0.04)
+    assert audio["duration_s"] == pytest.approx(2 * 16 * 0.6 + 1.0, abs=0.05)
+    assert audio["loudness_lufs"] is not None and audio["audio_stats"]["onset_rate"] > 0
+    assert audio["media"] == {"bytes": A_MINOR_WAV, "path": "a_minor.wav"} and audio["clip_start_s"] is None
+    assert audio["valence"] is not None and "A minor" in audio["caption"]
+    assert audio["note_stats"] is None and audio["instruments"] is None
+
     for row in rows.values():
         assert row["id"] != row["source_id"] and row["group_id"] == row["source_id"]
         assert row["split"] == split_of(row["group_id"], 0.1)
         assert row["variant"]["kind"] == "original"
-        assert row["schema_version"] == "1"
+        assert row["schema_version"] == SCHEMA_VERSION
 
 
 def test_same_inputs_and_seed_give_the_same_files(corpus, built, tmp_path):
@@ -176,7 +206,7 @@ def test_manifest_records_the_run(built):
     out, manifest = built
     on_disk = json.loads((out / "manifest.json").read_text())
     assert on_disk == manifest
-    assert manifest["schema_version"] == "1" and manifest["seed"] == 0
+    assert manifest["schema_version"] == SCHEMA_VERSION and manifest["seed"] == 0
     assert manifest["timings"]["wall_s"] > 0 and manifest["timings"]["files_per_s"] > 0
     assert sum(s["rows"] for s in manifest["shards"]) == manifest["counts"]["rows"]
     assert {s["file"] for s in manifest["shards"]} == {f"data/{n}" for n in os.listdir(out / "data")}

@@ -4,7 +4,7 @@
 ``extractors.analyze`` takes one file's bytes to its facts.
 """
 
-from captune.extractors.analyze import analyze, decode, modality_of
+from captune.extractors.analyze import analyze, load_symbolic, modality_of
 from captune.extractors.errors import BadInput
 
-__all__ = ["BadInput", "analyze", "decode", "modality_of"]
+__all__ = ["BadInput", "analyze", "load_symbolic", "modality_of"]

@@ -20,6 +20,13 @@ SCORE_SUFFIXES = (".xml", ".musicxml", ".mxl", ".abc", ".krn")
 
 def from_score_bytes(data: bytes, suffix: str) -> Piece:
     """Decode score bytes whose format is named by ``suffix`` (e.g. ``'.mxl'``)."""
+    smf, tempo_known, pickup = score_to_midi(data, suffix)
+    return from_midi_bytes(smf, tempo_known=tempo_known, pickup_quarters=pickup)
+
+
+def score_to_midi(data: bytes, suffix: str) -> tuple[bytes, bool, float]:
+    """(Standard MIDI File bytes, whether the score states a tempo, pickup length in quarter notes)
+    of score bytes whose format is named by ``suffix``."""
     from music21 import converter, midi, stream, tempo  # heavy: only when a score comes
 
     if not data:
@@ -43,7 +50,7 @@ def from_score_bytes(data: bytes, suffix: str) -> Piece:
         smf = midi.translate.streamToMidiFile(parsed).writestr()
     except Exception as exc:
         raise BadInput("parse_error", f"music21 could not render the score as MIDI: {exc}") from exc
-    return from_midi_bytes(smf, tempo_known=tempo_known, pickup_quarters=pickup)
+    return smf, tempo_known, pickup
 
 
 def _pickup_quarters(score) -> float:

@@ -24,17 +24,64 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 import captune
+from captune import items
+from captune.augment import plan
 from captune.pipelines import incremental
 from captune.pipelines.card import write_card
 from captune.pipelines.incremental import merge_failures
-from captune.pipelines.options import check_llm_options, emotion_model_text, parse
+from captune.pipelines.options import check_build_options, check_llm_options, emotion_model_text, parse
+from captune.pipelines.grouping import GroupNearDuplicates
 from captune.pipelines.transforms import (
-    FAILURES, AnalyzeAndCaption, AssignShard, KeepFirstCopy, LLMCaption, MatchInputs, ReadAndHash, SkipKnown,
-    WriteShard,
-    llm_settings, run_id, write_jsonl,
+    FAILURES, AnalyzeAndCaption, AssignShard, KeepFirstCopy, KeepOnePerGroup, LLMCaption, MatchInputs, ReadAndHash,
+    SetGroup, SkipKnown, WriteShard,
+    group_key, llm_settings, run_id, write_jsonl,
 )
 from captune.schemas import SCHEMA_VERSION
 from captune.schemas.expectations import SUITE_NAME
+
+
+def item_settings(o: argparse.Namespace) -> items.Settings:
+    """What the analysis child makes of each file, from the build options."""
+    augment = None
+    if o.augment == "musicbench":
+        augment = plan.Settings(semitones=tuple(o.pitch_shifts), tempo_count=o.tempo_changes,
+                                tempo_range=tuple(o.tempo_range), volume_count=o.volume_changes,
+                                gain_range=tuple(o.gain_range))
+    return items.Settings(max_duration_s=o.max_duration, key_profile=o.key_profile,
+                          emotion_model=emotion_model_text(o), clip_seconds=o.clip_seconds,
+                          render_midi=o.render_midi, soundfont=o.soundfont, augment=augment,
+                          verify=o.verify_augmentation, seed=o.seed)
+
+
+def group_sources(sources, o: argparse.Namespace):
+    """(source_id, meta) per analysed file → ((source_id, group_id), near-duplicate records).
+
+    ``--split-by group`` groups by fingerprint (:class:`GroupNearDuplicates`, LSH banding), ``content``
+    gives every file its own group, ``folder`` / REGEX group by path (:func:`group_key`). With
+    ``--dedup near`` one source per group is kept (:class:`KeepOnePerGroup`); the records name the rest.
+    """
+    if o.split_by == "group":
+        group_of = (sources | "Fingerprints" >> beam.Map(lambda kv: (kv[0], kv[1]["fingerprint"]))
+                    | "NearDuplicateGroups" >> GroupNearDuplicates())
+    else:
+        group_of = sources | "GroupByPath" >> beam.Map(
+            lambda kv, split_by: (kv[0], group_key(kv[0], kv[1]["source_uri"], split_by)), o.split_by)
+    if o.dedup != "near":
+        return group_of, group_of.pipeline | "NoNearDuplicates" >> beam.Create([])
+    members = ({"group": group_of, "meta": sources} | "JoinGroups" >> beam.CoGroupByKey()
+               | "ByGroup" >> beam.Map(lambda kv: (kv[1]["group"][0], (kv[0], kv[1]["meta"][0])))
+               | "GroupMembers" >> beam.GroupByKey())
+    kept = members | "KeepOnePerGroup" >> beam.ParDo(KeepOnePerGroup()).with_outputs("near_duplicates", main="kept")
+    return group_of, kept.near_duplicates
+
+
+def group_sizes(group_of):
+    """[(group_id, sources)] of the groups with more than one source, largest first (at most 10), for the
+    card; counted before ``--dedup near`` drops members."""
+    return (group_of | "GroupOfSource" >> beam.Map(lambda kv: (kv[1], 1))
+            | "SourcesPerGroup" >> beam.CombinePerKey(sum)
+            | "LargestGroups" >> beam.combiners.Top.Of(10, key=lambda kv: (kv[1], kv[0]))
+            | "MultiSourceGroups" >> beam.Map(lambda top: [kv for kv in top if kv[1] > 1]))
 
 
 class BuildDataset(beam.PTransform):
@@ -59,10 +106,12 @@ class BuildDataset(beam.PTransform):
         kept = (new.items | "GroupCopies" >> beam.GroupByKey()
                 | "KeepFirstCopy" >> beam.ParDo(KeepFirstCopy()).with_outputs("duplicates", main="items"))
         analyzed = kept.items | "AnalyzeAndCaption" >> beam.ParDo(AnalyzeAndCaption(
-            seed=o.seed, test_fraction=o.test_fraction, max_duration_s=o.max_duration,
-            key_profile=o.key_profile, timeout_s=o.item_timeout,
-            emotion_model=emotion_model_text(o))).with_outputs(FAILURES, main="rows")
-        rows = analyzed.rows
+            item_settings(o), test_fraction=o.test_fraction, timeout_s=o.item_timeout,
+            musicbench_captions=o.augment != "none")).with_outputs(FAILURES, "sources", main="rows")
+        group_of, near = group_sources(analyzed.sources, o)
+        rows = analyzed.rows | "SetGroup" >> beam.ParDo(
+            SetGroup(o.test_fraction), beam.pvalue.AsDict(group_of),
+            beam.pvalue.AsDict(near | "DroppedIds" >> beam.Map(lambda r: (r["source_id"], True))))
         if o.captioner == "llm":
             rows = (rows
                     | "BatchForLLM" >> beam.BatchElements(min_batch_size=1, max_batch_size=max(1, o.llm_batch_size))
@@ -77,7 +126,11 @@ class BuildDataset(beam.PTransform):
                     | "AllFailures" >> beam.Flatten())
         inputs = paths | "CountInputs" >> beam.combiners.Count.Globally()
         duplicates = (kept.duplicates, new.duplicates) | "AllDuplicates" >> beam.Flatten()
+        groups = (group_of | "GroupIds" >> beam.Values() | "DistinctGroups" >> beam.Distinct()
+                  | "CountGroups" >> beam.combiners.Count.Globally())
         return {"failures": failures, "duplicates": duplicates, "shards": shards.written, "paths": inputs,
+                "near_duplicates": near, "groups": groups, "group_sizes": group_sizes(group_of),
+                "sources": analyzed.sources | "CountSources" >> beam.combiners.Count.Globally(),
                 "unmatched": matched[FAILURES] | "CountUnmatched" >> beam.combiners.Count.Globally(),
                 "skipped": new.skipped | "CountSkipped" >> beam.combiners.Count.Globally()}
 
@@ -89,22 +142,29 @@ def _write_outputs(built, opts: argparse.Namespace, patterns: list[str], state: 
     out = opts.output
     failures = built["failures"] | "FailureList" >> beam.combiners.ToList()
     duplicates = built["duplicates"] | "DuplicateList" >> beam.combiners.ToList()
+    near = built["near_duplicates"] | "NearDuplicateList" >> beam.combiners.ToList()
     shards = built["shards"] | "ShardList" >> beam.combiners.ToList()
 
-    def write_manifest(_, failures, duplicates, written, paths, unmatched, skipped):
+    def write_manifest(_, failures, duplicates, near, written, paths, unmatched, skipped, sources, groups,
+                       largest):
         shards = sorted(({k: v for k, v in s.items() if k != "llm_errors"} for s in written), key=lambda s: s["file"])
         previous = state["manifest"] or {}
+        kept = sources - len(near)
         this_run = {"run_id": rid, "inputs": patterns, "seed": opts.seed, "skipped": skipped,
-                    "counts": summarize(paths + unmatched, shards, failures, duplicates),
+                    "counts": summarize(paths + unmatched, kept, shards, failures, duplicates, near),
                     "shards": [s["file"] for s in shards], "validation": overall_validation(shards)}
         all_failures = merge_failures(state["failures"], failures)
         all_duplicates = state["duplicates"] + duplicates
+        all_near = state["near_duplicates"] + near
         all_shards = sorted(previous.get("shards", []) + shards, key=lambda s: s["file"])
-        rows = sum(s["rows"] for s in all_shards)
-        inputs = rows + len(all_failures) + len(all_duplicates) if previous else paths + unmatched
+        all_sources = previous.get("counts", {}).get("sources", 0) + kept
+        inputs = (all_sources + len(file_failures(all_failures)) + len(all_duplicates) + len(all_near)
+                  if previous else paths + unmatched)
         write_jsonl(FileSystems.join(out, "failures", "failures.jsonl"), all_failures,
                     lambda r: (r["source_uri"], r["stage"]))
         write_jsonl(FileSystems.join(out, "failures", "duplicates.jsonl"), all_duplicates,
+                    lambda r: r["source_uri"])
+        write_jsonl(FileSystems.join(out, "failures", "near_duplicates.jsonl"), all_near,
                     lambda r: r["source_uri"])
         manifest = {
             "run_id": rid,
@@ -115,7 +175,9 @@ def _write_outputs(built, opts: argparse.Namespace, patterns: list[str], state: 
             "output": out,
             "options": {k: v for k, v in sorted(vars(opts).items()) if k not in ("input", "output")},
             "seed": opts.seed,
-            "counts": summarize(inputs, all_shards, all_failures, all_duplicates),
+            "counts": summarize(inputs, all_sources, all_shards, all_failures, all_duplicates, all_near),
+            "groups": {"split_by": opts.split_by, "groups": groups, "sources": sources,
+                       "largest": [{"group_id": g, "sources": n} for g, n in largest]},
             "shards": all_shards,
             "validation": overall_validation(all_shards),
         }
@@ -129,9 +191,10 @@ def _write_outputs(built, opts: argparse.Namespace, patterns: list[str], state: 
 
     side = beam.pvalue.AsSingleton
     return (built["paths"].pipeline | "Once" >> beam.Create([None])
-            | "WriteManifest" >> beam.ParDo(write_manifest, side(failures), side(duplicates), side(shards),
-                                            side(built["paths"]), side(built["unmatched"]),
-                                            side(built["skipped"])))
+            | "WriteManifest" >> beam.ParDo(write_manifest, side(failures), side(duplicates), side(near),
+                                            side(shards), side(built["paths"]), side(built["unmatched"]),
+                                            side(built["skipped"]), side(built["sources"]), side(built["groups"]),
+                                            side(built["group_sizes"])))
 
 
 def overall_validation(shards: list) -> dict:
@@ -145,20 +208,31 @@ def overall_validation(shards: list) -> dict:
             "rejected": rejected, "failed": dict(sorted(failed.items())), "all_rows_passed": rejected == 0}
 
 
-def summarize(inputs: int, shards: list, failures: list, duplicates: list) -> dict:
-    """Counts for the manifest: inputs = rows + failures + duplicates; ``captions`` counts rows by
-    ``caption_check.status`` (accepted, retried, fallback, template)."""
+def file_failures(failures: list) -> list:
+    """The failure records of whole files (every stage but ``validate``, whose records are single rows)."""
+    return [f for f in failures if f["stage"] != "validate"]
+
+
+def summarize(inputs: int, sources: int, shards: list, failures: list, duplicates: list, near: list) -> dict:
+    """Counts for the manifest. Every input file is one of: a source with rows, a failure of a whole
+    file, a byte-identical duplicate or a near-duplicate dropped by ``--dedup near`` (``inputs = sources +
+    file_failures + duplicates + near_duplicates``); ``rows`` counts the rows written (a source gives
+    one per clip and variant), ``failures`` every record (``validate`` ones are single rows); ``captions``
+    counts rows by ``caption_check.status`` (accepted, retried, fallback, template)."""
     rows_by_split, captions = Counter(), Counter({k: 0 for k in ("accepted", "retried", "fallback", "template")})
     for s in shards:
         rows_by_split[s["split"]] += s["rows"]
         captions.update(s.get("captions", {}))
     return {
         "inputs": inputs,
+        "sources": sources,
         "rows": sum(rows_by_split.values()),
         "rows_by_split": dict(sorted(rows_by_split.items())),
         "failures": len(failures),
+        "file_failures": len(file_failures(failures)),
         "failures_by_reason": dict(sorted(Counter(f"{f['stage']}/{f['reason']}" for f in failures).items())),
         "duplicates": len(duplicates),
+        "near_duplicates": len(near),
         "captions": dict(captions),
     }
 
@@ -170,6 +244,7 @@ def build_pipeline(argv: list[str] | None = None) -> tuple[beam.Pipeline, argpar
     opts, options = parse(argv)
     if not opts.input or not opts.output:
         raise SystemExit("captune build needs at least one input pattern and --output")
+    check_build_options(opts)
     check_llm_options(opts)
     emotion_model_text(opts)  # a bad --emotion-model stops here, before any work
     state = incremental.committed(opts.output) if opts.incremental else incremental.EMPTY

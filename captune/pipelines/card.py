@@ -19,9 +19,9 @@ from apache_beam.io.filesystems import FileSystems
 from captune.schemas.record import SCHEMA
 
 TASK_CATEGORIES = ["text-to-audio", "text-generation"]
-TAGS = ["music", "midi", "symbolic-music", "music-captioning", "captune"]
-STAT_COLUMNS = ["id", "source_uri", "split", "modality", "key", "tempo_bpm", "time_signature", "duration_s",
-                "instruments", "emotion_quadrant", "caption"]
+TAGS = ["music", "midi", "symbolic-music", "audio", "music-captioning", "captune"]
+STAT_COLUMNS = ["id", "source_uri", "group_id", "split", "modality", "variant", "key", "tempo_bpm", "time_signature",
+                "duration_s", "instruments", "emotion_quadrant", "caption"]
 EXAMPLE_COLUMNS = ("file", "duration_s", "key", "tempo_bpm", "time_signature", "caption")
 SIZE_BOUNDS = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
                (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M"), (1_000_000_000, "100M<n<1B")]
@@ -87,6 +87,7 @@ def distributions(stats: pa.Table) -> dict[str, Counter | list]:
         "instruments": Counter(i for names in col["instruments"] for i in names or []),
         "quadrants": Counter("none (no emotion model)" if q is None else f"Q{q}" for q in col["emotion_quadrant"]),
         "modalities": Counter(col["modality"]),
+        "variants": Counter(v["kind"] for v in col["variant"]),
         "tempo_bpm": [t for t in col["tempo_bpm"] if t is not None],
         "duration_s": [d for d in col["duration_s"] if d is not None],
         "caption_words": [len(c.split()) for c in col["caption"]],
@@ -141,10 +142,10 @@ def card_body(manifest: dict, stats: pa.Table, examples: list[dict]) -> str:
     options = {k: v for k, v in manifest["options"].items() if v not in (None, [], "")}
     parts = [
         "# captune dataset",
-        f"Captioned symbolic music built by captune {manifest['pipeline_version']} "
-        f"(record schema v{manifest['schema_version']}): one row per source item, with musical facts "
-        "(key, chords, tempo, beats, meter, instruments), a MidiCaps-style caption and MusicBench-style "
-        "control sentences.",
+        f"Captioned music built by captune {manifest['pipeline_version']} "
+        f"(record schema v{manifest['schema_version']}): one row per source item, audio clip and "
+        "augmentation variant, with musical facts (key, chords, tempo, beats, meter, instruments, loudness, "
+        "emotion), a MidiCaps-style caption and MusicBench-style control sentences.",
         "## Loading",
         "```python\nfrom datasets import load_dataset\nds = load_dataset(\"parquet\", data_dir=\"data\")\n"
         "# or, with the schema version checked:\nfrom captune.schemas import load\n"
@@ -156,17 +157,21 @@ def card_body(manifest: dict, stats: pa.Table, examples: list[dict]) -> str:
         "Options:",
         table_md(("option", "value"), sorted((k, json.dumps(v)) for k, v in options.items())),
         "## Counts",
-        table_md(("", "count"), [("inputs", c["inputs"]), ("rows", c["rows"]),
+        table_md(("", "count"), [("inputs", c["inputs"]), ("sources with rows", c["sources"]), ("rows", c["rows"]),
                                  *((f"rows in {s}", n) for s, n in c["rows_by_split"].items()),
-                                 ("duplicates (identical files)", c["duplicates"]), ("failures", c["failures"]),
+                                 ("duplicates (identical files)", c["duplicates"]),
+                                 ("near-duplicates dropped (`--dedup near`)", c["near_duplicates"]),
+                                 ("failures", c["failures"]),
                                  *((f"failures: {r}", n) for r, n in c["failures_by_reason"].items())]),
         f"Validation (suite `{v.get('suite')}`): {v.get('rows', 0)} rows checked, {v.get('rejected', 0)} "
         "rejected to the failure list. Failed inputs are listed in `failures/failures.jsonl`.",
+        *groups_section(manifest.get("groups"), stats),
         "## Distributions",
         table_md(("", "values"), [("tempo (bpm)", _spread(d["tempo_bpm"])),
                                   ("duration (s)", _spread(d["duration_s"])),
                                   ("caption length (words)", _spread(d["caption_words"]))]),
         table_md(("modality", "rows"), sorted(d["modalities"].items())),
+        table_md(("variant", "rows"), sorted(d["variants"].items())),
         table_md(("key", "rows"), sorted(d["keys"].items(), key=lambda kv: (-kv[1], kv[0]))),
         table_md(("instrument", "rows"), sorted(d["instruments"].items(), key=lambda kv: (-kv[1], kv[0]))[:20]),
         table_md(("emotion quadrant", "rows"), sorted(d["quadrants"].items())),
@@ -177,6 +182,26 @@ def card_body(manifest: dict, stats: pa.Table, examples: list[dict]) -> str:
         table_md(("column", "type"), [(f"`{f.name}`", f"`{f.type}`") for f in SCHEMA]),
     ]
     return "\n\n".join(parts) + "\n"
+
+
+def groups_section(groups: dict | None, stats: pa.Table) -> list[str]:
+    """The card's paragraphs on near-duplicate groups and how the split was drawn."""
+    if not groups:
+        return []
+    first_file = {}
+    for g, uri in sorted(zip(stats.column("group_id").to_pylist(), stats.column("source_uri").to_pylist())):
+        first_file.setdefault(g, os.path.basename(uri))
+    rule = {"group": "near-duplicate groups found from fingerprints (MinHash + LSH)",
+            "content": "each distinct file", "folder": "the folder of each file"}.get(
+        groups["split_by"], f"the match of `{groups['split_by']}` in each path")
+    parts = ["## Groups and splits",
+             f"The split is drawn per group, so every version, clip and variant of a piece lands in the same "
+             f"split. Groups: {rule}; {groups['groups']} groups from {groups['sources']} sources."]
+    if groups["largest"]:
+        parts.append(table_md(("group", "sources", "a file in it"),
+                              [(f"`{g['group_id'][:12]}`", g["sources"], first_file.get(g["group_id"], ""))
+                               for g in groups["largest"]]))
+    return parts
 
 
 def write_card(out: str, manifest: dict, license: str, n_examples: int = 3) -> None:

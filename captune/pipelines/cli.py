@@ -40,8 +40,11 @@ def format_summary(manifest: dict) -> str:
     c, t, out = manifest["counts"], manifest.get("timings", {}), manifest["output"]
     lines = [f"captune {manifest['pipeline_version']}: {out}",
              f"  inputs      {c['inputs']}",
+             f"  sources     {c.get('sources', c['rows'])}" + (f"  in {manifest['groups']['groups']} groups"
+                                                               if manifest.get("groups") else ""),
              f"  rows        {c['rows']}  " + "  ".join(f"{k}={v}" for k, v in c["rows_by_split"].items()),
-             f"  duplicates  {c['duplicates']}",
+             f"  duplicates  {c['duplicates']}" + (f"  near-duplicates {c['near_duplicates']}"
+                                                   if c.get("near_duplicates") else ""),
              f"  failures    {c['failures']}"]
     lines += [f"    {reason:<28} {n}" for reason, n in c["failures_by_reason"].items()]
     captions = c.get("captions")

@@ -32,12 +32,13 @@ def _read_jsonl(path: str) -> list[dict]:
         return [json.loads(line) for line in fh.read().decode().splitlines() if line.strip()]
 
 
-EMPTY = {"manifest": None, "sources": {}, "failures": [], "duplicates": []}
+EMPTY = {"manifest": None, "sources": {}, "failures": [], "duplicates": [], "near_duplicates": []}
 
 
 def committed(out: str) -> dict:
-    """``{manifest, sources, failures, duplicates}`` of what ``out`` holds (:data:`EMPTY` for a new folder);
-    ``sources`` maps each source id in a row or a failure record to its ``source_uri``."""
+    """``{manifest, sources, failures, duplicates, near_duplicates}`` of what ``out`` holds (:data:`EMPTY`
+    for a new folder); ``sources`` maps each source id in a row, a failure record or a near-duplicate
+    record to its ``source_uri``."""
     path = FileSystems.join(out, "manifest.json")
     if not FileSystems.exists(path):
         return EMPTY
@@ -49,7 +50,9 @@ def committed(out: str) -> dict:
         sources.update(zip(table.column("source_id").to_pylist(), table.column("source_uri").to_pylist()))
     failures = _read_jsonl(FileSystems.join(out, "failures", "failures.jsonl"))
     sources.update((f["source_id"], f["source_uri"]) for f in failures if f.get("source_id"))
-    return {"manifest": manifest, "sources": sources, "failures": failures,
+    near = _read_jsonl(FileSystems.join(out, "failures", "near_duplicates.jsonl"))
+    sources.update((n["source_id"], n["source_uri"]) for n in near)
+    return {"manifest": manifest, "sources": sources, "failures": failures, "near_duplicates": near,
             "duplicates": _read_jsonl(FileSystems.join(out, "failures", "duplicates.jsonl"))}
 
 

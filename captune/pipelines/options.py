@@ -37,6 +37,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--license", default="other",
                         help="license of the dataset for the card's YAML header, a Hugging Face license id such "
                              "as cc-by-4.0 or mit (default %(default)s: say which in the card)")
+    audio = parser.add_argument_group("audio")
+    audio.add_argument("--clip-seconds", dest="clip_seconds", type=float, default=None,
+                       help="cut each recording into clips of this many seconds, one row per clip with its "
+                            "offset in clip_start_s (MusicBench: 10); default whole files")
+    audio.add_argument("--render-midi", dest="render_midi", action="store_true",
+                       help="render MIDI and score items to 44.1 kHz audio with FluidSynth: their media becomes "
+                            "FLAC and they gain loudness and audio statistics")
+    audio.add_argument("--soundfont", help="SF2 soundfont for --render-midi (default: Debian's "
+                                           "fluid-soundfont-gm, /usr/share/sounds/sf2/FluidR3_GM.sf2)")
+    aug = parser.add_argument_group("augmentation (--augment musicbench)")
+    aug.add_argument("--augment", choices=("none", "musicbench"), default="none",
+                     help="add MusicBench-style variants of every item with the labels rewritten "
+                          "(default %(default)s)")
+    aug.add_argument("--pitch-shifts", dest="pitch_shifts", type=_ints, default=(-3, -2, -1, 1, 2, 3),
+                     help="semitone shifts, comma-separated (default -3,-2,-1,1,2,3)")
+    aug.add_argument("--tempo-changes", dest="tempo_changes", type=int, default=4,
+                     help="tempo-changed variants per item, half of them slower (default %(default)s)")
+    aug.add_argument("--tempo-range", dest="tempo_range", type=_pair, default=(1.10, 1.25),
+                     help="LOW,HIGH tempo ratio drawn uniformly; slower variants use 1/ratio (default 1.10,1.25)")
+    aug.add_argument("--volume-changes", dest="volume_changes", type=int, default=1,
+                     help="crescendo/decrescendo variants per item (default %(default)s)")
+    aug.add_argument("--gain-range", dest="gain_range", type=_pair, default=(0.1, 0.4),
+                     help="LOW,HIGH quiet-end gain of a volume ramp, linear amplitude (default 0.1,0.4)")
+    aug.add_argument("--verify-augmentation", dest="verify_augmentation", action="store_true",
+                     help="re-extract the facts of every variant and record in augmentation_check whether "
+                          "the key moved by the shift and the bpm by the ratio")
+    groups = parser.add_argument_group("near-duplicates and splits")
+    groups.add_argument("--split-by", dest="split_by", default="group",
+                        help="what one split draw covers: 'group' (near-duplicate groups from fingerprints, the "
+                             "default), 'content' (each distinct file), 'folder' (the file's folder) or a regular "
+                             "expression whose first match (or first group) in the path names the group")
+    groups.add_argument("--dedup", choices=("none", "near"), default="none",
+                        help="'near' keeps one item per group (the longest; ties: first by path) and lists the "
+                             "rest in failures/near_duplicates.jsonl (default %(default)s: keep all, never split "
+                             "a group)")
     llm = parser.add_argument_group("LLM captions (--captioner llm)")
     llm.add_argument("--captioner", choices=("template", "llm"), default="template",
                      help="template captions, or LLM captions checked against the facts with the template "
@@ -67,6 +102,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help="seconds one endpoint request may take (default %(default)s)")
     llm.add_argument("--llm-max-tokens", dest="llm_max_tokens", type=int, default=120,
                      help="longest generated caption in tokens (default %(default)s)")
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    return tuple(int(v) for v in text.split(",") if v.strip())
+
+
+def _pair(text: str) -> tuple[float, float]:
+    values = tuple(float(v) for v in text.split(","))
+    if len(values) != 2 or not 0 < values[0] <= values[1]:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected LOW,HIGH with 0 < LOW <= HIGH")
+    return values
+
+
+def check_build_options(opts: argparse.Namespace) -> None:
+    """Raise SystemExit with a clear message for impossible grouping, clip or soundfont options."""
+    import re
+
+    if opts.split_by not in ("group", "content", "folder"):
+        try:
+            re.compile(opts.split_by)
+        except re.error as exc:
+            raise SystemExit(f"--split-by {opts.split_by!r}: not group, content, folder or a valid regular "
+                             f"expression ({exc})") from None
+    if opts.clip_seconds is not None and opts.clip_seconds <= 0:
+        raise SystemExit("--clip-seconds must be positive")
+    if opts.soundfont and not os.path.isfile(opts.soundfont):
+        raise SystemExit(f"--soundfont {opts.soundfont}: no such file")
+    if opts.tempo_changes < 0 or opts.volume_changes < 0:
+        raise SystemExit("--tempo-changes and --volume-changes must be 0 or more")
 
 
 def check_llm_options(opts: argparse.Namespace) -> None:

@@ -1,7 +1,8 @@
 """Identity, split and assembly of one output row. Pure functions, no Beam.
 
 - ``source_id``: sha256 hex of the input bytes;
-- ``id``: sha256 hex of ``source_id`` + the variant spec (canonical JSON);
+- ``id``: sha256 hex of ``source_id`` + the variant spec (canonical JSON, with the clip
+  offset for audio clips);
 - ``split``: ``test`` for a deterministic ``test_fraction`` of groups, drawn from
   sha256 of the ``group_id`` (not the seed), so a source keeps its split across
   runs, seeds and added inputs;
@@ -10,16 +11,15 @@
 
 import hashlib
 import json
-import os
 
 import numpy as np
 
 import captune
 from captune import captioners
+from captune.captioners.control import musicbench_controls
+from captune.augment.plan import ORIGINAL
 from captune.schemas import SCHEMA_VERSION
 
-ORIGINAL = {"kind": "original", "semitones": None, "tempo_ratio": None,
-            "gain_start": None, "gain_end": None, "change_at_s": None}
 
 
 def source_id(data: bytes) -> str:
@@ -27,9 +27,10 @@ def source_id(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def row_id(source: str, variant: dict) -> str:
-    """Stable id of (source, variant)."""
-    spec = json.dumps(variant, sort_keys=True, separators=(",", ":"))
+def row_id(source: str, variant: dict, clip_start_s: float | None = None) -> str:
+    """Stable id of (source, variant[, clip offset in seconds])."""
+    spec = dict(variant) if clip_start_s is None else {**variant, "clip_start_s": clip_start_s}
+    spec = json.dumps(spec, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(f"{source}:{spec}".encode()).hexdigest()
 
 
@@ -44,20 +45,40 @@ def rng_for(seed: int, rid: str) -> np.random.Generator:
     return np.random.default_rng([seed, int(rid[:16], 16)])
 
 
-def make_row(uri: str, source: str, data: bytes, facts: dict, *, seed: int, test_fraction: float,
-             variant: dict = ORIGINAL) -> dict:
-    """A complete record: ids, split, media, facts, captions and versions."""
-    rid = row_id(source, variant)
+def make_row(uri: str, source: str, facts: dict, *, media: dict, seed: int, test_fraction: float,
+             variant: dict = ORIGINAL, clip_start_s: float | None = None, augmentation_check: dict | None = None,
+             fingerprint: list[int] | None = None, musicbench_captions: bool = False) -> dict:
+    """A complete record: ids, split, media, facts (``modality`` included), captions and versions.
+
+    ``group_id`` starts as ``source`` and ``split`` is drawn from it; the build replaces both once the
+    near-duplicate groups are known. ``musicbench_captions``: append control sentences to the caption
+    by MusicBench's rule (:func:`captune.captioners.control.musicbench_controls`), as augmented
+    datasets do.
+    """
+    rid = row_id(source, variant, clip_start_s)
     row = {
-        "id": rid, "source_id": source, "source_uri": uri, "group_id": source,
+        "id": rid, "source_id": source, "source_uri": uri, "group_id": source, "fingerprint": fingerprint,
         "split": split_of(source, test_fraction), "variant": dict(variant),
-        "media": {"bytes": data, "path": os.path.basename(uri)},
+        "augmentation_check": augmentation_check, "media": media, "clip_start_s": clip_start_s,
         **facts,
     }
-    row["caption"] = captioners.caption(row, rng_for(seed, rid))
+    rng = rng_for(seed, rid)
+    row["caption"] = captioners.caption(row, rng)
+    row["control_sentences"] = captioners.control_sentences(row)
+    if musicbench_captions:
+        row["caption"] = " ".join([row["caption"], *musicbench_controls(row["control_sentences"], rng)])
     row["caption_source"] = "template"
     row["caption_check"] = {"status": "template", "problems": [], "attempts": 0}
-    row["control_sentences"] = captioners.control_sentences(row)
     row["pipeline_version"] = captune.__version__
     row["schema_version"] = SCHEMA_VERSION
     return row
+
+
+def item_rows(uri: str, source: str, item: dict, *, seed: int, test_fraction: float,
+              musicbench_captions: bool = False) -> list[dict]:
+    """The rows of one processed file (:func:`captune.items.process`)."""
+    return [make_row(uri, source, {"modality": item["modality"], **u["facts"]}, media=u["media"], seed=seed,
+                     test_fraction=test_fraction, variant=u["variant"], clip_start_s=u["clip_start_s"],
+                     augmentation_check=u["augmentation_check"], fingerprint=item["fingerprint"],
+                     musicbench_captions=musicbench_captions)
+            for u in item["units"]]

@@ -18,9 +18,11 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
-from captune.extractors import BadInput, analyze, modality_of
+from captune import items
+from captune.extractors import BadInput, modality_of
 from captune.pipelines.isolation import Isolated, ItemTimeout, WorkerCrashed
-from captune.pipelines.rows import make_row, source_id
+from captune.pipelines.grouping import forced_group, keep_one
+from captune.pipelines.rows import item_rows, source_id, split_of
 from captune.schemas import to_table
 from captune.schemas.expectations import SUITE_NAME, validate_table
 
@@ -119,29 +121,31 @@ class KeepFirstCopy(beam.DoFn):
 
 
 class AnalyzeAndCaption(beam.DoFn):
-    """(path, source_id, bytes) → a complete row, decoding and extracting in an
-    isolated child process with a time limit (``timeout_s`` 0: in-process). ``emotion_model``:
-    None (the default emotion model) or a saved model's JSON text, sent with each item and
-    parsed once per process."""
+    """(path, source_id, bytes) → its rows (:func:`captune.items.process`: clips, variants), decoding
+    and extracting in an isolated child process with a time limit (``timeout_s`` 0: in-process); and to
+    the ``sources`` output one ``(source_id, {source_uri, duration_s, fingerprint})`` per file, which the
+    near-duplicate grouping reads."""
 
-    def __init__(self, *, seed, test_fraction, max_duration_s, key_profile, timeout_s, emotion_model=None):
-        self.seed, self.test_fraction, self.emotion_model = seed, test_fraction, emotion_model
-        self.max_duration_s, self.key_profile, self.timeout_s = max_duration_s, key_profile, timeout_s
+    def __init__(self, settings: items.Settings, *, test_fraction: float, timeout_s: float,
+                 musicbench_captions: bool = False):
+        self.settings, self.test_fraction, self.timeout_s = settings, test_fraction, timeout_s
+        self.musicbench_captions = musicbench_captions
         self.rows = Metrics.counter(NAMESPACE, "rows")
         self.failed = Metrics.counter(NAMESPACE, "failures")
 
     def setup(self):
-        self._analyze = Isolated(analyze, self.timeout_s) if self.timeout_s > 0 else analyze
+        self._process = Isolated(items.process, self.timeout_s) if self.timeout_s > 0 else items.process
 
     def teardown(self):
-        if isinstance(self._analyze, Isolated):
-            self._analyze.close()
+        if isinstance(self._process, Isolated):
+            self._process.close()
 
     def process(self, item):
         path, source, data = item
         try:
-            facts = self._analyze(data, path, self.max_duration_s, self.key_profile, self.emotion_model)
-            row = make_row(path, source, data, facts, seed=self.seed, test_fraction=self.test_fraction)
+            processed = self._process(data, path, source, self.settings)
+            rows = item_rows(path, source, processed, seed=self.settings.seed, test_fraction=self.test_fraction,
+                             musicbench_captions=self.musicbench_captions)
         except BadInput as exc:
             record = failure(path, exc.stage, exc.reason, exc.detail, source)
         except ItemTimeout as exc:
@@ -149,11 +153,50 @@ class AnalyzeAndCaption(beam.DoFn):
         except WorkerCrashed as exc:
             record = failure(path, "analyze", "crashed", str(exc), source)
         else:
-            self.rows.inc()
-            yield row
+            self.rows.inc(len(rows))
+            yield beam.pvalue.TaggedOutput("sources", (source, {
+                "source_uri": path, "duration_s": processed["duration_s"],
+                "fingerprint": processed["fingerprint"]}))
+            yield from rows
             return
         self.failed.inc()
         yield beam.pvalue.TaggedOutput(FAILURES, record)
+
+
+def group_key(source: str, uri: str, split_by: str) -> str:
+    """The group of a source under ``--split-by content|folder|REGEX``: its own id for ``content`` (and
+    for a path the regular expression does not match), else sha256 hex of the folder or the match."""
+    forced = None if split_by == "content" else forced_group(uri, split_by)
+    return source if forced is None else hashlib.sha256(forced.encode()).hexdigest()
+
+
+class KeepOnePerGroup(beam.DoFn):
+    """(group_id, [(source_id, {source_uri, duration_s, …}), …]) → the source id kept for ``--dedup near``
+    (:func:`captune.pipelines.grouping.keep_one`: the longest, ties first by path); every other member
+    goes to the ``near_duplicates`` output as ``{source_uri, source_id, group_id, duplicate_of}``."""
+
+    def process(self, element):
+        group, members = element
+        kept, dropped = keep_one([{"source_id": s, **meta} for s, meta in members])
+        for m in dropped:
+            yield beam.pvalue.TaggedOutput("near_duplicates", {
+                "source_uri": m["source_uri"], "source_id": m["source_id"], "group_id": group,
+                "duplicate_of": kept["source_uri"]})
+        yield kept["source_id"]
+
+
+class SetGroup(beam.DoFn):
+    """row → the row with its source's ``group_id`` and the ``split`` drawn from it; rows of sources
+    dropped as near-duplicates are not emitted (their files are listed once, by :class:`KeepOnePerGroup`)."""
+
+    def __init__(self, test_fraction: float):
+        self.test_fraction = test_fraction
+
+    def process(self, row, group_of, dropped):
+        if row["source_id"] in dropped:
+            return
+        group = group_of.get(row["source_id"], row["source_id"])
+        yield {**row, "group_id": group, "split": split_of(group, self.test_fraction)}
 
 
 class BeamFiles:

@@ -1,0 +1,78 @@
+"""End-to-end build on a mixed audio + MIDI corpus: clips, MIDI rendered with FluidSynth, and
+audio augmentation verified by re-extraction.
+
+The recording is Am Dm E Am (four beats each at 100 bpm, a click on every beat) played twice:
+19.2 s of music plus a 1 s tail, so 8 s clips start at 0, 8 and 16 s (the 4.2 s tail is over half
+a clip and stays). The MIDI file is a C major melody.
+"""
+
+import os
+
+import pytest
+from fixtures import IN_MEMORY, make_midi, melody, progression_audio, read_rows, wav_bytes
+
+from captune.extractors.audio import from_audio_bytes
+from captune.pipelines import build
+
+A_MINOR = wav_bytes(progression_audio(["Am", "Dm", "E", "Am"], bpm=100, repeats=2)[0])
+C_MAJOR = make_midi([(0, False, melody([60, 62, 64, 65, 67, 69, 71, 72, 67, 64, 60], dur=0.9))], tempo_bpm=120)
+
+
+@pytest.fixture(scope="module")
+def rows(tmp_path_factory):
+    root = tmp_path_factory.mktemp("mixed")
+    (root / "a_minor.wav").write_bytes(A_MINOR)
+    (root / "c_major.mid").write_bytes(C_MAJOR)
+    out = tmp_path_factory.mktemp("out")
+    build.run(["--input", str(root), "--output", str(out), "--clip-seconds", "8", "--render-midi",
+               "--augment", "musicbench", "--pitch-shifts", "2", "--tempo-changes", "0", "--volume-changes", "0",
+               "--verify-augmentation", *IN_MEMORY])
+    return read_rows(out)
+
+
+def test_recordings_become_clips_with_their_offsets(rows):
+    clips = sorted((r for r in rows if r["modality"] == "audio" and r["variant"]["kind"] == "original"),
+                   key=lambda r: r["clip_start_s"])
+    assert [r["clip_start_s"] for r in clips] == [0.0, 8.0, 16.0]
+    assert [r["duration_s"] for r in clips] == pytest.approx([8.0, 8.0, 4.2], abs=0.01)
+    for r in clips:
+        assert r["media"]["path"].endswith(".flac") and r["media"]["bytes"][:4] == b"fLaC"
+        decoded = from_audio_bytes(r["media"]["bytes"], ".flac")
+        assert decoded.duration_s == pytest.approx(r["duration_s"], abs=0.01)
+        assert r["key"] == "A minor" and r["loudness_lufs"] is not None
+    assert len({r["id"] for r in clips}) == 3 and len({r["group_id"] for r in clips}) == 1
+
+
+def test_audio_variants_are_shifted_relabelled_and_verified(rows):
+    shifted = [r for r in rows if r["modality"] == "audio" and r["variant"]["kind"] == "pitch_shift"]
+    assert len(shifted) == 3 and all(r["variant"]["semitones"] == 2 for r in shifted)
+    for r in shifted:
+        assert r["key"] == "B minor"  # A minor + 2 semitones
+        assert r["augmentation_check"]["key_found"] is not None
+    full_clips = [r for r in shifted if r["duration_s"] > 5]
+    assert all(r["augmentation_check"]["key_ok"] for r in full_clips), [r["augmentation_check"] for r in full_clips]
+
+
+def test_rendered_midi_keeps_its_symbolic_facts_and_gains_audio_ones(rows):
+    midi_rows = {r["variant"]["kind"]: r for r in rows if r["modality"] == "midi"}
+    original = midi_rows["original"]
+    assert original["key"] == "C major" and original["tempo_source"] == "tempo_map"
+    assert original["media"]["path"] == "c_major.flac" and original["media"]["bytes"][:4] == b"fLaC"
+    rendered = from_audio_bytes(original["media"]["bytes"], ".flac")
+    # 11 notes of one beat at 120 bpm (the last one 0.9 beat) plus FluidSynth's release tail
+    assert 5.0 < rendered.duration_s < 7.5
+    assert original["loudness_lufs"] is not None and original["audio_stats"]["spectral_centroid_hz"] > 0
+    shifted = midi_rows["pitch_shift"]
+    assert shifted["key"] == "D major" and shifted["media"]["path"].endswith(".flac")
+    assert shifted["augmentation_check"]["key_ok"] and shifted["augmentation_check"]["tempo_ok"]
+
+
+def test_every_row_of_a_source_shares_its_split(rows):
+    by_source = {}
+    for r in rows:
+        by_source.setdefault(r["source_id"], set()).add(r["split"])
+    assert len(by_source) == 2 and all(len(s) == 1 for s in by_source.values())
+    assert len(rows) == 3 * 2 + 2  # three clips and a MIDI file, each with one pitch-shifted variant
+    assert all(os.path.basename(r["source_uri"]) in ("a_minor.wav", "c_major.mid") for r in rows)
+    assert all(isinstance(r["fingerprint"], list) for r in rows)
+    assert all(r["caption"] for r in rows)
