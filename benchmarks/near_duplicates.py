@@ -47,7 +47,6 @@ import zipfile
 from collections import defaultdict
 
 import apache_beam as beam
-import numpy as np
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
 
