@@ -17,6 +17,7 @@ passes the fact check (``LLMCaption``); every row comes out either way.
 
 import argparse
 import json
+import sys
 import time
 from collections import Counter
 
@@ -258,10 +259,15 @@ def build_pipeline(argv: list[str] | None = None) -> tuple[beam.Pipeline, argpar
     return pipeline, opts
 
 
+GENRE_NOTE = ("captune: the genre column stays null: no genre model is configured (essentia-tensorflow "
+              "models are not bundled)")
+
+
 def run(argv: list[str] | None = None) -> dict:
     """Build a dataset; returns the manifest (with timings). ``argv``: see :func:`build_pipeline`."""
     started = time.time()
     pipeline, opts = build_pipeline(argv)
+    print(GENRE_NOTE, file=sys.stderr)
     result = pipeline.run()
     result.wait_until_finish()
     return finish_manifest(opts.output, started)
