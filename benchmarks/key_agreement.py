@@ -1,12 +1,20 @@
 """Agreement of captune's MIDI key extractor with the keys annotated in POP909 and Nottingham.
 
-For every profile in ``captune.extractors.midi.key.PROFILES`` the key of each
-MIDI file is compared with the annotation by ``mir_eval.key.evaluate``; the
-tables give the mean MIREX weighted score (1 same key, 0.5 a fifth away, 0.3
-relative, 0.2 parallel, 0 otherwise) and the exact accuracy (share of weighted
-score 1). music21's ``analyze('key')`` is the baseline, measured on a random
-sample (the same songs for every row of that table; run on every core, since
-only its answers count here); captune is also measured on every item.
+For every profile in ``captune.extractors.midi.key.PROFILES``, with the opening
+weight (``opening=OPENING``, the default) and without it (``opening=None``, the
+plain Krumhansl-Schmuckler sum), the key of each MIDI file is compared with the
+annotation by ``mir_eval.key.evaluate``; the tables give the mean MIREX weighted
+score (1 same key, 0.5 a fifth away, 0.3 relative, 0.2 parallel, 0 otherwise)
+and the exact accuracy (share of weighted score 1). music21's
+``analyze('key')`` is the baseline, measured on a random sample (the same songs
+for every row of that table; run on every core, since only its answers count
+here; the last column counts the sampled items where captune scores higher /
+lower than music21); captune is also measured on every item.
+
+``--tune`` adds the sweep that chose ``OPENING``: the default profile with
+every candidate time constant, scored on the even- and odd-numbered items of
+each corpus (item order as listed), and two-fold cross-validation: the value
+best on one half (mean over both corpora) scored on the other half.
 
 References:
 
@@ -20,7 +28,7 @@ References:
   skipped: a Dorian tune is neither its relative major nor its parallel minor,
   so no major/minor reference would be fair; the number skipped is printed.
 
-    python benchmarks/key_agreement.py [--corpora /work/shared/corpora] [--sample 200] [--seed 0]
+    python benchmarks/key_agreement.py [--corpora /work/shared/corpora] [--sample 200] [--seed 0] [--tune]
 """
 
 import argparse
@@ -35,7 +43,7 @@ from music21 import converter
 
 from captune.extractors.errors import BadInput
 from captune.extractors.midi import from_midi_bytes
-from captune.extractors.midi.key import DEFAULT_PROFILE, PROFILES, key
+from captune.extractors.midi.key import DEFAULT_PROFILE, OPENING, PROFILES, key
 from captune.extractors.pitch import key_name
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -43,6 +51,10 @@ from corpora import DEFAULT_CORPORA, Corpus, Item, nottingham_corpus, pop909_cor
 
 UNKNOWN = "X"  # mir_eval's key for "no key": weighted score 0 against any reference
 ERROR_KINDS = {1.0: "correct", 0.5: "fifth", 0.3: "relative", 0.2: "parallel", 0.0: "other"}
+# A captune method: (profile, opening); opening None = every instant weighs alike.
+METHODS = [(profile, opening) for profile in PROFILES for opening in (OPENING, None)]
+DEFAULT_METHOD = (DEFAULT_PROFILE, OPENING)
+TUNE_OPENINGS = (0.1, 0.15, 0.2, 0.25, 0.35, 0.5, 0.7, 1.0, None)  # candidates of --tune
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -53,20 +65,22 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--sample", type=int, default=200,
                         help="items per corpus compared with music21 (default %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random sample (default %(default)s)")
+    parser.add_argument("--tune", action="store_true",
+                        help="also print the even/odd sweep of the opening time constant")
     return parser.parse_args(argv)
 
 
 # --- estimates --------------------------------------------------------------
 
-def captune_keys(path: str) -> dict[str, str]:
-    """Profile → captune's key of the MIDI file at ``path`` (``'X'`` when it gives none)."""
+def captune_keys(path: str, methods=METHODS) -> dict[tuple, str]:
+    """(profile, opening) → captune's key of the MIDI file at ``path`` (``'X'`` when it gives none)."""
     with open(path, "rb") as fh:
         try:
             piece = from_midi_bytes(fh.read())
         except BadInput:
-            return {profile: UNKNOWN for profile in PROFILES}
-    estimates = {profile: key(piece, profile) for profile in PROFILES}
-    return {profile: e["key"] if e else UNKNOWN for profile, e in estimates.items()}
+            return {method: UNKNOWN for method in methods}
+    estimates = {(profile, opening): key(piece, profile, opening) for profile, opening in methods}
+    return {method: e["key"] if e else UNKNOWN for method, e in estimates.items()}
 
 
 def music21_key(path: str) -> str:
@@ -99,48 +113,92 @@ def summary(scores: list[float]) -> dict[str, float]:
     return {"weighted": sum(scores) / len(scores), **shares}
 
 
-def profile_label(profile: str) -> str:
-    """Table label of a captune profile, marking the current default."""
-    return f"captune {profile}" + (" (default)" if profile == DEFAULT_PROFILE else "")
+def method_label(method: tuple) -> str:
+    """Table label of a captune (profile, opening) method, marking the current default."""
+    profile, opening = method
+    weight = f"opening {opening:g}" if opening is not None else "uniform"
+    return f"captune {profile}, {weight}" + (" (default)" if method == DEFAULT_METHOD else "")
 
 
-def sample_table(items: list[Item], captune: dict[str, list[str]], music21: list[str]) -> list[str]:
-    """Markdown rows: music21 (baseline) and every captune profile on the same sampled items."""
-    base = summary(weighted_scores(items, music21))
+def sample_table(items: list[Item], captune: dict[tuple, list[str]], music21: list[str]) -> list[str]:
+    """Markdown rows: music21 (baseline) and every captune method on the same sampled items."""
+    base_scores = weighted_scores(items, music21)
+    base = summary(base_scores)
     lines = [f"Sample of {len(items)} (same items in every row):", "",
-             "| method | weighted score | exact | weighted vs music21 |", "|---|---:|---:|---:|",
-             f"| music21 analyze('key') (baseline) | {base['weighted']:.3f} | {base['correct']:.1%} | 1.00x |"]
-    for profile, estimates in captune.items():
-        s = summary(weighted_scores(items, estimates))
-        lines.append(f"| {profile_label(profile)} | {s['weighted']:.3f} | {s['correct']:.1%} | "
-                     f"{s['weighted'] / base['weighted']:.2f}x |")
+             "| method | weighted score | exact | weighted vs music21 | items better / worse than music21 |",
+             "|---|---:|---:|---:|---:|",
+             f"| music21 analyze('key') (baseline) | {base['weighted']:.3f} | {base['correct']:.1%} | 1.00x | |"]
+    for method, estimates in captune.items():
+        scores = weighted_scores(items, estimates)
+        s = summary(scores)
+        better = sum(a > b for a, b in zip(scores, base_scores))
+        worse = sum(a < b for a, b in zip(scores, base_scores))
+        lines.append(f"| {method_label(method)} | {s['weighted']:.3f} | {s['correct']:.1%} | "
+                     f"{s['weighted'] / base['weighted']:.2f}x | {better} / {worse} |")
     return lines
 
 
-def full_table(items: list[Item], captune: dict[str, list[str]]) -> tuple[list[str], dict[str, float]]:
-    """(markdown rows for every captune profile on all items, profile → mean weighted score)."""
+def full_table(items: list[Item], captune: dict[tuple, list[str]]) -> tuple[list[str], dict[tuple, float]]:
+    """(markdown rows for every captune method on all items, method → mean weighted score)."""
     lines = [f"All {len(items)} items (captune only; error shares as in MIREX):", "",
              "| method | weighted score | exact | fifth | relative | parallel | other |",
              "|---|---:|---:|---:|---:|---:|---:|"]
     means = {}
-    for profile, estimates in captune.items():
+    for method, estimates in captune.items():
         s = summary(weighted_scores(items, estimates))
-        means[profile] = s["weighted"]
-        lines.append(f"| {profile_label(profile)} | {s['weighted']:.3f} | {s['correct']:.1%} | {s['fifth']:.1%} | "
+        means[method] = s["weighted"]
+        lines.append(f"| {method_label(method)} | {s['weighted']:.3f} | {s['correct']:.1%} | {s['fifth']:.1%} | "
                      f"{s['relative']:.1%} | {s['parallel']:.1%} | {s['other']:.1%} |")
     return lines, means
 
 
-def evaluate_corpus(corpus: Corpus, sample_size: int, seed: int) -> dict[str, float]:
-    """Print both tables for one corpus; return profile → mean weighted score on all items."""
+def halves(items: list[Item], estimates: list[str]) -> tuple[float, float]:
+    """Mean weighted score on the even- and on the odd-numbered items."""
+    scores = weighted_scores(items, estimates)
+    return tuple(sum(scores[parity::2]) / len(scores[parity::2]) for parity in (0, 1))
+
+
+def tune_tables(corpora: list[Corpus]) -> list[str]:
+    """Markdown: the default profile with every opening of ``TUNE_OPENINGS`` on the even / odd
+    halves of each corpus, then two-fold cross-validation of the choice."""
+    methods = [(DEFAULT_PROFILE, opening) for opening in TUNE_OPENINGS]
+    half_means = {}  # (method, corpus index) -> (even, odd)
+    for c, corpus in enumerate(corpora):
+        per_item = [captune_keys(item.path, methods) for item in corpus.items]
+        for method in methods:
+            half_means[method, c] = halves(corpus.items, [keys[method] for keys in per_item])
+    names = [corpus.title.split(" (")[0] for corpus in corpora]
+    lines = [f"Opening sweep ({DEFAULT_PROFILE}; weighted score on even / odd items):", "",
+             "| opening | " + " | ".join(f"{n} even | {n} odd" for n in names) + " |",
+             "|---|" + "---:|---:|" * len(corpora)]
+    for method in methods:
+        lines.append(f"| {method_label(method).split(', ', 1)[1]} | " + " | ".join(
+            f"{half_means[method, c][0]:.3f} | {half_means[method, c][1]:.3f}" for c in range(len(corpora))) + " |")
+    lines += ["", "Two-fold cross-validation (opening chosen on one half by the mean over corpora, "
+              "scored on the other):", "",
+              "| tuned on | chosen opening | " + " | ".join(f"{n} held out" for n in names) + " |",
+              "|---|---|" + "---:|" * len(corpora)]
+    held_out = []
+    for train, test, label in ((0, 1, "even"), (1, 0, "odd")):
+        best = max(methods, key=lambda m: sum(half_means[m, c][train] for c in range(len(corpora))))
+        held_out.append([half_means[best, c][test] for c in range(len(corpora))])
+        lines.append(f"| {label} | {method_label(best).split(', ', 1)[1]} | "
+                     + " | ".join(f"{v:.3f}" for v in held_out[-1]) + " |")
+    lines.append("| mean of the held-out halves | | "
+                 + " | ".join(f"{(a + b) / 2:.3f}" for a, b in zip(*held_out)) + " |")
+    return lines
+
+
+def evaluate_corpus(corpus: Corpus, sample_size: int, seed: int) -> dict[tuple, float]:
+    """Print both tables for one corpus; return method → mean weighted score on all items."""
     per_item = [captune_keys(item.path) for item in corpus.items]
-    captune = {profile: [keys[profile] for keys in per_item] for profile in PROFILES}
+    captune = {method: [keys[method] for keys in per_item] for method in METHODS}
     chosen = sorted(random.Random(seed).sample(range(len(corpus.items)), min(sample_size, len(corpus.items))))
     sample = [corpus.items[i] for i in chosen]
-    sample_captune = {profile: [estimates[i] for i in chosen] for profile, estimates in captune.items()}
+    sample_captune = {method: [estimates[i] for i in chosen] for method, estimates in captune.items()}
     with ProcessPoolExecutor() as pool:  # accuracy only: music21 may use every core
         music21 = list(pool.map(music21_key, [item.path for item in sample], chunksize=4))
-    no_key = sum(keys[DEFAULT_PROFILE] == UNKNOWN for keys in per_item)
+    no_key = sum(keys[DEFAULT_METHOD] == UNKNOWN for keys in per_item)
     skipped = ", ".join(f"{n} {why}" for why, n in corpus.skipped.items()) or "none"
     full_lines, means = full_table(corpus.items, captune)
     print(f"## Key agreement: {corpus.title}\n")
@@ -160,17 +218,20 @@ def main(argv: list[str] | None = None) -> int:
         if not corpus.items:
             raise SystemExit(f"no items for {corpus.title} under {args.corpora}")
     means = [evaluate_corpus(corpus, args.sample, args.seed) for corpus in corpora]
-    overall = {profile: sum(m[profile] for m in means) / len(means) for profile in PROFILES}
+    overall = {method: sum(m[method] for m in means) / len(means) for method in METHODS}
     print("## Overall (mean of the per-corpus weighted scores, all items)\n")
-    print("| profile | " + " | ".join(c.title.split(" (")[0] for c in corpora) + " | mean |")
+    print("| method | " + " | ".join(c.title.split(" (")[0] for c in corpora) + " | mean |")
     print("|---|" + "---:|" * (len(corpora) + 1))
-    for profile in sorted(overall, key=overall.get, reverse=True):
-        print(f"| {profile_label(profile)} | " + " | ".join(f"{m[profile]:.3f}" for m in means)
-              + f" | {overall[profile]:.3f} |")
+    for method in sorted(overall, key=overall.get, reverse=True):
+        print(f"| {method_label(method)} | " + " | ".join(f"{m[method]:.3f}" for m in means)
+              + f" | {overall[method]:.3f} |")
     best = max(overall, key=overall.get)
-    print(f"\nBest profile overall: {best} (mean weighted score {overall[best]:.3f}).")
+    print(f"\nBest method overall: {method_label(best)} (mean weighted score {overall[best]:.3f}).")
+    if args.tune:
+        print("\n## Choosing the opening time constant\n")
+        print("\n".join(tune_tables(corpora)))
     print(f"\nReproduce: python benchmarks/key_agreement.py --corpora {shlex.quote(args.corpora)} "
-          f"--sample {args.sample} --seed {args.seed}")
+          f"--sample {args.sample} --seed {args.seed}" + (" --tune" if args.tune else ""))
     return 0
 
 

@@ -89,7 +89,7 @@ def _symbolic_units(data: bytes, name: str, source_id: str, settings: Settings) 
 
             rendered = audio.render_midi(midi_bytes, settings.soundfont)
             sound = audio.extract(rendered)
-            facts = _with_emotion({**facts, **{k: sound[k] for k in RENDERED_FACTS}}, settings)
+            facts = {**facts, **{k: sound[k] for k in RENDERED_FACTS}}  # emotion reads the notes, not these
             media = {"bytes": audio.to_flac_bytes(rendered), "path": os.path.splitext(media_name)[0] + ".flac"}
         return {"variant": variant, "clip_start_s": None, "media": media, "facts": facts,
                 "augmentation_check": None}
@@ -156,12 +156,12 @@ def _variants(key: str, duration_s: float, settings: Settings) -> list[dict]:
 
 
 def variant_tag(variant: dict) -> str:
-    """A short file-name tag of a variant: ``pitch+2``, ``tempo0.87``, ``volume0.25-1``."""
+    """A short file-name tag of a variant: ``pitch+2``, ``tempo0.8693``, ``volume0.25-1``."""
     kind = variant["kind"]
     if kind == "pitch_shift":
         return f"pitch{variant['semitones']:+d}"
     if kind == "tempo_change":
-        return f"tempo{variant['tempo_ratio']:.3g}"
+        return f"tempo{variant['tempo_ratio']:.4f}"
     if kind == "volume_change":
         return f"volume{variant['gain_start']:.3g}-{variant['gain_end']:.3g}"
     return kind

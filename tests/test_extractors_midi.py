@@ -163,16 +163,19 @@ _TEMPERLEY_MINOR = [0.712, 0.084, 0.474, 0.618, 0.049, 0.460, 0.105, 0.747, 0.40
 @pytest.mark.parametrize("tonic", range(12))
 def test_key_of_a_profile_shaped_piece(tonic, mode):
     # A piece whose pitch-class durations are Temperley's (2007) profile for a
-    # key, rotated onto ``tonic``, correlates perfectly with that key.
+    # key, rotated onto ``tonic``, correlates perfectly with that key under the
+    # plain duration sum (``opening=None``; the default weights the opening more,
+    # which reshapes this one-note-per-degree piece, so only the key is asserted).
     weights = _TEMPERLEY_MAJOR if mode == "major" else _TEMPERLEY_MINOR
     ns, t = [], 0.0
     for degree, w in enumerate(weights):
         dur = round(w * 20, 2)  # beats; the smallest is 1.14 beats
         ns.append((t, dur, 60 + (tonic + degree) % 12, 80))
         t += dur
-    f = facts_of(fx.make_midi([(0, False, ns)]), key_profile="temperley")
-    assert f["key"] == key_name(tonic, mode)
-    assert f["key_confidence"] > 0.999
+    data = fx.make_midi([(0, False, ns)])
+    assert facts_of(data, key_profile="temperley")["key"] == key_name(tonic, mode)
+    plain = midi.key(piece_of(data), "temperley", opening=None)
+    assert plain["key"] == key_name(tonic, mode) and plain["key_confidence"] > 0.999
 
 
 def test_all_twelve_pitch_classes_equally_give_no_nan():
