@@ -62,7 +62,7 @@ def main(argv=None) -> int:
     print("| majority baseline (whole corpus) | " + " | ".join(fmt(majority)) + " |")
     print(f"| train-emotion, {cv['folds']}-fold CV (stratified, seed {args.seed}) | "
           + " | ".join(fmt(cv["trained"])) + " |")
-    print(f"| majority of each training fold, same folds | " + " | ".join(fmt(cv["majority"])) + " |")
+    print("| majority of each training fold, same folds | " + " | ".join(fmt(cv["majority"])) + " |")
     print(f"\n({time.time() - started:.1f} s)")
     print(f"Reproduce: python benchmarks/emotion.py --corpora {shlex.quote(args.corpora)} "
           f"--folds {args.folds} --seed {args.seed}")
