@@ -149,6 +149,17 @@ def audio_fingerprint(recording) -> list[int]:
     return fingerprint.from_chroma(treble, CHROMA_SR / HOP)
 
 
+def work_factor(name: str, size_bytes: int, settings: Settings) -> float:
+    """How many ordinary items of work a file is, to scale its time limit: audio counts one per
+    MB (about a minute of compressed audio, less of WAV), times its rows per clip (1 + variants);
+    rendered MIDI counts one per row; other MIDI and scores count 1."""
+    aug = settings.augment
+    rows = 1 + (len(aug.semitones) + aug.tempo_count + aug.volume_count if aug else 0)
+    if modality_of(name) == "audio":
+        return max(1.0, size_bytes / 1e6) * rows
+    return float(rows) if settings.render_midi else 1.0
+
+
 def _variants(key: str, duration_s: float, settings: Settings) -> list[dict]:
     if settings.augment is None:
         return []

@@ -76,3 +76,14 @@ def test_every_row_of_a_source_shares_its_split(rows):
     assert all(os.path.basename(r["source_uri"]) in ("a_minor.wav", "c_major.mid") for r in rows)
     assert all(isinstance(r["fingerprint"], list) for r in rows)
     assert all(r["caption"] for r in rows)
+
+
+def test_time_limits_scale_with_the_work_of_an_item():
+    from captune.augment.plan import Settings as Augment
+    from captune.items import Settings, work_factor
+
+    plain, augmented = Settings(), Settings(augment=Augment())  # 6 shifts + 4 tempi + 1 ramp: 12 rows
+    assert work_factor("a.mid", 10_000, plain) == 1.0 and work_factor("a.mid", 10_000, augmented) == 1.0
+    assert work_factor("a.mid", 10_000, Settings(render_midi=True, augment=Augment())) == 12.0
+    assert work_factor("a.ogg", 300_000, plain) == 1.0          # under a MB: one ordinary item
+    assert work_factor("a.ogg", 5_000_000, augmented) == 5.0 * 12

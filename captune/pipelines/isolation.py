@@ -87,14 +87,16 @@ class Isolated:
             self._proc.wait()
             self._proc = self._inbox = self._outbox = None
 
-    def __call__(self, *args):
+    def __call__(self, *args, timeout_s: float | None = None):
+        """``fn(*args)`` in the child, within ``timeout_s`` seconds (default: the instance's limit)."""
+        limit = self.timeout_s if timeout_s is None else timeout_s
         if self._proc is None:
             self._start()
         try:
             self._outbox.send(args)
-            if not self._inbox.poll(self.timeout_s):
+            if not self._inbox.poll(limit):
                 self.close()
-                raise ItemTimeout(f"no result within {self.timeout_s:g} s")
+                raise ItemTimeout(f"no result within {limit:g} s")
             ok, value = self._inbox.recv()
         except (EOFError, OSError) as exc:
             try:

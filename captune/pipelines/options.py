@@ -20,8 +20,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-file-mb", dest="max_file_mb", type=float, default=64.0,
                         help="largest accepted input file in MiB (default %(default)s)")
     parser.add_argument("--item-timeout", dest="item_timeout", type=float, default=60.0,
-                        help="seconds one item may take to decode and analyse; 0 runs in-process "
-                             "without a limit (default %(default)s)")
+                        help="seconds one item may take to decode and analyse (audio: per MB, and times "
+                             "the rows per clip with --augment; rendered MIDI: times its rows); 0 runs "
+                             "in-process without a limit (default %(default)s)")
     parser.add_argument("--key-profile", dest="key_profile", choices=sorted(PROFILES), default=DEFAULT_PROFILE,
                         help="key profile (default %(default)s, chosen by measurement)")
     parser.add_argument("--emotion-model", dest="emotion_model",

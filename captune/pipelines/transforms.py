@@ -122,7 +122,8 @@ class KeepFirstCopy(beam.DoFn):
 
 class AnalyzeAndCaption(beam.DoFn):
     """(path, source_id, bytes) → its rows (:func:`captune.items.process`: clips, variants), decoding
-    and extracting in an isolated child process with a time limit (``timeout_s`` 0: in-process); and to
+    and extracting in an isolated child process with a time limit (``timeout_s`` per ordinary item,
+    scaled by :func:`captune.items.work_factor`; 0: in-process); and to
     the ``sources`` output one ``(source_id, {source_uri, duration_s, fingerprint})`` per file, which the
     near-duplicate grouping reads."""
 
@@ -143,7 +144,11 @@ class AnalyzeAndCaption(beam.DoFn):
     def process(self, item):
         path, source, data = item
         try:
-            processed = self._process(data, path, source, self.settings)
+            if isinstance(self._process, Isolated):
+                limit = self.timeout_s * items.work_factor(path, len(data), self.settings)
+                processed = self._process(data, path, source, self.settings, timeout_s=limit)
+            else:
+                processed = self._process(data, path, source, self.settings)
             rows = item_rows(path, source, processed, seed=self.settings.seed, test_fraction=self.test_fraction,
                              musicbench_captions=self.musicbench_captions)
         except BadInput as exc:
