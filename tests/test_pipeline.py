@@ -207,6 +207,7 @@ def test_manifest_records_the_run(built):
     on_disk = json.loads((out / "manifest.json").read_text())
     assert on_disk == manifest
     assert manifest["schema_version"] == SCHEMA_VERSION and manifest["seed"] == 0
+    assert manifest["rows_made"] == manifest["counts"]["rows"] and "warnings" not in manifest
     assert manifest["timings"]["wall_s"] > 0 and manifest["timings"]["files_per_s"] > 0
     assert sum(s["rows"] for s in manifest["shards"]) == manifest["counts"]["rows"]
     assert {s["file"] for s in manifest["shards"]} == {f"data/{n}" for n in os.listdir(out / "data")}
@@ -350,3 +351,14 @@ def test_rows_carry_emotion_and_emotion_model_changes_it(tmp_path):
     assert flipped["happy.mid"]["arousal"] == rows["happy.mid"]["arousal"]
     with pytest.raises(SystemExit, match="emotion-model"):
         _build([str(src)], tmp_path / "c", "--emotion-model", str(tmp_path / "missing.json"))
+
+
+def test_rows_lost_between_analysis_and_shards_are_reported(built, tmp_path):
+    """finish_manifest compares the analysis step's row counter with what was written."""
+    out, manifest = built
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    checked = build.finish_manifest(str(copy), 0.0, made=manifest["counts"]["rows"] + 3)
+    assert checked["warnings"] == [f"the analysis made {manifest['counts']['rows'] + 3} rows but "
+                                   f"{manifest['counts']['rows']} reached the shards and 0 the failure list"]
+    assert json.loads((copy / "manifest.json").read_text())["warnings"] == checked["warnings"]

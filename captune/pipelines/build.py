@@ -33,8 +33,8 @@ from captune.pipelines.incremental import merge_failures
 from captune.pipelines.options import check_build_options, check_llm_options, emotion_model_text, parse
 from captune.pipelines.grouping import GroupNearDuplicates
 from captune.pipelines.transforms import (
-    FAILURES, AnalyzeAndCaption, AssignShard, KeepFirstCopy, KeepOnePerGroup, LLMCaption, MatchInputs, ReadAndHash,
-    SetGroup, SkipKnown, WriteShard,
+    FAILURES, NAMESPACE, AnalyzeAndCaption, AssignShard, KeepFirstCopy, KeepOnePerGroup, LLMCaption, MatchInputs,
+    ReadAndHash, SetGroup, SkipKnown, WriteShard,
     group_key, llm_settings, run_id, write_jsonl,
 )
 from captune.schemas import SCHEMA_VERSION
@@ -270,17 +270,41 @@ def run(argv: list[str] | None = None) -> dict:
     print(GENRE_NOTE, file=sys.stderr)
     result = pipeline.run()
     result.wait_until_finish()
-    return finish_manifest(opts.output, started)
+    return finish_manifest(opts.output, started, rows_made(result))
 
 
-def finish_manifest(out: str, started: float) -> dict:
-    """Add wall-clock timings to the manifest the pipeline wrote, and return it."""
+def rows_made(result) -> int | None:
+    """Rows the analysis step emitted, from its ``captune/rows`` counter (None if the runner keeps no
+    metrics)."""
+    from apache_beam.metrics.metric import MetricsFilter
+
+    try:
+        counters = result.metrics().query(MetricsFilter().with_namespace(NAMESPACE).with_name("rows"))["counters"]
+    except Exception:  # a runner without metrics support
+        return None
+    values = [c.committed if c.committed is not None else c.attempted for c in counters]
+    return sum(values) if values else None
+
+
+def finish_manifest(out: str, started: float, made: int | None = None) -> dict:
+    """Add wall-clock timings to the manifest the pipeline wrote and, given ``made`` (rows the analysis
+    emitted), check that every one of them reached a shard or the failure list: a shortfall is recorded
+    under ``warnings`` and printed, so rows are never lost silently."""
     path = FileSystems.join(out, "manifest.json")
     with FileSystems.open(path) as fh:
         manifest = json.loads(fh.read())
     wall = time.time() - started
     manifest["timings"] = {"wall_s": round(wall, 2),
                            "files_per_s": round(manifest["counts"]["inputs"] / wall, 1) if wall > 0 else None}
+    if made is not None:
+        this_run = manifest["runs"][-1]["counts"]
+        rejected = sum(n for reason, n in this_run["failures_by_reason"].items() if reason.startswith("validate/"))
+        manifest["rows_made"] = made
+        if made != this_run["rows"] + rejected:
+            warning = (f"the analysis made {made} rows but {this_run['rows']} reached the shards and {rejected} "
+                       "the failure list")
+            manifest["warnings"] = [warning]
+            print(f"captune: WARNING: {warning}", file=sys.stderr)
     with FileSystems.create(path) as fh:
         fh.write(json.dumps(manifest, indent=2, sort_keys=True).encode())
     return manifest
