@@ -25,7 +25,6 @@ Method:
 
 import numpy as np
 
-from captune.extractors.audio.chroma import chromagram
 from captune.extractors.midi.chords import _label_names
 from captune.extractors.midi.harmony import (BASS_FOREIGN, BASS_ROOT, KEY_PRIOR, RARE_COST, SCALES,
                                              SEVENTH_COST, SUBDIVIDE, _IS_RARE, _IS_SEVENTH, _MASK, _ROOTS,
@@ -108,9 +107,3 @@ def chords_from_chroma(times_s, treble, bass, beats_s, duration_s: float, key: s
     first = np.flatnonzero(np.append(True, labels[1:] != labels[:-1]))
     edges = np.round(bounds[np.append(first, len(labels))], 3).tolist()
     return [{"start_s": edges[i], "end_s": edges[i + 1], "label": str(labels[j])} for i, j in enumerate(first)]
-
-
-def chords(samples: np.ndarray, sr: int, beats_s, key: str | None) -> list[dict]:
-    """Chord segments of mono ``samples`` at ``sr`` Hz given beat times (s) and the key."""
-    times, treble, bass = chromagram(samples, sr)
-    return chords_from_chroma(times, treble, bass, beats_s, len(samples) / sr, key)
