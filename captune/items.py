@@ -112,6 +112,7 @@ def _symbolic_units(data: bytes, name: str, source_id: str, settings: Settings) 
 def _audio_units(data: bytes, name: str, source_id: str, settings: Settings) -> dict:
     from captune.augment import audio as audio_augment
     from captune.extractors import audio
+    from captune.extractors.audio.chroma import CHROMA_SR, HOP, chromagram
 
     suffix = os.path.splitext(name)[1].lower()
     recording = audio.from_audio_bytes(data, suffix, settings.max_duration_s)
@@ -120,9 +121,10 @@ def _audio_units(data: bytes, name: str, source_id: str, settings: Settings) -> 
         pieces = audio.clips(recording, settings.clip_seconds)
     else:
         pieces = [(None, recording)]
+    whole = chromagram(recording.samples, recording.sr)  # for the fingerprint, and a whole file's facts
     units = []
     for start, clip in pieces:
-        facts = _with_emotion(audio.extract(clip), settings)
+        facts = _with_emotion(audio.extract(clip, chroma=whole if start is None else None), settings)
         label = stem if start is None else f"{stem}.{start:.1f}s"
         media = ({"bytes": data, "path": os.path.basename(name)} if start is None
                  else {"bytes": audio.to_flac_bytes(clip), "path": f"{label}.flac"})
@@ -137,16 +139,7 @@ def _audio_units(data: bytes, name: str, source_id: str, settings: Settings) -> 
                 u["augmentation_check"] = verify.check(expected, audio.extract(changed))
             units.append(u)
     return {"modality": "audio", "duration_s": round(recording.duration_s, 3),
-            "fingerprint": audio_fingerprint(recording), "units": units}
-
-
-def audio_fingerprint(recording) -> list[int]:
-    """The near-duplicate signature of a recording (:class:`captune.extractors.audio.Audio`), from its
-    treble chroma (:func:`captune.extractors.fingerprint.from_chroma`)."""
-    from captune.extractors.audio.chroma import CHROMA_SR, HOP, chromagram
-
-    _, treble, _ = chromagram(recording.samples, recording.sr)
-    return fingerprint.from_chroma(treble, CHROMA_SR / HOP)
+            "fingerprint": fingerprint.from_chroma(whole[1], CHROMA_SR / HOP), "units": units}
 
 
 def work_factor(name: str, size_bytes: int, settings: Settings) -> float:

@@ -23,10 +23,12 @@ from captune.extractors.words import duration_word
 MIN_DURATION_S = 1.0
 
 
-def extract(audio: Audio, key_profile: str | None = None) -> dict:
+def extract(audio: Audio, key_profile: str | None = None, chroma=None) -> dict:
     """Duration, tempo, beats, key, chords, loudness and low-level statistics of ``audio``.
 
     ``key_profile``: an essentia ``Key`` profile (None: :data:`.key.DEFAULT_PROFILE`).
+    ``chroma``: :func:`.chroma.chromagram` of these same samples when the caller already has it
+    (computed here otherwise).
     A piece without pitch (flat chroma) has no key and no chords. Audio shorter
     than ``MIN_DURATION_S`` raises ``BadInput('too_short', stage='extract')``; an
     essentia failure ``BadInput('extract_error', stage='extract')``.
@@ -35,17 +37,17 @@ def extract(audio: Audio, key_profile: str | None = None) -> dict:
         raise BadInput("too_short", f"{audio.duration_s:.2f} s is under the {MIN_DURATION_S:g} s "
                        "the analysis frames need", stage="extract")
     try:
-        return _facts(audio, key_profile)
+        return _facts(audio, key_profile, chroma)
     except RuntimeError as exc:  # essentia reports every failure as RuntimeError
         raise BadInput("extract_error", str(exc).splitlines()[0][:200], stage="extract") from None
 
 
-def _facts(audio: Audio, key_profile: str | None) -> dict:
+def _facts(audio: Audio, key_profile: str | None, chroma) -> dict:
     y, sr = audio.samples, audio.sr
     facts = {"duration_s": round(audio.duration_s, 3)}
     facts["duration_word"] = duration_word(facts["duration_s"])
     facts.update(rhythm(y))
-    times, treble, bass = chromagram(y, sr)
+    times, treble, bass = chromagram(y, sr) if chroma is None else chroma
     facts.update(key(y, treble.mean(axis=0), key_profile))
     segments = (chords_from_chroma(times, treble, bass, facts["beats_s"], audio.duration_s, facts["key"])
                 if facts["key"] else [])
