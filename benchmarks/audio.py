@@ -52,9 +52,9 @@ from captune.extractors.audio.rhythm import beat_times
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from accuracy import ChordTally, segments_to_mir  # noqa: E402
-from corpora import DEFAULT_CORPORA, pop909_beats, pop909_chords, pop909_first_key  # noqa: E402
+from corpora import (DEFAULT_CORPORA, pop909_beats, pop909_chords, pop909_first_key,  # noqa: E402
+                     PLANETBLUPI, pop909_song_dirs)
 
-BLUPI = "/usr/share/planetblupi/music"
 ESSENTIA_DEFAULT_PROFILE = "bgate"
 
 
@@ -195,9 +195,9 @@ def downbeat_rows(items: list[dict], song_dirs: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    songs = sorted(glob.glob(os.path.join(args.corpora, "pop909", "POP909", "[0-9][0-9][0-9]")))
+    songs = pop909_song_dirs(args.corpora)
     songs = sorted(random.Random(args.seed).sample(songs, min(args.songs, len(songs))))
-    blupi = sorted(glob.glob(os.path.join(BLUPI, "*.ogg")), key=lambda p: (os.path.getsize(p), p))[:args.blupi]
+    blupi = sorted(glob.glob(os.path.join(PLANETBLUPI, "*.ogg")), key=lambda p: (os.path.getsize(p), p))[:args.blupi]
     wall = time.perf_counter()
     with ProcessPoolExecutor(2, initializer=warm_up) as pool:
         pop = list(pool.map(pop909_item, songs))

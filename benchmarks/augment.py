@@ -29,6 +29,7 @@ import argparse
 import glob
 import os
 import random
+import sys
 import time
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
@@ -38,8 +39,9 @@ import numpy as np
 from captune.augment import audio, labels, midi as amidi, plan, verify
 from captune.extractors import midi
 
-DEFAULT_CORPORA = "/work/shared/corpora"
-OGG = "/usr/share/planetblupi/music/*.ogg"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from corpora import DEFAULT_CORPORA, PLANETBLUPI, pop909_song_dirs  # noqa: E402
+
 SR = 44100
 CLIP_S = 10.0
 
@@ -177,9 +179,9 @@ def agreement_table(title: str, results: list[tuple[str, dict]]) -> None:
 def main(argv=None) -> None:
     args = parse_args(argv)
     rng = random.Random(args.seed)
-    songs = sorted(glob.glob(os.path.join(args.corpora, "pop909/POP909/[0-9][0-9][0-9]/[0-9][0-9][0-9].mid")))
+    songs = [os.path.join(d, os.path.basename(d) + ".mid") for d in pop909_song_dirs(args.corpora)]
     songs = sorted(rng.sample(songs, min(args.midi_songs, len(songs))))
-    oggs = sorted(glob.glob(OGG))
+    oggs = sorted(glob.glob(os.path.join(PLANETBLUPI, "*.ogg")))
 
     tm = time_midi(songs[: args.timed_songs], args.seed)
     sample = [c for p in oggs for c in clips(p, args.clips_per_file)]

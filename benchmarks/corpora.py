@@ -67,10 +67,18 @@ def pop909_first_key(path: str) -> str:
     return reference
 
 
+PLANETBLUPI = "/usr/share/planetblupi/music"  # Debian's planetblupi-music-ogg: real .ogg recordings
+
+
+def pop909_song_dirs(corpora: str) -> list[str]:
+    """The 909 POP909 song folders (``POP909/NNN``), sorted."""
+    return sorted(glob.glob(os.path.join(corpora, "pop909", "POP909", "[0-9][0-9][0-9]")))
+
+
 def pop909_corpus(corpora: str) -> Corpus:
     """The 909 POP909 songs (``NNN/NNN.mid``) with their first annotated key."""
     items = []
-    for song in sorted(glob.glob(os.path.join(corpora, "pop909", "POP909", "[0-9][0-9][0-9]"))):
+    for song in pop909_song_dirs(corpora):
         number = os.path.basename(song)
         items.append(Item(number, os.path.join(song, f"{number}.mid"),
                           pop909_first_key(os.path.join(song, "key_audio.txt"))))

@@ -55,7 +55,9 @@ from captune.extractors import fingerprint as fp
 from captune.extractors.midi import from_midi_bytes
 from captune.pipelines.grouping import GroupNearDuplicates
 
-DEFAULT_CORPORA = "/work/shared/corpora"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from corpora import DEFAULT_CORPORA, pop909_song_dirs  # noqa: E402
+
 _XLSX = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
 
 
@@ -75,13 +77,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def pop909_files(corpora: str, songs: int | None, seed: int) -> list[tuple[str, str, bytes]]:
     """(song folder, path, bytes) of every song and version file of the chosen folders, sorted."""
-    root = os.path.join(corpora, "pop909", "POP909")
-    folders = sorted(d for d in os.listdir(root) if d.isdigit())
+    folders = pop909_song_dirs(corpora)
     if songs is not None:
         folders = sorted(random.Random(seed).sample(folders, min(songs, len(folders))))
     out = []
-    for song in folders:
-        for path in [os.path.join(root, song, f"{song}.mid")] + sorted(glob.glob(os.path.join(root, song, "versions", "*.mid"))):
+    for folder in folders:
+        song = os.path.basename(folder)
+        for path in [os.path.join(folder, f"{song}.mid")] + sorted(glob.glob(os.path.join(folder, "versions", "*.mid"))):
             with open(path, "rb") as fh:
                 out.append((song, path, fh.read()))
     return out
