@@ -298,7 +298,7 @@ def finish_manifest(out: str, started: float, made: int | None = None) -> dict:
                            "files_per_s": round(manifest["counts"]["inputs"] / wall, 1) if wall > 0 else None}
     if made is not None:
         this_run = manifest["runs"][-1]["counts"]
-        rejected = sum(n for reason, n in this_run["failures_by_reason"].items() if reason.startswith("validate/"))
+        rejected = this_run["failures"] - this_run["file_failures"]  # the validate records: single rows
         manifest["rows_made"] = made
         if made != this_run["rows"] + rejected:
             warning = (f"the analysis made {made} rows but {this_run['rows']} reached the shards and {rejected} "
