@@ -72,6 +72,12 @@ def process(data: bytes, name: str, source_id: str, settings: Settings = Setting
     raise BadInput("unsupported_format", f"no decoder for {os.path.splitext(name)[1] or 'a file without suffix'}")
 
 
+def _unit(variant: dict, clip_start_s: float | None, media: dict, facts: dict) -> dict:
+    """One future row (see module doc); ``augmentation_check`` is filled by ``--verify-augmentation``."""
+    return {"variant": variant, "clip_start_s": clip_start_s, "media": media, "facts": facts,
+            "augmentation_check": None}
+
+
 def _with_emotion(facts: dict, settings: Settings) -> dict:
     return {**facts, **emotion.estimate(facts, settings.emotion_model)}
 
@@ -91,8 +97,7 @@ def _symbolic_units(data: bytes, name: str, source_id: str, settings: Settings) 
             sound = audio.extract(rendered)
             facts = {**facts, **{k: sound[k] for k in RENDERED_FACTS}}  # emotion reads the notes, not these
             media = {"bytes": audio.to_flac_bytes(rendered), "path": os.path.splitext(media_name)[0] + ".flac"}
-        return {"variant": variant, "clip_start_s": None, "media": media, "facts": facts,
-                "augmentation_check": None}
+        return _unit(variant, None, media, facts)
 
     units = [unit(ORIGINAL, smf, facts, os.path.basename(name))]
     for variant in _variants(source_id, facts["duration_s"], settings):
@@ -128,13 +133,12 @@ def _audio_units(data: bytes, name: str, source_id: str, settings: Settings) -> 
         label = stem if start is None else f"{stem}.{start:.1f}s"
         media = ({"bytes": data, "path": os.path.basename(name)} if start is None
                  else {"bytes": audio.to_flac_bytes(clip), "path": f"{label}.flac"})
-        units.append({"variant": ORIGINAL, "clip_start_s": start, "media": media, "facts": facts,
-                      "augmentation_check": None})
+        units.append(_unit(ORIGINAL, start, media, facts))
         for variant in _variants(f"{source_id}:{start}", facts["duration_s"], settings):
             changed = audio.Audio(audio_augment.apply(clip.samples, clip.sr, variant), clip.sr)
             expected = _with_emotion(labels.rewrite(facts, variant), settings)
-            u = {"variant": variant, "clip_start_s": start, "facts": expected, "augmentation_check": None,
-                 "media": {"bytes": audio.to_flac_bytes(changed), "path": f"{label}.{variant_tag(variant)}.flac"}}
+            u = _unit(variant, start, {"bytes": audio.to_flac_bytes(changed),
+                                       "path": f"{label}.{variant_tag(variant)}.flac"}, expected)
             if settings.verify:
                 u["augmentation_check"] = verify.check(expected, audio.extract(changed))
             units.append(u)
