@@ -11,9 +11,12 @@ media, facts, augmentation_check}``:
   ``media`` becomes that FLAC and the unit gains the audio's loudness, loudness
   range and audio statistics, while key, chords, tempo and beats stay the
   symbolic ones (exact, where audio analysis only estimates);
-- audio: one unit per clip of ``clip_seconds`` (``clip_start_s`` its offset,
-  ``media`` the clip as FLAC), or one for the whole recording (``media`` the
-  file itself, ``clip_start_s`` None).
+- audio: one unit for the whole recording (``media`` the file itself,
+  ``clip_start_s`` None), or with ``clip_seconds`` one per clip (``clip_start_s``
+  its offset, ``media`` the clip as FLAC). A clipped recording comes back cut but
+  unanalysed: :func:`process` lists its clips and :func:`clip_units` makes each
+  clip's units in a call of its own, so the pipeline spreads a long recording
+  over its workers and no single element carries a whole augmented recording.
 
 With ``augment`` set, every unit is followed by its MusicBench variants
 (:func:`captune.augment.plan.variants`, drawn from (seed, source id)): MIDI is
@@ -58,7 +61,9 @@ class Settings:
 
 
 def process(data: bytes, name: str, source_id: str, settings: Settings = Settings()) -> dict:
-    """``{'modality', 'duration_s', 'fingerprint', 'units': [...]}`` for the bytes of the file called ``name``.
+    """``{'modality', 'duration_s', 'fingerprint', 'units': [...], 'clips': [(offset_s, Audio), ...]}``
+    for the bytes of the file called ``name``; ``clips`` is empty except for audio cut with
+    ``clip_seconds``, whose units are then left to :func:`clip_units`.
 
     Raises :class:`BadInput` (stage ``decode`` or ``extract``) for a file that gives no row; a
     variant that cannot be made is a failure of the whole file too, so a dataset never holds
@@ -111,50 +116,69 @@ def _symbolic_units(data: bytes, name: str, source_id: str, settings: Settings) 
             u["augmentation_check"] = verify.check(expected, found)
         units.append(u)
     return {"modality": modality, "duration_s": facts["duration_s"], "fingerprint": fingerprint.symbolic(piece),
-            "units": units}
+            "units": units, "clips": []}
 
 
 def _audio_units(data: bytes, name: str, source_id: str, settings: Settings) -> dict:
-    from captune.augment import audio as audio_augment
     from captune.extractors import audio
     from captune.extractors.audio.chroma import CHROMA_SR, HOP, chromagram
 
-    suffix = os.path.splitext(name)[1].lower()
-    recording = audio.from_audio_bytes(data, suffix, settings.max_duration_s)
-    stem = os.path.splitext(os.path.basename(name))[0]
-    if settings.clip_seconds:
-        pieces = audio.clips(recording, settings.clip_seconds)
-    else:
-        pieces = [(None, recording)]
+    recording = audio.from_audio_bytes(data, os.path.splitext(name)[1].lower(), settings.max_duration_s)
     whole = chromagram(recording.samples, recording.sr)  # for the fingerprint, and a whole file's facts
-    units = []
-    for start, clip in pieces:
-        facts = _with_emotion(audio.extract(clip, chroma=whole if start is None else None), settings)
-        label = stem if start is None else f"{stem}.{start:.1f}s"
-        media = ({"bytes": data, "path": os.path.basename(name)} if start is None
-                 else {"bytes": audio.to_flac_bytes(clip), "path": f"{label}.flac"})
-        units.append(_unit(ORIGINAL, start, media, facts))
-        for variant in _variants(f"{source_id}:{start}", facts["duration_s"], settings):
-            changed = audio.Audio(audio_augment.apply(clip.samples, clip.sr, variant), clip.sr)
-            expected = _with_emotion(labels.rewrite(facts, variant), settings)
-            u = _unit(variant, start, {"bytes": audio.to_flac_bytes(changed),
-                                       "path": f"{label}.{variant_tag(variant)}.flac"}, expected)
-            if settings.verify:
-                u["augmentation_check"] = verify.check(expected, audio.extract(changed))
-            units.append(u)
-    return {"modality": "audio", "duration_s": round(recording.duration_s, 3),
-            "fingerprint": fingerprint.from_chroma(whole[1], CHROMA_SR / HOP), "units": units}
+    item = {"modality": "audio", "duration_s": round(recording.duration_s, 3),
+            "fingerprint": fingerprint.from_chroma(whole[1], CHROMA_SR / HOP), "units": [], "clips": []}
+    if settings.clip_seconds:
+        item["clips"] = audio.clips(recording, settings.clip_seconds)
+    else:
+        media = {"bytes": data, "path": os.path.basename(name)}
+        item["units"] = _recording_units(recording, None, name, source_id, settings, media=media, chroma=whole)
+    return item
+
+
+def clip_units(clip, start_s: float, name: str, source_id: str, settings: Settings) -> list[dict]:
+    """The units of one clip (an :class:`~captune.extractors.audio.Audio` at offset ``start_s`` seconds)
+    of the recording called ``name``, as listed by :func:`process`. Raises :class:`BadInput` (stage
+    ``extract``) when the clip or one of its variants cannot be analysed."""
+    return guarded(_recording_units, clip, start_s, name, source_id, settings)
+
+
+def _recording_units(recording, start_s: float | None, name: str, source_id: str, settings: Settings, *,
+                     media: dict | None = None, chroma=None) -> list[dict]:
+    """The original and variant units of a clip (``start_s`` its offset) or of a whole recording
+    (``start_s`` None, ``media`` the file itself, ``chroma`` its chromagram if already computed)."""
+    from captune.augment import audio as audio_augment
+    from captune.extractors import audio
+
+    facts = _with_emotion(audio.extract(recording, chroma=chroma), settings)
+    stem = os.path.splitext(os.path.basename(name))[0]
+    label = stem if start_s is None else f"{stem}.{start_s:.1f}s"
+    if media is None:
+        media = {"bytes": audio.to_flac_bytes(recording), "path": f"{label}.flac"}
+    units = [_unit(ORIGINAL, start_s, media, facts)]
+    for variant in _variants(f"{source_id}:{start_s}", facts["duration_s"], settings):
+        changed = audio.Audio(audio_augment.apply(recording.samples, recording.sr, variant), recording.sr)
+        expected = _with_emotion(labels.rewrite(facts, variant), settings)
+        u = _unit(variant, start_s, {"bytes": audio.to_flac_bytes(changed),
+                                     "path": f"{label}.{variant_tag(variant)}.flac"}, expected)
+        if settings.verify:
+            u["augmentation_check"] = verify.check(expected, audio.extract(changed))
+        units.append(u)
+    return units
 
 
 def work_factor(name: str, size_bytes: int, settings: Settings) -> float:
-    """How many ordinary items of work a file is, to scale its time limit: audio counts one per
-    MB (about a minute of compressed audio, less of WAV), times its rows per clip (1 + variants);
-    rendered MIDI counts one per row; other MIDI and scores count 1."""
-    aug = settings.augment
-    rows = 1 + (len(aug.semitones) + aug.tempo_count + aug.volume_count if aug else 0)
+    """How many ordinary items of work :func:`process` is for a file, to scale its time limit: audio
+    counts one per MB (about a minute of compressed audio, less of WAV), times its rows (1 + variants)
+    unless it is only cut into clips; rendered MIDI counts one per row; other MIDI and scores count 1."""
     if modality_of(name) == "audio":
-        return max(1.0, size_bytes / 1e6) * rows
-    return float(rows) if settings.render_midi else 1.0
+        return max(1.0, size_bytes / 1e6) * (1.0 if settings.clip_seconds else rows_per_unit(settings))
+    return float(rows_per_unit(settings)) if settings.render_midi else 1.0
+
+
+def rows_per_unit(settings: Settings) -> int:
+    """Rows made from each unit: the original and its variants; the work of one :func:`clip_units` call."""
+    aug = settings.augment
+    return 1 + (len(aug.semitones) + aug.tempo_count + aug.volume_count if aug else 0)
 
 
 def _variants(key: str, duration_s: float, settings: Settings) -> list[dict]:

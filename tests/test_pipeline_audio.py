@@ -6,10 +6,11 @@ The recording is Am Dm E Am (four beats each at 100 bpm, a click on every beat) 
 a clip and stays). The MIDI file is a C major melody.
 """
 
+import json
 import os
 
 import pytest
-from fixtures import IN_MEMORY, make_midi, melody, progression_audio, read_rows, wav_bytes
+from fixtures import IN_MEMORY, SR, make_midi, melody, progression_audio, read_rows, wav_bytes
 
 from captune.extractors.audio import from_audio_bytes
 from captune.pipelines import build
@@ -87,3 +88,26 @@ def test_time_limits_scale_with_the_work_of_an_item():
     assert work_factor("a.mid", 10_000, Settings(render_midi=True, augment=Augment())) == 12.0
     assert work_factor("a.ogg", 300_000, plain) == 1.0          # under a MB: one ordinary item
     assert work_factor("a.ogg", 5_000_000, augmented) == 5.0 * 12
+
+
+def test_a_clip_that_cannot_be_analysed_costs_its_rows_only(tmp_path):
+    """9.95 s cut into 1.8 s clips: five full clips and a 0.95 s tail (kept: over half a clip) that is
+    under the 1 s the analysis needs. Built in multi-processing mode, where clips travel as elements of
+    their own: the five clips give 2 rows each (original + one shift), the tail one ``clip`` failure,
+    and the recording stays one source with no file failure."""
+    samples, _ = progression_audio(["C", "G", "Am", "F"], bpm=100, repeats=1)
+    root, out = tmp_path / "in", tmp_path / "out"
+    root.mkdir()
+    (root / "short_tail.wav").write_bytes(wav_bytes(samples[: int(9.95 * SR)]))
+    build.run(["--input", str(root), "--output", str(out), "--clip-seconds", "1.8", "--augment", "musicbench",
+               "--pitch-shifts", "1", "--tempo-changes", "0", "--volume-changes", "0"])
+    rows = read_rows(out)
+    assert sorted({r["clip_start_s"] for r in rows}) == pytest.approx([0.0, 1.8, 3.6, 5.4, 7.2])
+    assert len(rows) == 10
+    manifest = json.loads((out / "manifest.json").read_text())
+    counts = manifest["counts"]
+    assert counts["failures_by_reason"] == {"clip/too_short": 1}
+    assert counts["inputs"] == counts["sources"] == 1 and counts["file_failures"] == 0
+    assert manifest["rows_made"] == 10 and "warnings" not in manifest
+    [record] = [json.loads(line) for line in (out / "failures" / "failures.jsonl").read_text().splitlines()]
+    assert record["stage"] == "clip" and record["detail"].startswith("clip at 9 s")

@@ -33,7 +33,7 @@ from captune.pipelines.incremental import merge_failures
 from captune.pipelines.options import check_build_options, check_llm_options, emotion_model_text, parse
 from captune.pipelines.grouping import GroupNearDuplicates
 from captune.pipelines.transforms import (
-    FAILURES, NAMESPACE, AnalyzeAndCaption, AssignShard, KeepFirstCopy, KeepOnePerGroup, LLMCaption, MatchInputs,
+    FAILURES, NAMESPACE, AnalyzeAndCaption, AnalyzeClip, AssignShard, KeepFirstCopy, KeepOnePerGroup, LLMCaption, MatchInputs,
     ReadAndHash, SetGroup, SkipKnown, WriteShard,
     group_key, llm_settings, run_id, write_jsonl,
 )
@@ -106,11 +106,14 @@ class BuildDataset(beam.PTransform):
             "duplicates", "skipped", main="items")
         kept = (new.items | "GroupCopies" >> beam.GroupByKey()
                 | "KeepFirstCopy" >> beam.ParDo(KeepFirstCopy()).with_outputs("duplicates", main="items"))
-        analyzed = kept.items | "AnalyzeAndCaption" >> beam.ParDo(AnalyzeAndCaption(
-            item_settings(o), test_fraction=o.test_fraction, timeout_s=o.item_timeout,
-            musicbench_captions=o.augment != "none")).with_outputs(FAILURES, "sources", main="rows")
+        analysis = dict(settings=item_settings(o), test_fraction=o.test_fraction, timeout_s=o.item_timeout,
+                        musicbench_captions=o.augment != "none")
+        analyzed = kept.items | "AnalyzeAndCaption" >> beam.ParDo(AnalyzeAndCaption(**analysis)).with_outputs(
+            FAILURES, "sources", "clips", main="rows")
+        clipped = (analyzed.clips | "SpreadClips" >> beam.Reshuffle()
+                   | "AnalyzeClip" >> beam.ParDo(AnalyzeClip(**analysis)).with_outputs(FAILURES, main="rows"))
         group_of, near = group_sources(analyzed.sources, o)
-        rows = analyzed.rows | "SetGroup" >> beam.ParDo(
+        rows = ((analyzed.rows, clipped.rows) | "AllRows" >> beam.Flatten()) | "SetGroup" >> beam.ParDo(
             SetGroup(o.test_fraction), beam.pvalue.AsDict(group_of),
             beam.pvalue.AsDict(near | "DroppedIds" >> beam.Map(lambda r: (r["source_id"], True))))
         if o.captioner == "llm":
@@ -123,7 +126,7 @@ class BuildDataset(beam.PTransform):
                   | "GroupShards" >> beam.GroupByKey()
                   | "WriteShard" >> beam.ParDo(WriteShard(FileSystems.join(o.output, "data"), self.run)).with_outputs(
                       FAILURES, main="written"))
-        failures = ((matched[FAILURES], read[FAILURES], analyzed[FAILURES], shards[FAILURES])
+        failures = ((matched[FAILURES], read[FAILURES], analyzed[FAILURES], clipped[FAILURES], shards[FAILURES])
                     | "AllFailures" >> beam.Flatten())
         inputs = paths | "CountInputs" >> beam.combiners.Count.Globally()
         duplicates = (kept.duplicates, new.duplicates) | "AllDuplicates" >> beam.Flatten()
@@ -209,16 +212,21 @@ def overall_validation(shards: list) -> dict:
             "rejected": rejected, "failed": dict(sorted(failed.items())), "all_rows_passed": rejected == 0}
 
 
+ROW_STAGES = ("clip", "validate")  # stages whose failure records stand for rows, not whole files
+
+
 def file_failures(failures: list) -> list:
-    """The failure records of whole files (every stage but ``validate``, whose records are single rows)."""
-    return [f for f in failures if f["stage"] != "validate"]
+    """The failure records of whole files (every stage but :data:`ROW_STAGES`: a clip that cannot be
+    analysed, a row that fails validation)."""
+    return [f for f in failures if f["stage"] not in ROW_STAGES]
 
 
 def summarize(inputs: int, sources: int, shards: list, failures: list, duplicates: list, near: list) -> dict:
     """Counts for the manifest. Every input file is one of: a source with rows, a failure of a whole
     file, a byte-identical duplicate or a near-duplicate dropped by ``--dedup near`` (``inputs = sources +
     file_failures + duplicates + near_duplicates``); ``rows`` counts the rows written (a source gives
-    one per clip and variant), ``failures`` every record (``validate`` ones are single rows); ``captions``
+    one per clip and variant), ``failures`` every record (those of :data:`ROW_STAGES` stand for rows of a
+    source: a clip's original and variants, or one invalid row); ``captions``
     counts rows by ``caption_check.status`` (accepted, retried, fallback, template)."""
     rows_by_split, captions = Counter(), Counter({k: 0 for k in ("accepted", "retried", "fallback", "template")})
     for s in shards:
@@ -298,7 +306,7 @@ def finish_manifest(out: str, started: float, made: int | None = None) -> dict:
                            "files_per_s": round(manifest["counts"]["inputs"] / wall, 1) if wall > 0 else None}
     if made is not None:
         this_run = manifest["runs"][-1]["counts"]
-        rejected = this_run["failures"] - this_run["file_failures"]  # the validate records: single rows
+        rejected = sum(n for reason, n in this_run["failures_by_reason"].items() if reason.startswith("validate/"))
         manifest["rows_made"] = made
         if made != this_run["rows"] + rejected:
             warning = (f"the analysis made {made} rows but {this_run['rows']} reached the shards and {rejected} "

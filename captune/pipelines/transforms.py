@@ -120,12 +120,12 @@ class KeepFirstCopy(beam.DoFn):
         yield path, source, data
 
 
-class AnalyzeAndCaption(beam.DoFn):
-    """(path, source_id, bytes) → its rows (:func:`captune.items.process`: clips, variants), decoding
-    and extracting in an isolated child process with a time limit (``timeout_s`` per ordinary item,
-    scaled by :func:`captune.items.work_factor`; 0: in-process); and to
-    the ``sources`` output one ``(source_id, {source_uri, duration_s, fingerprint})`` per file, which the
-    near-duplicate grouping reads."""
+class _Isolated(beam.DoFn):
+    """Base of the DoFns that call a function of :mod:`captune.items` in an isolated child process
+    with a time limit (``timeout_s`` per ordinary item, scaled by the call's amount of work; 0: in
+    this process) and turn a file's units into rows."""
+
+    FN = None  # the function of captune.items to call
 
     def __init__(self, settings: items.Settings, *, test_fraction: float, timeout_s: float,
                  musicbench_captions: bool = False):
@@ -135,37 +135,80 @@ class AnalyzeAndCaption(beam.DoFn):
         self.failed = Metrics.counter(NAMESPACE, "failures")
 
     def setup(self):
-        self._process = Isolated(items.process, self.timeout_s) if self.timeout_s > 0 else items.process
+        fn = type(self).FN
+        self._fn = Isolated(fn, self.timeout_s) if self.timeout_s > 0 else fn
 
     def teardown(self):
-        if isinstance(self._process, Isolated):
-            self._process.close()
+        if isinstance(self._fn, Isolated):
+            self._fn.close()
+
+    def call(self, *args, work: float = 1.0):
+        """``FN(*args, settings)``; raises BadInput, ItemTimeout or WorkerCrashed."""
+        if isinstance(self._fn, Isolated):
+            return self._fn(*args, self.settings, timeout_s=self.timeout_s * work)
+        return self._fn(*args, self.settings)
+
+    def attempt(self, path: str, source: str, stage: str | None, fn):
+        """``(fn(), None)``, or ``(None, failure record)`` when it fails; ``stage`` overrides the stage
+        of the records (None: the one the error names, ``analyze`` for a timeout or a crash)."""
+        try:
+            return fn(), None
+        except BadInput as exc:
+            record = failure(path, stage or exc.stage, exc.reason, exc.detail, source)
+        except ItemTimeout as exc:
+            record = failure(path, stage or "analyze", "timeout", str(exc), source)
+        except WorkerCrashed as exc:
+            record = failure(path, stage or "analyze", "crashed", str(exc), source)
+        self.failed.inc()
+        return None, record
+
+    def make_rows(self, path: str, source: str, item: dict) -> list[dict]:
+        rows = item_rows(path, source, item, seed=self.settings.seed, test_fraction=self.test_fraction,
+                         musicbench_captions=self.musicbench_captions)
+        self.rows.inc(len(rows))
+        return rows
+
+
+class AnalyzeAndCaption(_Isolated):
+    """(path, source_id, bytes) → its rows (:func:`captune.items.process`: units and their variants), and
+    to the ``sources`` output one ``(source_id, {source_uri, duration_s, fingerprint})`` per file, which
+    the near-duplicate grouping reads. A recording cut into clips gives no rows here but one
+    ``(path, source_id, offset_s, clip, fingerprint)`` per clip to the ``clips`` output, for
+    :class:`AnalyzeClip`."""
+
+    FN = items.process
 
     def process(self, item):
         path, source, data = item
-        try:
-            if isinstance(self._process, Isolated):
-                limit = self.timeout_s * items.work_factor(path, len(data), self.settings)
-                processed = self._process(data, path, source, self.settings, timeout_s=limit)
-            else:
-                processed = self._process(data, path, source, self.settings)
-            rows = item_rows(path, source, processed, seed=self.settings.seed, test_fraction=self.test_fraction,
-                             musicbench_captions=self.musicbench_captions)
-        except BadInput as exc:
-            record = failure(path, exc.stage, exc.reason, exc.detail, source)
-        except ItemTimeout as exc:
-            record = failure(path, "analyze", "timeout", str(exc), source)
-        except WorkerCrashed as exc:
-            record = failure(path, "analyze", "crashed", str(exc), source)
-        else:
-            self.rows.inc(len(rows))
-            yield beam.pvalue.TaggedOutput("sources", (source, {
-                "source_uri": path, "duration_s": processed["duration_s"],
-                "fingerprint": processed["fingerprint"]}))
-            yield from rows
+        work = items.work_factor(path, len(data), self.settings)
+        processed, record = self.attempt(path, source, None, lambda: self.call(data, path, source, work=work))
+        if record is not None:
+            yield beam.pvalue.TaggedOutput(FAILURES, record)
             return
-        self.failed.inc()
-        yield beam.pvalue.TaggedOutput(FAILURES, record)
+        yield beam.pvalue.TaggedOutput("sources", (source, {
+            "source_uri": path, "duration_s": processed["duration_s"], "fingerprint": processed["fingerprint"]}))
+        for start, clip in processed["clips"]:
+            yield beam.pvalue.TaggedOutput("clips", (path, source, start, clip, processed["fingerprint"]))
+        yield from self.make_rows(path, source, processed)
+
+
+class AnalyzeClip(_Isolated):
+    """(path, source_id, offset_s, clip, fingerprint) → the clip's rows (:func:`captune.items.clip_units`).
+    A clip that cannot be analysed gives one failure record of stage ``clip`` (its rows only: the
+    recording stays a source with its other clips)."""
+
+    FN = items.clip_units
+
+    def process(self, element):
+        path, source, start, clip, fingerprint = element
+        work = items.rows_per_unit(self.settings)
+        units, record = self.attempt(path, source, "clip",
+                                     lambda: self.call(clip, start, path, source, work=work))
+        if record is not None:
+            record["detail"] = f"clip at {start:g} s: {record['detail']}"
+            yield beam.pvalue.TaggedOutput(FAILURES, record)
+            return
+        yield from self.make_rows(path, source, {"modality": "audio", "fingerprint": fingerprint, "units": units})
 
 
 def group_key(source: str, uri: str, split_by: str) -> str:
