@@ -1,8 +1,12 @@
 """Emotion: known answers of the default model, the JSON model format, and ``captune train-emotion``.
 
 Known-answer pieces are built from the cues the literature agrees on (mode, tempo,
-loudness, articulation): a fast, loud, staccato C major piece is +V+A (quadrant 1), a
-slow, quiet, legato A minor one −V−A (quadrant 3); crossing the cues gives the other two.
+loudness, articulation, tonality): a fast, loud, staccato C major piece is +V+A (quadrant 1),
+a slow, quiet, legato A minor one −V−A (quadrant 3), a slow quiet major one +V−A (quadrant 4)
+and a fast, loud, chromatic one (diminished and augmented chords over a chromatic line, no
+clear key) −V+A (quadrant 2). A fast, loud but plainly tonal minor piece is a mixed case
+(tempo and a clear key against mode): the default reads it as pleasant, only its valence's
+order against the slow minor piece is checked.
 """
 
 import csv
@@ -21,13 +25,16 @@ MAJOR = {"chords": [(48, 52, 55), (53, 57, 60), (55, 59, 62), (48, 52, 55)],    
          "scale": [72, 74, 76, 77, 79, 77, 76, 74]}                               # C5 D5 E5 F5 G5 ...
 MINOR = {"chords": [(45, 48, 52), (50, 53, 57), (52, 55, 59), (45, 48, 52)],       # Am Dm Em Am
          "scale": [69, 71, 72, 74, 76, 74, 72, 71]}                               # A4 B4 C5 D5 E5 ...
+CHROMATIC = {"chords": [(45, 48, 51), (46, 50, 54), (44, 47, 50), (45, 48, 51)],  # Adim Bbaug G#dim Adim
+             "scale": [69, 70, 71, 72, 73, 72, 71, 70]}                           # A4 Bb4 B4 C5 C#5 ...
 
 
 def emotion_piece(major: bool, excited: bool, shift: int = 0, tempo_jitter: float = 0.0,
-                  velocity_jitter: int = 0) -> bytes:
+                  velocity_jitter: int = 0, k: dict | None = None) -> bytes:
     """Four bars of block chords and a melody. ``excited``: fast (160 bpm), loud (velocity 110),
-    staccato eighth notes; otherwise slow (60 bpm), quiet (velocity 40), legato half notes."""
-    k = MAJOR if major else MINOR
+    staccato eighth notes; otherwise slow (60 bpm), quiet (velocity 40), legato half notes.
+    ``k``: chords and melody (default :data:`MAJOR` or :data:`MINOR` by ``major``)."""
+    k = k or (MAJOR if major else MINOR)
     vel = (110 if excited else 40) + velocity_jitter
     bpm = (160 if excited else 60) * (1 + tempo_jitter)
     chords = [(bar * 4.0, 4.0, p + shift, vel) for bar, chord in enumerate(k["chords"]) for p in chord]
@@ -44,7 +51,6 @@ def facts_of(data: bytes, model=None) -> dict:
 @pytest.mark.parametrize("major, excited, expected", [
     (True, True, 1),    # fast loud major: happy
     (False, False, 3),  # slow quiet minor: sad
-    (False, True, 2),   # fast loud minor: tense / angry
     (True, False, 4),   # slow quiet major: calm / tender
 ])
 def test_default_model_known_quadrants(major, excited, expected):
@@ -54,6 +60,38 @@ def test_default_model_known_quadrants(major, excited, expected):
     assert -1 <= f["valence"] <= 1 and -1 <= f["arousal"] <= 1
     assert abs(f["arousal"]) > 0.5  # tempo, loudness and articulation all agree: far from neutral
     assert f["mood"] and f["mood"][0] == {1: "joyful", 2: "tense", 3: "melancholic", 4: "serene"}[expected]
+
+
+def test_fast_loud_chromatic_piece_is_tense():
+    """Fast, loud, staccato and atonal (anger/fear cues in Gabrielsson & Lindström 2010): −V+A.
+    Its key finder's r is far below the 0.8 of a scale used evenly, so key clarity pulls
+    valence down by several steps of 0.35, more than the positivity offset (0.7) and the fast
+    tempo and high register (about +0.6) push it up."""
+    f = facts_of(emotion_piece(False, True, k=CHROMATIC))
+    assert f["key_confidence"] < 0.5
+    assert f["emotion_quadrant"] == 2 and f["mood"][0] == "tense"
+
+
+def test_fast_minor_is_happier_than_slow_minor():
+    """Tempo raises valence (Gagnon & Peretz 2003: fast minor is heard as happier than slow minor)."""
+    fast, slow = facts_of(emotion_piece(False, True)), facts_of(emotion_piece(False, False))
+    assert fast["valence"] > slow["valence"] and slow["valence"] < 0
+
+
+def test_key_clarity_feature_and_weight():
+    """``key_clarity`` is the symbolic key finder's r; recordings and keyless pieces have none.
+    By hand: at the centre (r 0.8) only the positivity offset is left, tanh(0.7); one step
+    clearer (r 0.9) adds 0.35; one step more chromatic (r 0.7) takes 0.35 off."""
+    f = facts_of(emotion_piece(True, True))
+    assert emotion.features(f)["key_clarity"] == pytest.approx(f["key_confidence"])
+    assert emotion.features({"note_stats": {"note_count": 3}, "key": None})["key_clarity"] is None
+    audio = {"key": "A minor", "key_confidence": 0.9, "audio_stats": {"onset_rate": 2.0}}
+    assert emotion.features(audio)["key_clarity"] is None and emotion.features(audio)["mode"] == pytest.approx(-0.9)
+    for r, z in ((0.8, 0.7), (0.9, 1.05), (0.7, 0.35)):
+        v, a = emotion.default_model({"key_clarity": r})
+        assert v == pytest.approx(math.tanh(z)) and a == pytest.approx(0.0)
+    chromatic = emotion.features(facts_of(emotion_piece(False, True, k=CHROMATIC)))
+    assert chromatic["key_clarity"] < emotion.features(facts_of(emotion_piece(False, True)))["key_clarity"]
 
 
 def test_features_read_the_facts():
@@ -83,9 +121,10 @@ def test_no_notes_means_no_emotion():
 
 
 def test_missing_facts_contribute_nothing():
-    # a score without a tempo mark: no tempo term, the rest still counts
+    # a score without a tempo mark: no tempo term, the rest still counts (mode 0.9 plus the
+    # positivity offset 0.7 of the valence intercept)
     v, a = emotion.default_model({"mode": 1.0, "log2_tempo": None})
-    assert v == pytest.approx(math.tanh(0.9)) and a == pytest.approx(0.0)
+    assert v == pytest.approx(math.tanh(0.9 + 0.7)) and a == pytest.approx(0.0)
 
 
 def test_json_round_trip_gives_identical_predictions(tmp_path):
