@@ -57,6 +57,7 @@ class Settings:
     soundfont: str | None = None
     augment: plan.Settings | None = None  # None: originals only
     verify: bool = False
+    essentia_models: str | None = None  # folder of the MTG-Jamendo genre and mood/theme models; None: no tagging
     seed: int = 0
 
 
@@ -83,8 +84,21 @@ def _unit(variant: dict, clip_start_s: float | None, media: dict, facts: dict) -
             "augmentation_check": None}
 
 
-def _with_emotion(facts: dict, settings: Settings) -> dict:
-    return {**facts, **emotion.estimate(facts, settings.emotion_model)}
+def _with_emotion(facts: dict, settings: Settings, tags: dict | None = None) -> dict:
+    """``facts`` with the emotion model's estimate, then the tagger's ``genre`` and ``mood`` (:func:`_tags`)."""
+    return {**facts, **emotion.estimate(facts, settings.emotion_model), **(tags or {})}
+
+
+def _tags(sound, settings: Settings) -> dict:
+    """``{'genre': [...], 'mood': [...]}`` from the essentia-tensorflow models for :class:`Audio` ``sound``
+    (``{}`` without ``essentia_models``). ``genre`` may be empty (the model ran, no class passed its
+    threshold); ``mood`` is left out when empty, so the emotion model's words stay."""
+    if not settings.essentia_models:
+        return {}
+    from captune.extractors.audio import tagging
+
+    found = tagging.tags(sound, settings.essentia_models)
+    return {"genre": found["genre"], **({"mood": found["mood"]} if found["mood"] else {})}
 
 
 def _symbolic_units(data: bytes, name: str, source_id: str, settings: Settings) -> dict:
@@ -92,22 +106,29 @@ def _symbolic_units(data: bytes, name: str, source_id: str, settings: Settings) 
     smf, piece = load_symbolic(data, name, settings.max_duration_s)
     facts = midi.extract(piece, settings.key_profile, settings.emotion_model)
     stem = os.path.splitext(os.path.basename(name))[0]
+    rendered_original = None
+    if settings.essentia_models:  # the taggers listen: render the piece (once), as MidiCaps did
+        from captune.extractors import audio
 
-    def unit(variant, midi_bytes, facts, media_name):
+        rendered_original = audio.render_midi(smf, settings.soundfont)
+    tags = _tags(rendered_original, settings)
+    facts = {**facts, **tags}
+
+    def unit(variant, midi_bytes, facts, media_name, rendered=None):
         media = {"bytes": midi_bytes, "path": media_name}
         if settings.render_midi:
             from captune.extractors import audio
 
-            rendered = audio.render_midi(midi_bytes, settings.soundfont)
+            rendered = rendered if rendered is not None else audio.render_midi(midi_bytes, settings.soundfont)
             sound = audio.extract(rendered)
             facts = {**facts, **{k: sound[k] for k in RENDERED_FACTS}}  # emotion reads the notes, not these
             media = {"bytes": audio.to_flac_bytes(rendered), "path": os.path.splitext(media_name)[0] + ".flac"}
         return _unit(variant, None, media, facts)
 
-    units = [unit(ORIGINAL, smf, facts, os.path.basename(name))]
+    units = [unit(ORIGINAL, smf, facts, os.path.basename(name), rendered_original)]
     for variant in _variants(source_id, facts["duration_s"], settings):
         changed = midi_augment.apply(smf, variant)
-        expected = _with_emotion(labels.rewrite(facts, variant), settings)
+        expected = _with_emotion(labels.rewrite(facts, variant), settings, tags)
         u = unit(variant, changed, expected, f"{stem}.{variant_tag(variant)}.mid")
         if settings.verify:
             again = midi.from_midi_bytes(changed, tempo_known=piece.tempo_known,
@@ -149,7 +170,8 @@ def _recording_units(recording, start_s: float | None, name: str, source_id: str
     from captune.augment import audio as audio_augment
     from captune.extractors import audio
 
-    facts = _with_emotion(audio.extract(recording, chroma=chroma), settings)
+    tags = _tags(recording, settings)
+    facts = _with_emotion(audio.extract(recording, chroma=chroma), settings, tags)
     stem = os.path.splitext(os.path.basename(name))[0]
     label = stem if start_s is None else f"{stem}.{start_s:.1f}s"
     if media is None:
@@ -157,7 +179,7 @@ def _recording_units(recording, start_s: float | None, name: str, source_id: str
     units = [_unit(ORIGINAL, start_s, media, facts)]
     for variant in _variants(f"{source_id}:{start_s}", facts["duration_s"], settings):
         changed = audio.Audio(audio_augment.apply(recording.samples, recording.sr, variant), recording.sr)
-        expected = _with_emotion(labels.rewrite(facts, variant), settings)
+        expected = _with_emotion(labels.rewrite(facts, variant), settings, tags)
         u = _unit(variant, start_s, {"bytes": audio.to_flac_bytes(changed),
                                      "path": f"{label}.{variant_tag(variant)}.flac"}, expected)
         if settings.verify:
@@ -169,14 +191,26 @@ def _recording_units(recording, start_s: float | None, name: str, source_id: str
 def work_factor(name: str, size_bytes: int, settings: Settings) -> float:
     """How many ordinary items of work :func:`process` is for a file, to scale its time limit: audio
     counts one per MB (about a minute of compressed audio, less of WAV), times its rows (1 + variants)
-    unless it is only cut into clips; rendered MIDI counts one per row; other MIDI and scores count 1."""
+    unless it is only cut into clips; rendered MIDI counts one per row; other MIDI and scores count 1.
+    Tagging (``essentia_models``) doubles it: rendering and the embedding model, an estimate."""
     if modality_of(name) == "audio":
-        return max(1.0, size_bytes / 1e6) * (1.0 if settings.clip_seconds else rows_per_unit(settings))
-    return float(rows_per_unit(settings)) if settings.render_midi else 1.0
+        work = max(1.0, size_bytes / 1e6) * (1.0 if settings.clip_seconds else rows_per_unit(settings))
+    else:
+        work = float(rows_per_unit(settings)) if settings.render_midi else 1.0
+    return work * _tagging_factor(settings)
+
+
+def clip_work(settings: Settings) -> float:
+    """How many ordinary items of work one :func:`clip_units` call is (see :func:`work_factor`)."""
+    return rows_per_unit(settings) * _tagging_factor(settings)
+
+
+def _tagging_factor(settings: Settings) -> float:
+    return 2.0 if settings.essentia_models else 1.0
 
 
 def rows_per_unit(settings: Settings) -> int:
-    """Rows made from each unit: the original and its variants; the work of one :func:`clip_units` call."""
+    """Rows made from each unit: the original and its variants."""
     aug = settings.augment
     return 1 + (len(aug.semitones) + aug.tempo_count + aug.volume_count if aug else 0)
 

@@ -51,7 +51,7 @@ def item_settings(o: argparse.Namespace) -> items.Settings:
     return items.Settings(max_duration_s=o.max_duration, key_profile=o.key_profile,
                           emotion_model=emotion_model_text(o), clip_seconds=o.clip_seconds,
                           render_midi=o.render_midi, soundfont=o.soundfont, augment=augment,
-                          verify=o.verify_augmentation, seed=o.seed)
+                          verify=o.verify_augmentation, essentia_models=o.essentia_models, seed=o.seed)
 
 
 def group_sources(sources, o: argparse.Namespace):
@@ -267,15 +267,16 @@ def build_pipeline(argv: list[str] | None = None) -> tuple[beam.Pipeline, argpar
     return pipeline, opts
 
 
-GENRE_NOTE = ("captune: the genre column stays null: no genre model is configured (essentia-tensorflow "
-              "models are not bundled)")
+GENRE_NOTE = ("captune: the genre column stays null: no genre model is configured (--essentia-models DIR "
+              "with essentia-tensorflow fills it)")
 
 
 def run(argv: list[str] | None = None) -> dict:
     """Build a dataset; returns the manifest (with timings). ``argv``: see :func:`build_pipeline`."""
     started = time.time()
     pipeline, opts = build_pipeline(argv)
-    print(GENRE_NOTE, file=sys.stderr)
+    if not opts.essentia_models:
+        print(GENRE_NOTE, file=sys.stderr)
     result = pipeline.run()
     result.wait_until_finish()
     return finish_manifest(opts.output, started, rows_made(result))

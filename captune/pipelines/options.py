@@ -47,6 +47,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                             "FLAC and they gain loudness and audio statistics")
     audio.add_argument("--soundfont", help="SF2 soundfont for --render-midi (default: Debian's "
                                            "fluid-soundfont-gm, /usr/share/sounds/sf2/FluidR3_GM.sf2)")
+    audio.add_argument("--essentia-models", dest="essentia_models", metavar="DIR",
+                       help="folder of Essentia's discogs-effnet-bs64-1 embedding model and MTG-Jamendo genre and "
+                            "mood/theme heads (.pb + .json; needs essentia-tensorflow): fills genre and mood of "
+                            "every item (MIDI and scores are rendered with FluidSynth to listen)")
     aug = parser.add_argument_group("augmentation (--augment musicbench)")
     aug.add_argument("--augment", choices=("none", "musicbench"), default="none",
                      help="add MusicBench-style variants of every item with the labels rewritten "
@@ -117,7 +121,7 @@ def _pair(text: str) -> tuple[float, float]:
 
 
 def check_build_options(opts: argparse.Namespace) -> None:
-    """Raise SystemExit with a clear message for impossible grouping, clip or soundfont options."""
+    """Raise SystemExit with a clear message for impossible grouping, clip, soundfont or tagging options."""
     import re
 
     if opts.split_by not in ("group", "content", "folder"):
@@ -132,6 +136,12 @@ def check_build_options(opts: argparse.Namespace) -> None:
         raise SystemExit(f"--soundfont {opts.soundfont}: no such file")
     if opts.tempo_changes < 0 or opts.volume_changes < 0:
         raise SystemExit("--tempo-changes and --volume-changes must be 0 or more")
+    if opts.essentia_models:
+        from captune.extractors.audio import tagging
+        try:
+            tagging.check(opts.essentia_models)
+        except tagging.TaggingUnavailable as exc:
+            raise SystemExit(f"--essentia-models {opts.essentia_models}: {exc.detail}") from None
 
 
 def check_llm_options(opts: argparse.Namespace) -> None:

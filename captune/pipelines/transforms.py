@@ -201,7 +201,7 @@ class AnalyzeClip(_Isolated):
 
     def process(self, element):
         path, source, start, clip, fingerprint = element
-        work = items.rows_per_unit(self.settings)
+        work = items.clip_work(self.settings)
         units, record = self.attempt(path, source, "clip",
                                      lambda: self.call(clip, start, path, source, work=work))
         if record is not None:
