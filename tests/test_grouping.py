@@ -100,6 +100,69 @@ def test_oversized_bucket_is_skipped_but_pairs_survive():
     assert found["lsh_candidate_pairs"] == 1 and found["near_duplicate_edges"] == 1
 
 
+def reference_groups(items, threshold, max_bucket, bands=64):
+    """Brute force over every pair: identical signatures join; two distinct signatures are a candidate
+    when they share a band whose bucket holds at most ``max_bucket`` distinct signatures, and an edge
+    when their similarity reaches ``threshold``. Returns (groups, candidate pairs, edges, oversized buckets)."""
+    signed = {s: tuple(sig) for s, sig in items if sig}
+    reps = {}
+    for source in sorted(signed):
+        reps.setdefault(signed[source], source)
+    rows = NUM_HASHES // bands
+    buckets = {}
+    for sig, source in reps.items():
+        for b in range(bands):
+            buckets.setdefault((b, sig[b * rows:(b + 1) * rows]), set()).add(source)
+    usable = {key for key, members in buckets.items() if len(members) <= max_bucket}
+    candidates, edges = 0, []
+    ids = sorted(reps.values())
+    sig_of = {source: sig for sig, source in reps.items()}
+    for i, a in enumerate(ids):
+        for b in ids[i + 1:]:
+            shared = [k for k in range(bands) if sig_of[a][k * rows:(k + 1) * rows] == sig_of[b][k * rows:(k + 1) * rows]
+                      and (k, sig_of[a][k * rows:(k + 1) * rows]) in usable]
+            if shared:
+                candidates += 1
+                if np.mean(np.asarray(sig_of[a]) == np.asarray(sig_of[b])) >= threshold:
+                    edges.append((a, b))
+    edges += [(reps[signed[s]], s) for s in signed if reps[signed[s]] != s]
+    groups = components([s for s, _ in items], edges)
+    return (sorted(groups.items()), candidates, len(edges) - sum(1 for s in signed if reps[signed[s]] != s),
+            len(buckets) - len(usable))
+
+
+@pytest.mark.parametrize("max_bucket", [1000, 3])
+def test_group_near_duplicates_matches_brute_force(max_bucket):
+    # Clusters of edited copies (a few slots to half the slots replaced), exact copies, a shared
+    # constant band (a bucket over max_bucket=3) and singletons: the pipeline must find exactly
+    # the pairs a comparison of every pair sharing a usable band finds.
+    rng = np.random.default_rng(11)
+    common = fresh()[:2]
+    items = []
+    for c in range(6):
+        base = fresh()
+        if c % 2:
+            base[:2] = common
+        items.append((f"c{c}-0", base))
+        for k in range(1, 5):
+            slots = rng.choice(NUM_HASHES, size=int(rng.integers(4, 110)), replace=False)
+            items.append((f"c{c}-{k}", replace(base, [s for s in slots if s >= 2])))
+        items.append((f"c{c}-copy", list(base)))
+    items += [(f"s{i}", fresh()) for i in range(8)] + [("none", None), ("empty", [])]
+    expected, candidates, edges, oversized = reference_groups(items, THRESHOLD, max_bucket)
+    assert 0 < edges < candidates     # some candidates fail verification
+    assert (oversized > 0) == (max_bucket == 3)
+    p = BeamPipeline()
+    out = p | Create(items) | GroupNearDuplicates(max_bucket=max_bucket)
+    assert_that(out, equal_to(expected))
+    result = p.run()
+    result.wait_until_finish()
+    found = counters(result)
+    assert found["lsh_candidate_pairs"] == candidates
+    assert found["near_duplicate_edges"] == edges
+    assert found.get("oversized_buckets", 0) == oversized
+
+
 def test_threshold_is_a_parameter():
     a = fresh()
     b = replace(a, range(0, 64))          # 0.5

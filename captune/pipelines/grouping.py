@@ -13,18 +13,23 @@ default).
    goes on; an item without a signature (or with one that does not split into
    ``bands``) keeps its own id. ``BandKeys``: each remaining signature gives
    ``bands`` LSH keys (:func:`~captune.extractors.fingerprint.band_keys`).
-2. ``Buckets`` (GroupByKey on the key): items sharing a band are candidates.
-   A pair is verified in one bucket only, that of the first band the two share
-   (so no pair is compared or emitted twice), and becomes an edge when
-   :func:`~captune.extractors.fingerprint.similarity` >= ``threshold``. No
-   all-pairs comparison: the work is the sum over buckets of size², and a
-   bucket over ``max_bucket`` members is skipped (counted in
+2. ``Buckets`` (GroupByKey on the key): items sharing a band are candidates. A band
+   entry carries the source id only (never the 1 KiB signature), so this shuffle
+   moves ~70 bytes per band. ``BucketPairs`` gives each member the later members
+   of its bucket; a bucket over ``max_bucket`` members is skipped (counted in
    ``oversized_buckets``): a band shared by that many items is a degenerate
    fingerprint (a constant line), and true near-duplicates share many other
    bands (at s = 0.5 and r = 2 rows per band, 16 of 64 bands on average), so
-   skipping it loses nothing real while capping the work at ``max_bucket``²
-   per bucket. Pairs whose first shared band sat in a skipped bucket are
-   verified in their next shared band.
+   skipping it loses nothing real while capping the pairs at ``max_bucket``²
+   per bucket; a pair whose only shared bands are skipped buckets is no
+   candidate. No all-pairs comparison: the work is the sum over buckets of size².
+   ``JoinFirst`` (CoGroupByKey on the first id a) joins a's signature with its
+   partners, made distinct there (a pair sharing 32 bands is verified once), and
+   sends it to each partner b; ``JoinSecond`` (on b) joins b's signature, and
+   ``VerifyPairs`` makes the pair an edge when
+   :func:`~captune.extractors.fingerprint.similarity` >= ``threshold``. Each
+   signature crosses two joins (and each candidate pair once more) instead of
+   ``bands`` shuffles.
 3. ``Components``: the edges (from LSH and identical signatures) are collected
    on one worker and joined by union-find (:func:`components`). This scales
    because edges are few: one per verified near-duplicate pair, a few per item at
@@ -53,7 +58,6 @@ from captune.extractors.fingerprint import BANDS, THRESHOLD, band_keys
 
 NAMESPACE = "captune"   # the counters' namespace of every captune transform
 MAX_BUCKET = 1000
-_PAIR_CHUNK = 4096   # pairs compared at once (bounds memory to ~0.5 MB x hashes)
 
 
 def components(nodes, edges) -> dict:
@@ -101,66 +105,66 @@ def _copy_edges(same):
 
 
 def _band_entries(item, bands: int):
-    """(band key, (source_id, packed signature)) for each band of a representative."""
+    """(band key, source_id) for each band of a representative: the id only, never the signature."""
     source, packed = item
     for key in band_keys(np.frombuffer(packed, dtype="<i8"), bands):
-        yield key, (source, packed)
+        yield key, source
 
 
-def _oversized(bucket, max_bucket: int) -> bool:
-    return sum(1 for _ in bucket[1]) > max_bucket
+class _BucketPairs(beam.DoFn):
+    """One LSH bucket → (a, [b, …]) for each member a and the members b > a after it; a bucket of one
+    member gives nothing, a bucket over ``max_bucket`` members is skipped (``oversized_buckets``)."""
 
-
-@functools.lru_cache(maxsize=256)
-def _pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Index arrays (i, j), i < j, of every pair among ``n`` members."""
-    return np.triu_indices(n, 1)
-
-
-def _band_index(key: str) -> int:
-    return int(key.split(":", 1)[0])
-
-
-class _VerifyBucket(beam.DoFn):
-    """One LSH bucket → the edges (a, b), a < b, of its pairs first seen in this band."""
-
-    def __init__(self, threshold: float, bands: int, max_bucket: int):
-        self.threshold, self.bands, self.max_bucket = threshold, bands, max_bucket
-        self.candidates = Metrics.counter(NAMESPACE, "lsh_candidate_pairs")
-        self.edges = Metrics.counter(NAMESPACE, "near_duplicate_edges")
+    def __init__(self, max_bucket: int):
+        self.max_bucket = max_bucket
         self.oversized = Metrics.counter(NAMESPACE, "oversized_buckets")
 
-    def process(self, bucket, oversized):
-        key, members = bucket
-        members = list(members)
-        if len(members) > self.max_bucket:   # the same count as the Oversized side input
+    def process(self, bucket):
+        _, members = bucket
+        members = sorted(set(members))
+        if len(members) > self.max_bucket:
             self.oversized.inc()
             return
-        members = sorted(dict(members).items())
-        if len(members) < 2:
-            return
-        ids = [source for source, _ in members]
-        sig = np.frombuffer(b"".join(packed for _, packed in members), dtype="<i8").reshape(len(ids), -1)
-        band, rows = _band_index(key), sig.shape[1] // self.bands
-        skipped = set(oversized)
-        left, right = _pairs(len(ids))
-        for start in range(0, len(left), _PAIR_CHUNK):
-            a, b = left[start:start + _PAIR_CHUNK], right[start:start + _PAIR_CHUNK]
-            equal = sig[a] == sig[b]                                                   # pairs x slots
-            earlier = equal[:, :band * rows].reshape(len(a), band, rows).all(axis=2)   # earlier bands shared
-            first = ~earlier.any(axis=1)
-            if skipped and not first.all():   # an earlier shared band whose bucket was skipped still counts
-                first |= np.asarray([self._only_skipped(sig[i], row, skipped) for i, row in zip(a, earlier)])
-            hit = first & (equal.mean(axis=1) >= self.threshold)
-            self.candidates.inc(int(first.sum()))
-            self.edges.inc(int(hit.sum()))
-            for i, j in zip(a[hit], b[hit]):
-                yield ids[i], ids[j]
+        for i in range(len(members) - 1):
+            yield members[i], members[i + 1:]
 
-    def _only_skipped(self, signature: np.ndarray, shared_before: np.ndarray, skipped: set) -> bool:
-        """True when every earlier band a pair shares had its bucket skipped as oversized."""
-        keys = band_keys(signature.tolist(), self.bands)
-        return all(keys[j] in skipped for j in np.flatnonzero(shared_before))
+
+def _send_signature(joined):
+    """(a, {'signature': [packed], 'partners': [[b, …], …]}) → (b, (a, packed)) once per distinct partner b."""
+    source, sides = joined
+    partners = set()
+    for later in sides["partners"]:
+        partners.update(later)
+    if not partners:
+        return
+    (packed,) = sides["signature"]
+    for other in sorted(partners):
+        yield other, (source, packed)
+
+
+class _VerifyPairs(beam.DoFn):
+    """(b, {'signature': [packed b], 'candidates': [(a, packed a), …]}) → the edges (a, b), a < b, whose
+    similarity is at least ``threshold``. Every distinct candidate pair arrives here exactly once."""
+
+    def __init__(self, threshold: float):
+        self.threshold = threshold
+        self.candidates = Metrics.counter(NAMESPACE, "lsh_candidate_pairs")
+        self.edges = Metrics.counter(NAMESPACE, "near_duplicate_edges")
+
+    def process(self, joined):
+        source, sides = joined
+        candidates = sorted(sides["candidates"])
+        if not candidates:
+            return
+        (packed,) = sides["signature"]
+        mine = np.frombuffer(packed, dtype="<i8")
+        others = np.frombuffer(b"".join(p for _, p in candidates), dtype="<i8").reshape(len(candidates), -1)
+        hit = (others == mine).mean(axis=1) >= self.threshold
+        self.candidates.inc(len(candidates))
+        self.edges.inc(int(hit.sum()))
+        for (other, _), ok in zip(candidates, hit):
+            if ok:
+                yield other, source
 
 
 class GroupNearDuplicates(beam.PTransform):
@@ -175,15 +179,17 @@ class GroupNearDuplicates(beam.PTransform):
         same = (items
                 | "PackSignatures" >> beam.FlatMap(_packed, self.bands)
                 | "SameSignature" >> beam.GroupByKey())
-        buckets = (same
-                   | "Representatives" >> beam.Map(_representative)
-                   | "BandKeys" >> beam.FlatMap(_band_entries, self.bands)
-                   | "Buckets" >> beam.GroupByKey())
-        oversized = (buckets
-                     | "Oversized" >> beam.Filter(_oversized, self.max_bucket)
-                     | "OversizedKeys" >> beam.Keys())
-        near = buckets | "VerifyPairs" >> beam.ParDo(_VerifyBucket(self.threshold, self.bands, self.max_bucket),
-                                                     beam.pvalue.AsList(oversized))
+        signatures = same | "Representatives" >> beam.Map(_representative)
+        pairs = (signatures
+                 | "BandKeys" >> beam.FlatMap(_band_entries, self.bands)
+                 | "Buckets" >> beam.GroupByKey()
+                 | "BucketPairs" >> beam.ParDo(_BucketPairs(self.max_bucket)))
+        sent = ({"signature": signatures, "partners": pairs}
+                | "JoinFirst" >> beam.CoGroupByKey()
+                | "SendSignature" >> beam.FlatMap(_send_signature))
+        near = ({"signature": signatures, "candidates": sent}
+                | "JoinSecond" >> beam.CoGroupByKey()
+                | "VerifyPairs" >> beam.ParDo(_VerifyPairs(self.threshold)))
         copies = same | "CopyEdges" >> beam.FlatMap(_copy_edges)
         groups = ((near, copies)
                   | "AllEdges" >> beam.Flatten()

@@ -138,6 +138,24 @@ def _has_shorter_period(gram: tuple) -> bool:
     return any(all(gram[i] == gram[i + p] for i in range(n - p)) for p in range(1, n))
 
 
+def _most_common_aperiodic(counts: Counter) -> tuple[tuple, int] | None:
+    """The first gram of ``counts.most_common()`` (count descending, first-seen order on ties) that
+    is not periodic, if its count is at least 2; else None. The grams of the top count are tried
+    first, without sorting every gram (the top one is almost always aperiodic)."""
+    top = max(counts.values(), default=0)
+    if top < 2:
+        return None
+    for gram, count in counts.items():
+        if count == top and not _has_shorter_period(gram):
+            return gram, count
+    for gram, count in counts.most_common():
+        if count < 2:
+            return None
+        if count < top and not _has_shorter_period(gram):
+            return gram, count
+    return None
+
+
 def progression_summary(labels: list[str], max_length: int = 8) -> tuple[list[str], int]:
     """The repeating progression and how often it occurs (MidiCaps' ``chord_summary``).
 
@@ -151,12 +169,9 @@ def progression_summary(labels: list[str], max_length: int = 8) -> tuple[list[st
     seq = [l for i, l in enumerate(seq) if i == 0 or l != seq[i - 1]]
     best: dict[int, tuple[tuple, int]] = {}
     for n in range(2, min(max_length, len(seq)) + 1):
-        for gram, count in Counter(zip(*(seq[i:] for i in range(n)))).most_common():
-            if count < 2:
-                break
-            if not _has_shorter_period(gram):  # most_common keeps first-seen order on ties
-                best[n] = (gram, count)
-                break
+        found = _most_common_aperiodic(Counter(zip(*(seq[i:] for i in range(n)))))
+        if found is not None:
+            best[n] = found
     if not best:
         return (seq, 1) if 0 < len(seq) <= 4 else ([], 0)
     top = max(count for _, count in best.values())
