@@ -354,11 +354,19 @@ def test_rows_carry_emotion_and_emotion_model_changes_it(tmp_path):
 
 
 def test_rows_lost_between_analysis_and_shards_are_reported(built, tmp_path):
-    """finish_manifest compares the analysis step's row counter with what was written."""
+    """finish_manifest follows the row counters step by step and names the step that lost rows."""
     out, manifest = built
+    n = manifest["counts"]["rows"]
     copy = tmp_path / "copy"
     shutil.copytree(out, copy)
-    checked = build.finish_manifest(str(copy), 0.0, made=manifest["counts"]["rows"] + 3)
-    assert checked["warnings"] == [f"the analysis made {manifest['counts']['rows'] + 3} rows but "
-                                   f"{manifest['counts']['rows']} reached the shards and 0 the failure list"]
+    whole = {"made": n, "grouped": n, "near_duplicate": 0, "to_shards": n}
+    assert "warnings" not in build.finish_manifest(str(copy), 0.0, whole)
+    checked = build.finish_manifest(str(copy), 0.0, {**whole, "made": n + 3, "grouped": n + 3})
+    assert checked["warnings"] == [f"the grouping step kept {n + 3} rows but only {n} reached the shard writer"]
+    assert checked["rows_made"] == n + 3
     assert json.loads((copy / "manifest.json").read_text())["warnings"] == checked["warnings"]
+    dropped = build.finish_manifest(str(copy), 0.0, {"made": n + 3, "grouped": n + 3, "near_duplicate": 3,
+                                                     "to_shards": n})
+    assert "warnings" not in dropped  # rows of near-duplicates dropped by --dedup near are not lost
+    lost_early = build.finish_manifest(str(copy), 0.0, {**whole, "made": n + 1})
+    assert lost_early["warnings"] == [f"the analysis made {n + 1} rows but only {n} entered the grouping step"]

@@ -279,41 +279,63 @@ def run(argv: list[str] | None = None) -> dict:
         print(GENRE_NOTE, file=sys.stderr)
     result = pipeline.run()
     result.wait_until_finish()
-    return finish_manifest(opts.output, started, rows_made(result))
+    return finish_manifest(opts.output, started, row_counts(result))
 
 
-def rows_made(result) -> int | None:
-    """Rows the analysis step emitted, from its ``captune/rows`` counter (None if the runner keeps no
-    metrics)."""
+ROW_COUNTERS = {"made": "rows", "grouped": "rows_grouped", "near_duplicate": "rows_near_duplicate",
+                "to_shards": "rows_to_shards"}
+
+
+def row_counts(result) -> dict | None:
+    """Rows counted on their way: emitted by the analysis (``made``), entering the grouping step
+    (``grouped``), dropped there as rows of near-duplicates (``near_duplicate``, ``--dedup near``) and
+    reaching the shard writer (``to_shards``), from the ``captune`` Beam counters; None if the runner
+    keeps no metrics."""
     from apache_beam.metrics.metric import MetricsFilter
 
     try:
-        counters = result.metrics().query(MetricsFilter().with_namespace(NAMESPACE).with_name("rows"))["counters"]
+        counters = result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))["counters"]
     except Exception:  # a runner without metrics support
         return None
-    values = [c.committed if c.committed is not None else c.attempted for c in counters]
-    return sum(values) if values else None
+    totals = dict.fromkeys(ROW_COUNTERS, 0)
+    names = {name: key for key, name in ROW_COUNTERS.items()}
+    for c in counters:
+        if c.key.metric.name in names:
+            totals[names[c.key.metric.name]] += c.committed if c.committed is not None else c.attempted
+    return totals
 
 
-def finish_manifest(out: str, started: float, made: int | None = None) -> dict:
-    """Add wall-clock timings to the manifest the pipeline wrote and, given ``made`` (rows the analysis
-    emitted), check that every one of them reached a shard or the failure list: a shortfall is recorded
-    under ``warnings`` and printed, so rows are never lost silently."""
+def lost_rows(counted: dict, counts: dict) -> list[str]:
+    """What went missing between the steps of :func:`row_counts`, given the run's manifest ``counts``
+    (rows written, validation rejects): one sentence per step that lost rows, or none."""
+    rejected = sum(n for reason, n in counts["failures_by_reason"].items() if reason.startswith("validate/"))
+    steps = [("the analysis made", counted["made"], "entered the grouping step", counted["grouped"]),
+             ("the grouping step kept", counted["grouped"] - counted["near_duplicate"],
+              "reached the shard writer", counted["to_shards"]),
+             ("the shard writer got", counted["to_shards"], "were written or rejected by validation",
+              counts["rows"] + rejected)]
+    return [f"{before} {a} rows but only {b} {after}" for before, a, after, b in steps if a != b]
+
+
+def finish_manifest(out: str, started: float, counted: dict | None = None) -> dict:
+    """Add wall-clock timings to the manifest the pipeline wrote and, given the :func:`row_counts`,
+    check that every row the analysis made reached a shard, the failure list or the near-duplicate
+    list: a shortfall is recorded under ``warnings`` (naming the step where rows went missing) and
+    printed, so rows are never lost silently."""
     path = FileSystems.join(out, "manifest.json")
     with FileSystems.open(path) as fh:
         manifest = json.loads(fh.read())
     wall = time.time() - started
     manifest["timings"] = {"wall_s": round(wall, 2),
                            "files_per_s": round(manifest["counts"]["inputs"] / wall, 1) if wall > 0 else None}
-    if made is not None:
-        this_run = manifest["runs"][-1]["counts"]
-        rejected = sum(n for reason, n in this_run["failures_by_reason"].items() if reason.startswith("validate/"))
-        manifest["rows_made"] = made
-        if made != this_run["rows"] + rejected:
-            warning = (f"the analysis made {made} rows but {this_run['rows']} reached the shards and {rejected} "
-                       "the failure list")
-            manifest["warnings"] = [warning]
-            print(f"captune: WARNING: {warning}", file=sys.stderr)
+    if counted is not None:
+        manifest["rows_made"] = counted["made"]
+        warnings = lost_rows(counted, manifest["runs"][-1]["counts"])
+        manifest.pop("warnings", None)  # a check made again replaces the last one's
+        if warnings:
+            manifest["warnings"] = warnings
+            for warning in warnings:
+                print(f"captune: WARNING: {warning}", file=sys.stderr)
     with FileSystems.create(path) as fh:
         fh.write(json.dumps(manifest, indent=2, sort_keys=True).encode())
     return manifest

@@ -239,9 +239,13 @@ class SetGroup(beam.DoFn):
 
     def __init__(self, test_fraction: float):
         self.test_fraction = test_fraction
+        self.seen = Metrics.counter(NAMESPACE, "rows_grouped")
+        self.dropped = Metrics.counter(NAMESPACE, "rows_near_duplicate")
 
     def process(self, row, group_of, dropped):
+        self.seen.inc()
         if row["source_id"] in dropped:
+            self.dropped.inc()
             return
         group = group_of.get(row["source_id"], row["source_id"])
         yield {**row, "group_id": group, "split": split_of(group, self.test_fraction)}
@@ -410,9 +414,12 @@ class WriteShard(beam.DoFn):
 
     def __init__(self, data_dir: str, run: str | None = None):
         self.data_dir, self.run = data_dir, run
+        self.seen = Metrics.counter(NAMESPACE, "rows_to_shards")
 
     def process(self, element):
         (split, index, count), rows = element
+        rows = list(rows)
+        self.seen.inc(len(rows))
         table, invalid = validate_rows(sorted(rows, key=lambda r: r["id"]))
         table, rejected, validation = check_expectations(table)
         invalid += rejected
