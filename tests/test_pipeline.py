@@ -158,6 +158,8 @@ def test_rows_carry_the_known_facts(built):
     assert "E minor" in em["caption"] and em["caption_source"] == "template"
     assert em["control_sentences"]["key"] and "E minor" in em["control_sentences"]["key"]
     assert em["media"]["path"] == "e_minor.mid" and em["media"]["bytes"][:4] == b"MThd"
+    with open(em["source_uri"], "rb") as fh:  # read again by the shard writer: the whole file, unchanged
+        assert em["media"]["bytes"] == fh.read()
 
     drums = rows["drums_only.mid"]
     assert drums["key"] is None and drums["chords"] == [] and drums["instruments"] == ["Drums"]
@@ -370,3 +372,30 @@ def test_rows_lost_between_analysis_and_shards_are_reported(built, tmp_path):
     assert "warnings" not in dropped  # rows of near-duplicates dropped by --dedup near are not lost
     lost_early = build.finish_manifest(str(copy), 0.0, {**whole, "made": n + 1})
     assert lost_early["warnings"] == [f"the analysis made {n + 1} rows but only {n} entered the grouping step"]
+
+
+def test_source_bytes_read_again_must_be_the_hashed_ones(tmp_path):
+    """Shuffles carry no source bytes: KeepFirstCopy and the shard writer read the file again and check it
+    against its sha256, so a file edited or removed during the build is a failure, never wrong media."""
+    from captune.pipelines.rows import source_id
+    from captune.pipelines.transforms import FROM_SOURCE, KeepFirstCopy, with_source_media
+
+    path = tmp_path / "a.mid"
+    path.write_bytes(b"MThd first")
+    source = source_id(b"MThd first")
+    row = {"id": "r", "source_id": source, "source_uri": str(path), "media": {"bytes": None, "path": "a.mid"},
+           FROM_SOURCE: True}
+    rows, bad = with_source_media([row, {"id": "s", "media": {"bytes": b"flac", "path": "s.flac"}}])
+    assert bad == [] and rows[0]["media"]["bytes"] == b"MThd first" and FROM_SOURCE not in rows[0]
+    assert rows[1]["media"]["bytes"] == b"flac"
+    assert list(KeepFirstCopy().process((source, [(str(path), 10)]))) == [(str(path), source, b"MThd first")]
+
+    path.write_bytes(b"MThd edited")
+    rows, bad = with_source_media([row])
+    assert rows == [] and [(b["stage"], b["reason"]) for b in bad] == [("validate", "source_changed")]
+    [changed] = list(KeepFirstCopy().process((source, [(str(path), 10)])))
+    assert (changed.tag, changed.value["stage"], changed.value["reason"]) == ("failures", "read", "changed")
+
+    path.unlink()
+    rows, bad = with_source_media([row])
+    assert rows == [] and [(b["stage"], b["reason"]) for b in bad] == [("validate", "source_unreadable")]

@@ -105,7 +105,7 @@ class BuildDataset(beam.PTransform):
         new = read.items | "SkipKnown" >> beam.ParDo(SkipKnown(st["sources"], recorded)).with_outputs(
             "duplicates", "skipped", main="items")
         kept = (new.items | "GroupCopies" >> beam.GroupByKey()
-                | "KeepFirstCopy" >> beam.ParDo(KeepFirstCopy()).with_outputs("duplicates", main="items"))
+                | "KeepFirstCopy" >> beam.ParDo(KeepFirstCopy()).with_outputs("duplicates", FAILURES, main="items"))
         analysis = dict(settings=item_settings(o), test_fraction=o.test_fraction, timeout_s=o.item_timeout,
                         musicbench_captions=o.augment != "none")
         analyzed = kept.items | "AnalyzeAndCaption" >> beam.ParDo(AnalyzeAndCaption(**analysis)).with_outputs(
@@ -126,7 +126,7 @@ class BuildDataset(beam.PTransform):
                   | "GroupShards" >> beam.GroupByKey()
                   | "WriteShard" >> beam.ParDo(WriteShard(FileSystems.join(o.output, "data"), self.run)).with_outputs(
                       FAILURES, main="written"))
-        failures = ((matched[FAILURES], read[FAILURES], analyzed[FAILURES], clipped[FAILURES], shards[FAILURES])
+        failures = ((matched[FAILURES], read[FAILURES], kept[FAILURES], analyzed[FAILURES], clipped[FAILURES], shards[FAILURES])
                     | "AllFailures" >> beam.Flatten())
         inputs = paths | "CountInputs" >> beam.combiners.Count.Globally()
         duplicates = (kept.duplicates, new.duplicates) | "AllDuplicates" >> beam.Flatten()

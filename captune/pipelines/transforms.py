@@ -27,6 +27,7 @@ from captune.schemas import to_table
 from captune.schemas.expectations import SUITE_NAME, validate_table
 
 FAILURES = "failures"
+FROM_SOURCE = "_media_from_source"   # marks a row whose media bytes are its source file's (see WriteShard)
 NAMESPACE = "captune"
 
 
@@ -64,7 +65,8 @@ class MatchInputs(beam.DoFn):
 
 
 class ReadAndHash(beam.DoFn):
-    """path → (source_id, (path, bytes)), refusing files over ``max_bytes``."""
+    """path → (source_id, (path, size in bytes)), refusing files over ``max_bytes``; the bytes are read
+    again by :class:`KeepFirstCopy`, so the copy grouping shuffles no file contents."""
 
     def __init__(self, max_bytes: int):
         self.max_bytes = max_bytes
@@ -83,11 +85,11 @@ class ReadAndHash(beam.DoFn):
                 FAILURES, failure(path, "read", "too_large", f"over the {self.max_bytes} byte limit"))
             return
         self.read.inc()
-        yield source_id(data), (path, data)
+        yield source_id(data), (path, len(data))   # KeepFirstCopy reads the chosen copy again: no bytes in the shuffle
 
 
 class SkipKnown(beam.DoFn):
-    """(source_id, (path, bytes)) → itself when the source is new to the output folder (``--incremental``).
+    """(source_id, (path, size)) → itself when the source is new to the output folder (``--incremental``).
     A known source goes to the ``skipped`` output as its path and, when that path is not recorded in the
     folder yet, to the ``duplicates`` output as ``{source_uri, source_id, duplicate_of}``."""
 
@@ -107,16 +109,26 @@ class SkipKnown(beam.DoFn):
 
 
 class KeepFirstCopy(beam.DoFn):
-    """(source_id, [(path, bytes), …]) → the copy with the smallest path; the rest
+    """(source_id, [(path, size), …]) → (path, source_id, bytes) of the copy with the smallest path, read
+    again and checked against the source id (else a ``read`` failure); the rest
     go to the ``duplicates`` output as ``{source_uri, source_id, duplicate_of}``."""
 
     def process(self, element):
         source, copies = element
         copies = sorted(copies, key=lambda c: c[0])
-        (path, data), rest = copies[0], copies[1:]
+        (path, size), rest = copies[0], copies[1:]
         for dup_path, _ in rest:
             yield beam.pvalue.TaggedOutput("duplicates", {"source_uri": dup_path, "source_id": source,
                                                           "duplicate_of": path})
+        try:
+            with FileSystems.open(path, compression_type="uncompressed") as fh:
+                data = fh.read(size + 1)
+        except Exception as exc:  # vanished since it was hashed, permissions, network errors
+            yield beam.pvalue.TaggedOutput(FAILURES, failure(path, "read", "read_error", f"{type(exc).__name__}: {exc}"))
+            return
+        if source_id(data) != source:
+            yield beam.pvalue.TaggedOutput(FAILURES, failure(path, "read", "changed", "the file changed during the build"))
+            return
         yield path, source, data
 
 
@@ -189,7 +201,11 @@ class AnalyzeAndCaption(_Isolated):
             "source_uri": path, "duration_s": processed["duration_s"], "fingerprint": processed["fingerprint"]}))
         for start, clip in processed["clips"]:
             yield beam.pvalue.TaggedOutput("clips", (path, source, start, clip, processed["fingerprint"]))
-        yield from self.make_rows(path, source, processed)
+        for row in self.make_rows(path, source, processed):
+            if row["media"]["bytes"] == data:  # the file itself: WriteShard reads it again, no shuffle carries it
+                row["media"] = {**row["media"], "bytes": None}
+                row[FROM_SOURCE] = True
+            yield row
 
 
 class AnalyzeClip(_Isolated):
@@ -407,10 +423,37 @@ def check_expectations(table):
     return table, bad, summary
 
 
+def with_source_media(rows):
+    """(the rows, those marked ``FROM_SOURCE`` given their source file's bytes again, read from
+    ``source_uri``; a ``validate`` failure record per marked row whose file cannot be read or changed
+    since it was analysed, i.e. whose sha256 is no longer its ``source_id``)."""
+    out, bad = [], []
+    for row in rows:
+        if not row.get(FROM_SOURCE):
+            out.append(row)
+            continue
+        row = {k: v for k, v in row.items() if k != FROM_SOURCE}
+        try:
+            with FileSystems.open(row["source_uri"], compression_type="uncompressed") as fh:
+                data = fh.read()
+        except Exception as exc:  # vanished, no permission, network error
+            bad.append(failure(row["source_uri"], "validate", "source_unreadable", f"{type(exc).__name__}: {exc}",
+                               row["source_id"]))
+            continue
+        if source_id(data) != row["source_id"]:
+            bad.append(failure(row["source_uri"], "validate", "source_changed",
+                               "the file changed during the build", row["source_id"]))
+            continue
+        row["media"] = {**row["media"], "bytes": data}
+        out.append(row)
+    return out, bad
+
+
 class WriteShard(beam.DoFn):
     """((split, index, count), rows) → a Parquet file of the rows sorted by id that fit the schema and
-    pass the expectations (:mod:`captune.schemas.expectations`); yields its name, row count, sha256,
-    size in bytes and validation summary, and a failure record per rejected row."""
+    pass the expectations (:mod:`captune.schemas.expectations`), rows whose media is their source file
+    given its bytes again (:func:`with_source_media`: shuffles carry no source bytes); yields its name,
+    row count, sha256, size in bytes and validation summary, and a failure record per rejected row."""
 
     def __init__(self, data_dir: str, run: str | None = None):
         self.data_dir, self.run = data_dir, run
@@ -420,6 +463,9 @@ class WriteShard(beam.DoFn):
         (split, index, count), rows = element
         rows = list(rows)
         self.seen.inc(len(rows))
+        rows, missing = with_source_media(rows)
+        for record in missing:
+            yield beam.pvalue.TaggedOutput(FAILURES, record)
         table, invalid = validate_rows(sorted(rows, key=lambda r: r["id"]))
         table, rejected, validation = check_expectations(table)
         invalid += rejected
