@@ -374,28 +374,35 @@ def test_rows_lost_between_analysis_and_shards_are_reported(built, tmp_path):
     assert lost_early["warnings"] == [f"the analysis made {n + 1} rows but only {n} entered the grouping step"]
 
 
-def test_source_bytes_read_again_must_be_the_hashed_ones(tmp_path):
-    """Shuffles carry no source bytes: KeepFirstCopy and the shard writer read the file again and check it
-    against its sha256, so a file edited or removed during the build is a failure, never wrong media."""
+def test_media_left_out_of_the_shuffles_comes_back_checked(tmp_path):
+    """Shuffles carry no source bytes and no large generated media: KeepFirstCopy and the shard writer
+    read the file again and check it against its sha256, so a file edited or removed during the build is
+    a failure, never wrong media."""
+    import hashlib
+
     from captune.pipelines.rows import source_id
-    from captune.pipelines.transforms import FROM_SOURCE, KeepFirstCopy, with_source_media
+    from captune.pipelines.transforms import MEDIA_FROM, KeepFirstCopy, with_media
 
     path = tmp_path / "a.mid"
     path.write_bytes(b"MThd first")
     source = source_id(b"MThd first")
     row = {"id": "r", "source_id": source, "source_uri": str(path), "media": {"bytes": None, "path": "a.mid"},
-           FROM_SOURCE: True}
-    rows, bad = with_source_media([row, {"id": "s", "media": {"bytes": b"flac", "path": "s.flac"}}])
-    assert bad == [] and rows[0]["media"]["bytes"] == b"MThd first" and FROM_SOURCE not in rows[0]
-    assert rows[1]["media"]["bytes"] == b"flac"
+           MEDIA_FROM: {"uri": str(path), "sha256": source}}
+    staged = tmp_path / "r2.flac"
+    staged.write_bytes(b"fLaC clip")
+    clip = {**row, "id": "r2", "media": {"bytes": None, "path": "a.0.0s.flac"},
+            MEDIA_FROM: {"uri": str(staged), "sha256": hashlib.sha256(b"fLaC clip").hexdigest()}}
+    rows, bad = with_media([row, clip, {"id": "s", "media": {"bytes": b"small", "path": "s.mid"}}])
+    assert bad == [] and [r["media"]["bytes"] for r in rows] == [b"MThd first", b"fLaC clip", b"small"]
+    assert all(MEDIA_FROM not in r for r in rows)
     assert list(KeepFirstCopy().process((source, [(str(path), 10)]))) == [(str(path), source, b"MThd first")]
 
     path.write_bytes(b"MThd edited")
-    rows, bad = with_source_media([row])
-    assert rows == [] and [(b["stage"], b["reason"]) for b in bad] == [("validate", "source_changed")]
+    rows, bad = with_media([row])
+    assert rows == [] and [(b["stage"], b["reason"]) for b in bad] == [("validate", "media_changed")]
     [changed] = list(KeepFirstCopy().process((source, [(str(path), 10)])))
     assert (changed.tag, changed.value["stage"], changed.value["reason"]) == ("failures", "read", "changed")
 
     path.unlink()
-    rows, bad = with_source_media([row])
-    assert rows == [] and [(b["stage"], b["reason"]) for b in bad] == [("validate", "source_unreadable")]
+    rows, bad = with_media([row])
+    assert rows == [] and [(b["stage"], b["reason"]) for b in bad] == [("validate", "media_unreadable")]

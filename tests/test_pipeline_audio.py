@@ -14,6 +14,7 @@ from fixtures import IN_MEMORY, SR, make_midi, melody, progression_audio, read_r
 
 from captune.extractors.audio import from_audio_bytes
 from captune.pipelines import build
+from captune.pipelines.transforms import STAGE_BYTES
 
 A_MINOR = wav_bytes(progression_audio(["Am", "Dm", "E", "Am"], bpm=100, repeats=2)[0])
 C_MAJOR = make_midi([(0, False, melody([60, 62, 64, 65, 67, 69, 71, 72, 67, 64, 60], dur=0.9))], tempo_bpm=120)
@@ -28,6 +29,7 @@ def rows(tmp_path_factory):
     build.run(["--input", str(root), "--output", str(out), "--clip-seconds", "8", "--render-midi",
                "--augment", "musicbench", "--pitch-shifts", "2", "--tempo-changes", "0", "--volume-changes", "0",
                "--verify-augmentation", *IN_MEMORY])
+    assert not (out / ".staging").exists()  # the clips' FLAC waited there for the shard writer
     return read_rows(out)
 
 
@@ -42,6 +44,8 @@ def test_recordings_become_clips_with_their_offsets(rows):
         assert decoded.duration_s == pytest.approx(r["duration_s"], abs=0.01)
         assert r["key"] == "A minor" and r["loudness_lufs"] is not None
     assert len({r["id"] for r in clips}) == 3 and len({r["group_id"] for r in clips}) == 1
+    # every clip (about 190, 190 and 77 KB of FLAC) went through the staging folder, not the shuffles
+    assert all(len(r["media"]["bytes"]) > STAGE_BYTES for r in clips)
 
 
 def test_audio_variants_are_shifted_relabelled_and_verified(rows):

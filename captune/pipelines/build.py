@@ -107,7 +107,7 @@ class BuildDataset(beam.PTransform):
         kept = (new.items | "GroupCopies" >> beam.GroupByKey()
                 | "KeepFirstCopy" >> beam.ParDo(KeepFirstCopy()).with_outputs("duplicates", FAILURES, main="items"))
         analysis = dict(settings=item_settings(o), test_fraction=o.test_fraction, timeout_s=o.item_timeout,
-                        musicbench_captions=o.augment != "none")
+                        staging=staging_dir(o.output), musicbench_captions=o.augment != "none")
         analyzed = kept.items | "AnalyzeAndCaption" >> beam.ParDo(AnalyzeAndCaption(**analysis)).with_outputs(
             FAILURES, "sources", "clips", main="rows")
         clipped = (analyzed.clips | "SpreadClips" >> beam.Reshuffle()
@@ -279,7 +279,24 @@ def run(argv: list[str] | None = None) -> dict:
         print(GENRE_NOTE, file=sys.stderr)
     result = pipeline.run()
     result.wait_until_finish()
+    remove_staging(opts.output)
     return finish_manifest(opts.output, started, row_counts(result))
+
+
+STAGING = ".staging"
+
+
+def staging_dir(out: str) -> str:
+    """Where large generated media (clips, renderings) waits between the analysis and the shard writer,
+    so that no shuffle carries it (:class:`captune.pipelines.transforms.AnalyzeAndCaption`)."""
+    return FileSystems.join(out, STAGING)
+
+
+def remove_staging(out: str) -> None:
+    """Delete the staging folder once the shards hold its media."""
+    path = staging_dir(out)
+    if FileSystems.exists(path):
+        FileSystems.delete([path])
 
 
 ROW_COUNTERS = {"made": "rows", "grouped": "rows_grouped", "near_duplicate": "rows_near_duplicate",

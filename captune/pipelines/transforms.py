@@ -27,7 +27,8 @@ from captune.schemas import to_table
 from captune.schemas.expectations import SUITE_NAME, validate_table
 
 FAILURES = "failures"
-FROM_SOURCE = "_media_from_source"   # marks a row whose media bytes are its source file's (see WriteShard)
+MEDIA_FROM = "_media_from"  # {uri, sha256} of a row's media bytes left out of the shuffles (see WriteShard)
+STAGE_BYTES = 64 * 1024  # generated media over this size (audio clips, renderings) is staged as a file
 NAMESPACE = "captune"
 
 
@@ -139,10 +140,10 @@ class _Isolated(beam.DoFn):
 
     FN = None  # the function of captune.items to call
 
-    def __init__(self, settings: items.Settings, *, test_fraction: float, timeout_s: float,
+    def __init__(self, settings: items.Settings, *, test_fraction: float, timeout_s: float, staging: str,
                  musicbench_captions: bool = False):
         self.settings, self.test_fraction, self.timeout_s = settings, test_fraction, timeout_s
-        self.musicbench_captions = musicbench_captions
+        self.staging, self.musicbench_captions = staging, musicbench_captions
         self.rows = Metrics.counter(NAMESPACE, "rows")
         self.failed = Metrics.counter(NAMESPACE, "failures")
 
@@ -174,9 +175,24 @@ class _Isolated(beam.DoFn):
         self.failed.inc()
         return None, record
 
-    def make_rows(self, path: str, source: str, item: dict) -> list[dict]:
+    def make_rows(self, path: str, source: str, item: dict, data: bytes | None = None) -> list[dict]:
+        """The rows of a processed file or clip, their media bytes left out of the shuffles: a row whose
+        media is the source file (``data``) points at ``source_uri``, generated media over
+        :data:`STAGE_BYTES` is written to the staging folder; :func:`with_media` puts the bytes back."""
         rows = item_rows(path, source, item, seed=self.settings.seed, test_fraction=self.test_fraction,
                          musicbench_captions=self.musicbench_captions)
+        for row in rows:
+            media = row["media"]["bytes"]
+            if data is not None and media == data:
+                row[MEDIA_FROM] = {"uri": path, "sha256": source}
+            elif len(media) > STAGE_BYTES:
+                uri = FileSystems.join(self.staging, f"{row['id']}{os.path.splitext(row['media']['path'])[1]}")
+                with FileSystems.create(uri, compression_type="uncompressed") as fh:
+                    fh.write(media)
+                row[MEDIA_FROM] = {"uri": uri, "sha256": hashlib.sha256(media).hexdigest()}
+            else:
+                continue
+            row["media"] = {**row["media"], "bytes": None}
         self.rows.inc(len(rows))
         return rows
 
@@ -201,11 +217,7 @@ class AnalyzeAndCaption(_Isolated):
             "source_uri": path, "duration_s": processed["duration_s"], "fingerprint": processed["fingerprint"]}))
         for start, clip in processed["clips"]:
             yield beam.pvalue.TaggedOutput("clips", (path, source, start, clip, processed["fingerprint"]))
-        for row in self.make_rows(path, source, processed):
-            if row["media"]["bytes"] == data:  # the file itself: WriteShard reads it again, no shuffle carries it
-                row["media"] = {**row["media"], "bytes": None}
-                row[FROM_SOURCE] = True
-            yield row
+        yield from self.make_rows(path, source, processed, data)
 
 
 class AnalyzeClip(_Isolated):
@@ -423,26 +435,27 @@ def check_expectations(table):
     return table, bad, summary
 
 
-def with_source_media(rows):
-    """(the rows, those marked ``FROM_SOURCE`` given their source file's bytes again, read from
-    ``source_uri``; a ``validate`` failure record per marked row whose file cannot be read or changed
-    since it was analysed, i.e. whose sha256 is no longer its ``source_id``)."""
+def with_media(rows):
+    """(the rows, those marked :data:`MEDIA_FROM` given their media bytes again, read from the source
+    file or the staged one; a ``validate`` failure record per marked row whose file cannot be read or
+    has changed since it was analysed or written, i.e. whose sha256 is no longer the recorded one)."""
     out, bad = [], []
     for row in rows:
-        if not row.get(FROM_SOURCE):
+        if MEDIA_FROM not in row:
             out.append(row)
             continue
-        row = {k: v for k, v in row.items() if k != FROM_SOURCE}
+        origin = row[MEDIA_FROM]
+        row = {k: v for k, v in row.items() if k != MEDIA_FROM}
         try:
-            with FileSystems.open(row["source_uri"], compression_type="uncompressed") as fh:
+            with FileSystems.open(origin["uri"], compression_type="uncompressed") as fh:
                 data = fh.read()
         except Exception as exc:  # vanished, no permission, network error
-            bad.append(failure(row["source_uri"], "validate", "source_unreadable", f"{type(exc).__name__}: {exc}",
-                               row["source_id"]))
+            bad.append(failure(row["source_uri"], "validate", "media_unreadable",
+                               f"{origin['uri']}: {type(exc).__name__}: {exc}", row["source_id"]))
             continue
-        if source_id(data) != row["source_id"]:
-            bad.append(failure(row["source_uri"], "validate", "source_changed",
-                               "the file changed during the build", row["source_id"]))
+        if hashlib.sha256(data).hexdigest() != origin["sha256"]:
+            bad.append(failure(row["source_uri"], "validate", "media_changed",
+                               f"{origin['uri']} changed during the build", row["source_id"]))
             continue
         row["media"] = {**row["media"], "bytes": data}
         out.append(row)
@@ -451,8 +464,8 @@ def with_source_media(rows):
 
 class WriteShard(beam.DoFn):
     """((split, index, count), rows) → a Parquet file of the rows sorted by id that fit the schema and
-    pass the expectations (:mod:`captune.schemas.expectations`), rows whose media is their source file
-    given its bytes again (:func:`with_source_media`: shuffles carry no source bytes); yields its name,
+    pass the expectations (:mod:`captune.schemas.expectations`), rows whose media was left out of the
+    shuffles given its bytes again (:func:`with_media`); yields its name,
     row count, sha256, size in bytes and validation summary, and a failure record per rejected row."""
 
     def __init__(self, data_dir: str, run: str | None = None):
@@ -463,7 +476,7 @@ class WriteShard(beam.DoFn):
         (split, index, count), rows = element
         rows = list(rows)
         self.seen.inc(len(rows))
-        rows, missing = with_source_media(rows)
+        rows, missing = with_media(rows)
         for record in missing:
             yield beam.pvalue.TaggedOutput(FAILURES, record)
         table, invalid = validate_rows(sorted(rows, key=lambda r: r["id"]))
