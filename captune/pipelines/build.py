@@ -17,6 +17,7 @@ passes the fact check (``LLMCaption``); every row comes out either way.
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections import Counter
@@ -293,10 +294,14 @@ def staging_dir(out: str) -> str:
 
 
 def remove_staging(out: str) -> None:
-    """Delete the staging folder once the shards hold its media."""
+    """Delete the staged files once the shards hold their media (file by file: object stores have no
+    folders), then the local folder."""
     path = staging_dir(out)
-    if FileSystems.exists(path):
-        FileSystems.delete([path])
+    staged = [m.path for m in FileSystems.match([FileSystems.join(path, "*")])[0].metadata_list]
+    if staged:
+        FileSystems.delete(staged)
+    if FileSystems.get_scheme(path) in (None, "file") and os.path.isdir(path):
+        os.rmdir(path)
 
 
 ROW_COUNTERS = {"made": "rows", "grouped": "rows_grouped", "near_duplicate": "rows_near_duplicate",
