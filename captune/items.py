@@ -25,6 +25,11 @@ analytically (:func:`captune.augment.labels.rewrite`) and the emotion model runs
 again on them. With ``verify`` the variant's facts are also re-extracted from
 its media and compared (:func:`captune.augment.verify.check`).
 
+With ``essentia_models`` the MTG-Jamendo taggers
+(:mod:`captune.extractors.audio.tagging`) fill ``genre`` and ``mood`` from each
+recording or clip, and from a MIDI or score rendered once; variants keep their
+unit's tags.
+
 Every unit of a file shares the file's near-duplicate ``fingerprint``.
 
 The audio modules (essentia, scipy, pedalboard: seconds to import) load on the
