@@ -164,7 +164,16 @@ def _list_values(table: pa.Table, name: str, field: str | None = None):
     type or null structs, which the row-by-row path handles exactly as before."""
     if name not in table.column_names:
         return np.zeros(0, dtype=np.int64), pa.array([], type=pa.string())
-    parts = _flat_list(table.column(name))
+    parts = _list_field(table.column(name), field)
+    if parts is None or not pa.types.is_string(parts[1].type):
+        return None
+    return parts
+
+
+def _list_field(column, field: str | None):
+    """(row index per value, the values, or their struct field ``field``) of a list column (see
+    :func:`_flat_list`); None for another type, a struct without ``field`` or null structs."""
+    parts = _flat_list(column)
     if parts is None:
         return None
     rows_of, values = parts
@@ -172,8 +181,6 @@ def _list_values(table: pa.Table, name: str, field: str | None = None):
         if not pa.types.is_struct(values.type) or values.type.get_field_index(field) < 0 or values.null_count:
             return None
         values = values.field(field)
-    if not pa.types.is_string(values.type):
-        return None
     return rows_of, values
 
 
@@ -229,17 +236,10 @@ _CHECK_NAMES = ("chords_sorted_inside_duration", "beats_sorted_inside_duration",
 def _float_values(table: pa.Table, name: str, field: str | None = None):
     """(row index per value, float64 values) of a list<double> column or of one double field of a
     list<struct> column; None for other types or null values."""
-    parts = _flat_list(table.column(name))
-    if parts is None:
+    parts = _list_field(table.column(name), field)
+    if parts is None or not pa.types.is_float64(parts[1].type) or parts[1].null_count:
         return None
-    rows_of, values = parts
-    if field is not None:
-        if not pa.types.is_struct(values.type) or values.type.get_field_index(field) < 0 or values.null_count:
-            return None
-        values = values.field(field)
-    if not pa.types.is_float64(values.type) or values.null_count:
-        return None
-    return rows_of, values.to_numpy(zero_copy_only=False)
+    return parts[0], parts[1].to_numpy(zero_copy_only=False)
 
 
 def _unsorted_or_outside(rows_of: np.ndarray, times: np.ndarray, limit: np.ndarray, n: int) -> np.ndarray:
