@@ -4,25 +4,32 @@ Pure (no Beam); the pipeline calls :func:`process` once per distinct input file,
 inside the isolated child process (:mod:`captune.pipelines.isolation`).
 
 A file gives one or more *units*, each a future row ``{variant, clip_start_s,
-media, facts, augmentation_check}``:
+piece, media, facts, augmentation_check}``:
 
 - MIDI and scores: one unit, ``media`` the file itself (a score's media is its
-  own bytes too); with ``render_midi`` the piece is rendered with FluidSynth,
+  own bytes too, not the MIDI music21 writes from it); with ``render_midi`` the piece is rendered with FluidSynth,
   ``media`` becomes that FLAC and the unit gains the audio's loudness, loudness
   range and audio statistics, while key, chords, tempo and beats stay the
   symbolic ones (exact, where audio analysis only estimates);
 - audio: one unit for the whole recording (``media`` the file itself,
   ``clip_start_s`` None), or with ``clip_seconds`` one per clip (``clip_start_s``
-  its offset, ``media`` the clip as FLAC). A clipped recording comes back cut but
-  unanalysed: :func:`process` lists its clips and :func:`clip_units` makes each
-  clip's units in a call of its own, so the pipeline spreads a long recording
-  over its workers and no single element carries a whole augmented recording.
+  its offset, ``media`` the clip as FLAC);
+- an ABC tune book: one unit per tune (``piece`` its place in the book from 0,
+  ``media`` the tune's own ABC with the book's header, named ``book.NNN.abc``
+  from 001).
+
+Clips and tunes are *parts*: :func:`process` returns a clipped recording cut
+but unanalysed and a tune book split but unparsed, and :func:`part_units` makes
+each part's units in a call of its own, so the pipeline spreads a long
+recording or a book over its workers, a tune that music21 cannot read (or that
+hangs) costs only its own rows, and no single element carries a whole
+augmented recording.
 
 With ``augment`` set, every unit is followed by its MusicBench variants
 (:func:`captune.augment.plan.variants`, drawn from (seed, source id)): MIDI is
 transformed exactly, audio with Rubber Band; the facts are rewritten
 analytically (:func:`captune.augment.labels.rewrite`) and the emotion model runs
-again on them. With ``verify`` the variant's facts are also re-extracted from
+again on them (variants of a part are drawn from (seed, source id, part)). With ``verify`` the variant's facts are also re-extracted from
 its media and compared (:func:`captune.augment.verify.check`).
 
 With ``essentia_models`` the MTG-Jamendo taggers
@@ -30,7 +37,8 @@ With ``essentia_models`` the MTG-Jamendo taggers
 recording or clip, and from a MIDI or score rendered once; variants keep their
 unit's tags.
 
-Every unit of a file shares the file's near-duplicate ``fingerprint``.
+Every unit of a file shares the file's near-duplicate ``fingerprint`` (a tune
+book has none: it is a collection, not a piece, and stays a group of its own).
 
 The audio modules (essentia, scipy, pedalboard: seconds to import) load on the
 first audio item or rendering, so a MIDI-only run never pays for them.
@@ -42,7 +50,7 @@ from dataclasses import dataclass
 from captune.augment import labels, plan, verify
 from captune.augment.plan import ORIGINAL
 from captune.augment import midi as midi_augment
-from captune.extractors import emotion, fingerprint, midi
+from captune.extractors import emotion, fingerprint, midi, score
 from captune.extractors.analyze import DEFAULT_MAX_DURATION_S, guarded, load_symbolic, modality_of
 from captune.extractors.errors import BadInput
 from captune.extractors.midi.key import DEFAULT_PROFILE
@@ -67,9 +75,9 @@ class Settings:
 
 
 def process(data: bytes, name: str, source_id: str, settings: Settings = Settings()) -> dict:
-    """``{'modality', 'duration_s', 'fingerprint', 'units': [...], 'clips': [(offset_s, Audio), ...]}``
-    for the bytes of the file called ``name``; ``clips`` is empty except for audio cut with
-    ``clip_seconds``, whose units are then left to :func:`clip_units`.
+    """``{'modality', 'duration_s', 'fingerprint', 'units': [...], 'parts': [...]}`` for the bytes of
+    the file called ``name``; ``parts`` is empty except for audio cut with ``clip_seconds`` and ABC
+    tune books, whose units are then left to :func:`part_units` (``duration_s`` is None for a book).
 
     Raises :class:`BadInput` (stage ``decode`` or ``extract``) for a file that gives no row; a
     variant that cannot be made is a failure of the whole file too, so a dataset never holds
@@ -83,9 +91,10 @@ def process(data: bytes, name: str, source_id: str, settings: Settings = Setting
     raise BadInput("unsupported_format", f"no decoder for {os.path.splitext(name)[1] or 'a file without suffix'}")
 
 
-def _unit(variant: dict, clip_start_s: float | None, media: dict, facts: dict) -> dict:
-    """One future row (see module doc); ``augmentation_check`` is filled by ``--verify-augmentation``."""
-    return {"variant": variant, "clip_start_s": clip_start_s, "media": media, "facts": facts,
+def _unit(variant: dict, clip_start_s: float | None, media: dict, facts: dict, piece: int | None = None) -> dict:
+    """One future row (see module doc); ``augmentation_check`` is filled by ``--verify-augmentation``;
+    ``piece``: a tune's place in its book (enters the row id only)."""
+    return {"variant": variant, "clip_start_s": clip_start_s, "piece": piece, "media": media, "facts": facts,
             "augmentation_check": None}
 
 
@@ -108,9 +117,23 @@ def _tags(sound, settings: Settings) -> dict:
 
 def _symbolic_units(data: bytes, name: str, source_id: str, settings: Settings) -> dict:
     modality = modality_of(name)
+    if modality == "score" and name.lower().endswith(".abc"):
+        tunes = score.abc_tunes(data)
+        if len(tunes) > 1:  # a tune book: each tune becomes a part of its own (see piece_units)
+            return {"modality": modality, "duration_s": None, "fingerprint": [], "units": [],
+                    "parts": [{"piece": i, "score": tune} for i, tune in enumerate(tunes)]}
+    piece, units = _piece_units(data, name, os.path.basename(name), source_id, settings)
+    return {"modality": modality, "duration_s": units[0]["facts"]["duration_s"],
+            "fingerprint": fingerprint.symbolic(piece), "units": units, "parts": []}
+
+
+def _piece_units(data: bytes, name: str, media_name: str, key: str, settings: Settings,
+                 index: int | None = None):
+    """(the decoded piece, its original and variant units) of MIDI or score bytes; ``media_name``
+    names the original's media, ``key`` draws the variants, ``index`` is a tune's place in its book."""
     smf, piece = load_symbolic(data, name, settings.max_duration_s)
     facts = midi.extract(piece, settings.key_profile, settings.emotion_model)
-    stem = os.path.splitext(os.path.basename(name))[0]
+    stem = os.path.splitext(media_name)[0]
     rendered_original = None
     if settings.essentia_models:  # the taggers listen: render the piece (once), as MidiCaps did
         from captune.extractors import audio
@@ -119,8 +142,8 @@ def _symbolic_units(data: bytes, name: str, source_id: str, settings: Settings) 
     tags = _tags(rendered_original, settings)
     facts = {**facts, **tags}
 
-    def unit(variant, midi_bytes, facts, media_name, rendered=None):
-        media = {"bytes": midi_bytes, "path": media_name}
+    def unit(variant, midi_bytes, media_bytes, facts, media_name, rendered=None):
+        media = {"bytes": media_bytes, "path": media_name}
         if settings.render_midi:
             from captune.extractors import audio
 
@@ -128,21 +151,20 @@ def _symbolic_units(data: bytes, name: str, source_id: str, settings: Settings) 
             sound = audio.extract(rendered)
             facts = {**facts, **{k: sound[k] for k in RENDERED_FACTS}}  # emotion reads the notes, not these
             media = {"bytes": audio.to_flac_bytes(rendered), "path": os.path.splitext(media_name)[0] + ".flac"}
-        return _unit(variant, None, media, facts)
+        return _unit(variant, None, media, facts, index)
 
-    units = [unit(ORIGINAL, smf, facts, os.path.basename(name), rendered_original)]
-    for variant in _variants(source_id, facts["duration_s"], settings):
+    units = [unit(ORIGINAL, smf, data, facts, media_name, rendered_original)]  # a score's media: its own bytes
+    for variant in _variants(key, facts["duration_s"], settings):
         changed = midi_augment.apply(smf, variant)
         expected = _with_emotion(labels.rewrite(facts, variant), settings, tags)
-        u = unit(variant, changed, expected, f"{stem}.{variant_tag(variant)}.mid")
+        u = unit(variant, changed, changed, expected, f"{stem}.{variant_tag(variant)}.mid")
         if settings.verify:
             again = midi.from_midi_bytes(changed, tempo_known=piece.tempo_known,
                                          pickup_quarters=piece.pickup_ticks / piece.tpq)
             found = midi.extract(again, settings.key_profile, settings.emotion_model)
             u["augmentation_check"] = verify.check(expected, found)
         units.append(u)
-    return {"modality": modality, "duration_s": facts["duration_s"], "fingerprint": fingerprint.symbolic(piece),
-            "units": units, "clips": []}
+    return piece, units
 
 
 def _audio_units(data: bytes, name: str, source_id: str, settings: Settings) -> dict:
@@ -152,20 +174,33 @@ def _audio_units(data: bytes, name: str, source_id: str, settings: Settings) -> 
     recording = audio.from_audio_bytes(data, os.path.splitext(name)[1].lower(), settings.max_duration_s)
     whole = chromagram(recording.samples, recording.sr)  # for the fingerprint, and a whole file's facts
     item = {"modality": "audio", "duration_s": round(recording.duration_s, 3),
-            "fingerprint": fingerprint.from_chroma(whole[1], CHROMA_SR / HOP), "units": [], "clips": []}
+            "fingerprint": fingerprint.from_chroma(whole[1], CHROMA_SR / HOP), "units": [], "parts": []}
     if settings.clip_seconds:
-        item["clips"] = audio.clips(recording, settings.clip_seconds)
+        item["parts"] = [{"clip_start_s": start, "audio": clip}
+                         for start, clip in audio.clips(recording, settings.clip_seconds)]
     else:
         media = {"bytes": data, "path": os.path.basename(name)}
         item["units"] = _recording_units(recording, None, name, source_id, settings, media=media, chroma=whole)
     return item
 
 
-def clip_units(clip, start_s: float, name: str, source_id: str, settings: Settings) -> list[dict]:
-    """The units of one clip (an :class:`~captune.extractors.audio.Audio` at offset ``start_s`` seconds)
-    of the recording called ``name``, as listed by :func:`process`. Raises :class:`BadInput` (stage
-    ``extract``) when the clip or one of its variants cannot be analysed."""
-    return guarded(_recording_units, clip, start_s, name, source_id, settings)
+def part_units(part: dict, name: str, source_id: str, settings: Settings) -> list[dict]:
+    """The units of one part of the file called ``name``, as listed by :func:`process`: a clip
+    ``{'clip_start_s', 'audio'}`` (an :class:`~captune.extractors.audio.Audio` at that offset in
+    seconds) or a tune ``{'piece', 'score'}`` (its place in the book from 0, its own ABC bytes). Raises
+    :class:`BadInput` when the part or one of its variants cannot be decoded or analysed."""
+    if "clip_start_s" in part:
+        return guarded(_recording_units, part["audio"], part["clip_start_s"], name, source_id, settings)
+    index = part["piece"]
+    stem, suffix = os.path.splitext(os.path.basename(name))
+    media_name = f"{stem}.{index + 1:03d}{suffix}"
+    return guarded(lambda: _piece_units(part["score"], media_name, media_name, f"{source_id}#{index}",
+                                        settings, index)[1])
+
+
+def part_label(part: dict) -> str:
+    """How a failure record names a part: ``clip at 20 s``, ``tune 3`` (counted from 1)."""
+    return f"clip at {part['clip_start_s']:g} s" if "clip_start_s" in part else f"tune {part['piece'] + 1}"
 
 
 def _recording_units(recording, start_s: float | None, name: str, source_id: str, settings: Settings, *,
@@ -205,9 +240,12 @@ def work_factor(name: str, size_bytes: int, settings: Settings) -> float:
     return work * _tagging_factor(settings)
 
 
-def clip_work(settings: Settings) -> float:
-    """How many ordinary items of work one :func:`clip_units` call is (see :func:`work_factor`)."""
-    return rows_per_unit(settings) * _tagging_factor(settings)
+def part_work(part: dict, settings: Settings) -> float:
+    """How many ordinary items of work one :func:`part_units` call is (see :func:`work_factor`): a clip
+    one per row, a tune as a file of its own."""
+    if "clip_start_s" in part:
+        return rows_per_unit(settings) * _tagging_factor(settings)
+    return work_factor(".abc", 0, settings)
 
 
 def _tagging_factor(settings: Settings) -> float:

@@ -316,6 +316,40 @@ def raise_bad_input(reason, detail, stage):
 # ---------------------------------------------------------------------------
 # Small builds.
 # ---------------------------------------------------------------------------
+# An ABC tune book: a file header, three tunes in G major 4/4, D major 3/4 and A
+# minor 2/4 (8, 9 and 6 quarter notes long: L:1/8 from the header unless the
+# tune sets L:), and a tune without notes.
+# ---------------------------------------------------------------------------
+
+ABC_BOOK_HEADER = b"""% A tune book written for the tests
+L:1/8
+"""
+
+ABC_BOOK_TUNES = [b"""X:1
+T:In G
+M:4/4
+K:G
+GABc d2B2|A2F2 G4|]
+""", b"""X:2
+T:In D
+M:3/4
+L:1/4
+K:D
+D F A|d2 c|d3|]
+""", b"""X:3
+T:In A minor
+M:2/4
+K:Am
+A,CEA|B^GE2|A4|]
+""", b"""X:4
+T:Silent
+M:4/4
+K:C
+"""]
+
+ABC_BOOK = ABC_BOOK_HEADER + b"\n" + b"\n".join(ABC_BOOK_TUNES)
+
+# ---------------------------------------------------------------------------
 
 IN_MEMORY = ["--direct_running_mode", "in_memory", "--direct_num_workers", "1"]  # Beam flags: one process
 

@@ -14,7 +14,12 @@ import pytest
 import music21
 from music21 import corpus, key as m21key, meter, note, stream, tempo
 
+from fixtures import ABC_BOOK, ABC_BOOK_HEADER, ABC_BOOK_TUNES
+
+from captune import items
 from captune.extractors import BadInput, analyze
+from captune.extractors.score import abc_tunes
+from captune.pipelines.rows import row_id
 
 CORPUS = os.path.dirname(corpus.__file__)
 
@@ -120,30 +125,9 @@ def test_kern_without_tempo_has_no_tempo_facts(bwv281):
 
 
 # ---------------------------------------------------------------------------
-# ABC: a tune book is refused, a single tune is analysed.
+# ABC: analyze() reads one piece, so it refuses a tune book (captune.items
+# cuts books into tunes, below); a single tune is analysed.
 # ---------------------------------------------------------------------------
-
-ABC_BOOK = b"""X:1
-T:One
-M:4/4
-L:1/8
-K:G
-GABc d2B2|c2A2 G4|]
-
-X:2
-T:Two
-M:3/4
-L:1/4
-K:D
-D F A|d3|]
-
-X:3
-T:Three
-M:2/4
-L:1/8
-K:C
-CEGc|c4|]
-"""
 
 ABC_JIG = b"""X:1
 T:Test jig
@@ -159,7 +143,7 @@ def test_abc_tune_book_is_refused():
     with pytest.raises(BadInput) as info:
         analyze(ABC_BOOK, "book.abc")
     assert (info.value.reason, info.value.stage) == ("multi_piece_score", "decode")
-    assert "3" in info.value.detail
+    assert "4" in info.value.detail
 
 
 def test_corpus_abc_tune_book_is_refused():
@@ -188,6 +172,49 @@ def test_abc_single_jig():
     # Per pass: 3 bars of 6 eighths + 2 dotted quarters = 20 notes; two passes.
     assert s["note_count"] == 40
     assert (s["pitch_min"], s["pitch_max"]) == (62, 79)   # D4 .. G5 (ABC lower case = octave up)
+
+
+# ---------------------------------------------------------------------------
+# ABC tune books in a build: cut into one ABC file per tune (the book's header
+# kept), each tune a part with its own rows; a tune without notes fails alone.
+# Keys, meters and lengths are read off the ABC: K:, M:, and the note lengths
+# (L:1/8 from the header unless the tune sets L:), at the assumed 120 bpm.
+# ---------------------------------------------------------------------------
+
+def test_abc_tunes_cuts_a_book_and_keeps_its_header():
+    tunes = abc_tunes(ABC_BOOK)
+    assert len(tunes) == 4
+    for tune, text in zip(tunes, ABC_BOOK_TUNES):
+        assert tune.startswith(ABC_BOOK_HEADER) and tune.endswith(text)
+    assert abc_tunes(ABC_JIG) == [ABC_JIG]
+
+
+def test_a_tune_book_becomes_one_part_per_tune():
+    processed = items.process(ABC_BOOK, "book.abc", "src")
+    assert processed["units"] == [] and processed["fingerprint"] == []
+    parts = processed["parts"]
+    assert [p["piece"] for p in parts] == [0, 1, 2, 3]
+    expected = [("G major", "4/4", 4.0), ("D major", "3/4", 4.5), ("A minor", "2/4", 3.0)]  # 8, 9, 6 quarters
+    ids = set()
+    for part, (key, meter_, seconds) in zip(parts[:3], expected):
+        (unit,) = items.part_units(part, "book.abc", "src", items.Settings())
+        f = unit["facts"]
+        assert (f["key"], f["time_signature"]) == (key, meter_)
+        assert f["duration_s"] == pytest.approx(seconds)
+        assert unit["piece"] == part["piece"]
+        assert unit["media"] == {"bytes": part["score"], "path": f"book.{part['piece'] + 1:03d}.abc"}
+        assert analyze(unit["media"]["bytes"], "tune.abc")["key"] == key  # the media is a score of its own
+        ids.add(row_id("src", unit["variant"], piece=unit["piece"]))
+    assert len(ids) == 3
+    with pytest.raises(BadInput) as info:
+        items.part_units(parts[3], "book.abc", "src", items.Settings())
+    assert info.value.reason == "no_notes"
+    assert items.part_label(parts[3]) == "tune 4"
+
+
+def test_a_single_score_keeps_its_own_bytes_as_media():
+    (unit,) = items.process(ABC_JIG, "jig.abc", "src")["units"]
+    assert unit["media"] == {"bytes": ABC_JIG, "path": "jig.abc"} and unit["piece"] is None
 
 
 # ---------------------------------------------------------------------------

@@ -5,7 +5,8 @@
 human sentence. Codes used across captune:
 
 ``empty_file``, ``not_midi``, ``truncated``, ``no_notes``, ``too_long``,
-``parse_error``, ``unsupported_format``, ``multi_piece_score``.
+``parse_error``, ``unsupported_format``, ``multi_piece_score`` (an Opus that is not an ABC tune
+book, which :mod:`captune.items` cuts into tunes).
 The pipeline adds its own (``read_error``, ``timeout``, ``crashed``, ``invalid_row``).
 """
 

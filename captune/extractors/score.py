@@ -4,9 +4,13 @@ music21 parses the score and writes it as a Standard MIDI File, which then goes
 through the same symbolic path as any MIDI file. A score that states no tempo
 (no metronome mark) gets ``tempo_known=False``: its seconds assume 120 bpm and
 its tempo facts are None. An incomplete first bar (a pickup) is kept as
-``pickup_ticks`` so beats and downbeats fall on the score's barlines. A file
-holding several pieces (an ABC tune book, an
-Opus) is refused with ``multi_piece_score``.
+``pickup_ticks`` so beats and downbeats fall on the score's barlines.
+
+An ABC tune book (several ``X:`` reference lines) is cut by :func:`abc_tunes`
+into one ABC file per tune, each with the book's file header (the lines before
+the first ``X:``, whose fields apply to every tune in the ABC standard), so that
+each tune is decoded, analysed and stored on its own. Any other file that
+music21 reads as several pieces (an Opus) is refused with ``multi_piece_score``.
 """
 
 import os
@@ -16,6 +20,19 @@ from captune.extractors.errors import BadInput
 from captune.extractors.midi.piece import Piece, from_midi_bytes
 
 SCORE_SUFFIXES = (".xml", ".musicxml", ".mxl", ".abc", ".krn")
+
+
+def abc_tunes(data: bytes) -> list[bytes]:
+    """The tunes of ABC bytes, one ABC file each: the file header, then one tune's lines from its ``X:``
+    line to the next ``X:`` line (music21 cuts a book the same way). ``[data]`` when the file holds
+    at most one tune."""
+    lines = data.split(b"\n")
+    starts = [i for i, line in enumerate(lines) if line.lstrip(b"\xef\xbb\xbf").startswith(b"X:")]
+    if len(starts) < 2:
+        return [data]
+    header = lines[:starts[0]]
+    return [b"\n".join(header + lines[a:b]).strip(b"\n") + b"\n"
+            for a, b in zip(starts, starts[1:] + [len(lines)])]
 
 
 def from_score_bytes(data: bytes, suffix: str) -> Piece:

@@ -34,7 +34,7 @@ from captune.pipelines.incremental import merge_failures
 from captune.pipelines.options import check_build_options, check_llm_options, emotion_model_text, parse
 from captune.pipelines.grouping import GroupNearDuplicates
 from captune.pipelines.transforms import (
-    FAILURES, NAMESPACE, AnalyzeAndCaption, AnalyzeClip, AssignShard, KeepFirstCopy, KeepOnePerGroup, LLMCaption, MatchInputs,
+    FAILURES, NAMESPACE, AnalyzeAndCaption, AnalyzePart, AssignShard, KeepFirstCopy, KeepOnePerGroup, LLMCaption, MatchInputs,
     ReadAndHash, SetGroup, SkipKnown, WriteShard,
     group_key, llm_settings, run_id, write_jsonl,
 )
@@ -110,11 +110,11 @@ class BuildDataset(beam.PTransform):
         analysis = dict(settings=item_settings(o), test_fraction=o.test_fraction, timeout_s=o.item_timeout,
                         staging=staging_dir(o.output), musicbench_captions=o.augment != "none")
         analyzed = kept.items | "AnalyzeAndCaption" >> beam.ParDo(AnalyzeAndCaption(**analysis)).with_outputs(
-            FAILURES, "sources", "clips", main="rows")
-        clipped = (analyzed.clips | "SpreadClips" >> beam.Reshuffle()
-                   | "AnalyzeClip" >> beam.ParDo(AnalyzeClip(**analysis)).with_outputs(FAILURES, main="rows"))
+            FAILURES, "sources", "parts", main="rows")
+        parts = (analyzed.parts | "SpreadParts" >> beam.Reshuffle()
+                 | "AnalyzePart" >> beam.ParDo(AnalyzePart(**analysis)).with_outputs(FAILURES, main="rows"))
         group_of, near = group_sources(analyzed.sources, o)
-        rows = ((analyzed.rows, clipped.rows) | "AllRows" >> beam.Flatten()) | "SetGroup" >> beam.ParDo(
+        rows = ((analyzed.rows, parts.rows) | "AllRows" >> beam.Flatten()) | "SetGroup" >> beam.ParDo(
             SetGroup(o.test_fraction), beam.pvalue.AsDict(group_of),
             beam.pvalue.AsDict(near | "DroppedIds" >> beam.Map(lambda r: (r["source_id"], True))))
         if o.captioner == "llm":
@@ -127,7 +127,7 @@ class BuildDataset(beam.PTransform):
                   | "GroupShards" >> beam.GroupByKey()
                   | "WriteShard" >> beam.ParDo(WriteShard(FileSystems.join(o.output, "data"), self.run)).with_outputs(
                       FAILURES, main="written"))
-        failures = ((matched[FAILURES], read[FAILURES], kept[FAILURES], analyzed[FAILURES], clipped[FAILURES], shards[FAILURES])
+        failures = ((matched[FAILURES], read[FAILURES], kept[FAILURES], analyzed[FAILURES], parts[FAILURES], shards[FAILURES])
                     | "AllFailures" >> beam.Flatten())
         inputs = paths | "CountInputs" >> beam.combiners.Count.Globally()
         duplicates = (kept.duplicates, new.duplicates) | "AllDuplicates" >> beam.Flatten()
@@ -213,12 +213,12 @@ def overall_validation(shards: list) -> dict:
             "rejected": rejected, "failed": dict(sorted(failed.items())), "all_rows_passed": rejected == 0}
 
 
-ROW_STAGES = ("clip", "validate")  # stages whose failure records stand for rows, not whole files
+ROW_STAGES = ("clip", "piece", "validate")  # stages whose failure records stand for rows, not whole files
 
 
 def file_failures(failures: list) -> list:
-    """The failure records of whole files (every stage but :data:`ROW_STAGES`: a clip that cannot be
-    analysed, a row that fails validation)."""
+    """The failure records of whole files (every stage but :data:`ROW_STAGES`: a clip or a tune of a
+    book that cannot be analysed, a row that fails validation)."""
     return [f for f in failures if f["stage"] not in ROW_STAGES]
 
 
@@ -227,7 +227,7 @@ def summarize(inputs: int, sources: int, shards: list, failures: list, duplicate
     file, a byte-identical duplicate or a near-duplicate dropped by ``--dedup near`` (``inputs = sources +
     file_failures + duplicates + near_duplicates``); ``rows`` counts the rows written (a source gives
     one per clip and variant), ``failures`` every record (those of :data:`ROW_STAGES` stand for rows of a
-    source: a clip's original and variants, or one invalid row); ``captions``
+    source: a clip's or a tune's original and variants, or one invalid row); ``captions``
     counts rows by ``caption_check.status`` (accepted, retried, fallback, template)."""
     rows_by_split, captions = Counter(), Counter({k: 0 for k in ("accepted", "retried", "fallback", "template")})
     for s in shards:

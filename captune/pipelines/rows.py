@@ -2,7 +2,7 @@
 
 - ``source_id``: sha256 hex of the input bytes;
 - ``id``: sha256 hex of ``source_id`` + the variant spec (canonical JSON, with the clip
-  offset for audio clips);
+  offset for audio clips and the tune's place for a tune of an ABC book);
 - ``split``: ``test`` for a deterministic ``test_fraction`` of groups, drawn from
   sha256 of the ``group_id`` (not the seed), so a source keeps its split across
   runs, seeds and added inputs;
@@ -27,9 +27,13 @@ def source_id(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def row_id(source: str, variant: dict, clip_start_s: float | None = None) -> str:
-    """Stable id of (source, variant[, clip offset in seconds])."""
-    spec = dict(variant) if clip_start_s is None else {**variant, "clip_start_s": clip_start_s}
+def row_id(source: str, variant: dict, clip_start_s: float | None = None, piece: int | None = None) -> str:
+    """Stable id of (source, variant[, clip offset in seconds][, tune index in a book])."""
+    spec = dict(variant)
+    if clip_start_s is not None:
+        spec["clip_start_s"] = clip_start_s
+    if piece is not None:
+        spec["piece"] = piece
     spec = json.dumps(spec, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(f"{source}:{spec}".encode()).hexdigest()
 
@@ -47,15 +51,16 @@ def rng_for(seed: int, rid: str) -> np.random.Generator:
 
 def make_row(uri: str, source: str, facts: dict, *, media: dict, seed: int, test_fraction: float,
              variant: dict = ORIGINAL, clip_start_s: float | None = None, augmentation_check: dict | None = None,
-             fingerprint: list[int] | None = None, musicbench_captions: bool = False) -> dict:
+             fingerprint: list[int] | None = None, musicbench_captions: bool = False,
+             piece: int | None = None) -> dict:
     """A complete record: ids, split, media, facts (``modality`` included), captions and versions.
 
     ``group_id`` starts as ``source`` and ``split`` is drawn from it; the build replaces both once the
     near-duplicate groups are known. ``musicbench_captions``: append control sentences to the caption
     by MusicBench's rule (:func:`captune.captioners.control.musicbench_controls`), as augmented
-    datasets do.
+    datasets do. ``piece``: a tune's place in its ABC book, which enters the id.
     """
-    rid = row_id(source, variant, clip_start_s)
+    rid = row_id(source, variant, clip_start_s, piece)
     row = {
         "id": rid, "source_id": source, "source_uri": uri, "group_id": source, "fingerprint": fingerprint,
         "split": split_of(source, test_fraction), "variant": dict(variant),
@@ -80,5 +85,5 @@ def item_rows(uri: str, source: str, item: dict, *, seed: int, test_fraction: fl
     return [make_row(uri, source, {"modality": item["modality"], **u["facts"]}, media=u["media"], seed=seed,
                      test_fraction=test_fraction, variant=u["variant"], clip_start_s=u["clip_start_s"],
                      augmentation_check=u["augmentation_check"], fingerprint=item["fingerprint"],
-                     musicbench_captions=musicbench_captions)
+                     musicbench_captions=musicbench_captions, piece=u.get("piece"))
             for u in item["units"]]

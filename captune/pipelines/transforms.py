@@ -200,9 +200,9 @@ class _Isolated(beam.DoFn):
 class AnalyzeAndCaption(_Isolated):
     """(path, source_id, bytes) → its rows (:func:`captune.items.process`: units and their variants), and
     to the ``sources`` output one ``(source_id, {source_uri, duration_s, fingerprint})`` per file, which
-    the near-duplicate grouping reads. A recording cut into clips gives no rows here but one
-    ``(path, source_id, offset_s, clip, fingerprint)`` per clip to the ``clips`` output, for
-    :class:`AnalyzeClip`."""
+    the near-duplicate grouping reads. A recording cut into clips or an ABC tune book gives no rows
+    here but one ``(path, source_id, modality, part, fingerprint)`` per clip or tune to the ``parts``
+    output, for :class:`AnalyzePart`."""
 
     FN = items.process
 
@@ -215,28 +215,29 @@ class AnalyzeAndCaption(_Isolated):
             return
         yield beam.pvalue.TaggedOutput("sources", (source, {
             "source_uri": path, "duration_s": processed["duration_s"], "fingerprint": processed["fingerprint"]}))
-        for start, clip in processed["clips"]:
-            yield beam.pvalue.TaggedOutput("clips", (path, source, start, clip, processed["fingerprint"]))
+        for part in processed["parts"]:
+            yield beam.pvalue.TaggedOutput("parts", (path, source, processed["modality"], part,
+                                                     processed["fingerprint"]))
         yield from self.make_rows(path, source, processed, data)
 
 
-class AnalyzeClip(_Isolated):
-    """(path, source_id, offset_s, clip, fingerprint) → the clip's rows (:func:`captune.items.clip_units`).
-    A clip that cannot be analysed gives one failure record of stage ``clip`` (its rows only: the
-    recording stays a source with its other clips)."""
+class AnalyzePart(_Isolated):
+    """(path, source_id, modality, part, fingerprint) → the rows of a clip or a tune
+    (:func:`captune.items.part_units`). A part that cannot be analysed gives one failure record of
+    stage ``clip`` or ``piece`` (its rows only: the file stays a source with its other parts)."""
 
-    FN = items.clip_units
+    FN = items.part_units
 
     def process(self, element):
-        path, source, start, clip, fingerprint = element
-        work = items.clip_work(self.settings)
-        units, record = self.attempt(path, source, "clip",
-                                     lambda: self.call(clip, start, path, source, work=work))
+        path, source, modality, part, fingerprint = element
+        stage = "clip" if "clip_start_s" in part else "piece"
+        units, record = self.attempt(path, source, stage, lambda: self.call(
+            part, path, source, work=items.part_work(part, self.settings)))
         if record is not None:
-            record["detail"] = f"clip at {start:g} s: {record['detail']}"
+            record["detail"] = f"{items.part_label(part)}: {record['detail']}"
             yield beam.pvalue.TaggedOutput(FAILURES, record)
             return
-        yield from self.make_rows(path, source, {"modality": "audio", "fingerprint": fingerprint, "units": units})
+        yield from self.make_rows(path, source, {"modality": modality, "fingerprint": fingerprint, "units": units})
 
 
 def group_key(source: str, uri: str, split_by: str) -> str:

@@ -1,0 +1,67 @@
+"""End-to-end build of an ABC tune book: one row per tune, a tune that cannot be read costs its rows only.
+
+The book (``fixtures.ABC_BOOK``) holds tunes in G major 4/4, D major 3/4 and A minor 2/4 and a tune
+without notes; beside it a single-tune jig in D major 6/8 and a byte-identical copy of the book. Built
+in multi-processing mode, where the tunes travel as elements of their own, with one +2 semitone
+variant per tune, so the tunes' keys move to A major, E major and B minor.
+"""
+
+import json
+
+import pytest
+from fixtures import ABC_BOOK, ABC_BOOK_TUNES, read_rows
+
+from captune.pipelines import build
+
+JIG = b"""X:1
+T:Jig
+M:6/8
+L:1/8
+Q:3/8=80
+K:D
+|:DFA dAF|GBd gdB|AFD DFA|E3 E3:|
+"""
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    root, out = tmp_path_factory.mktemp("in"), tmp_path_factory.mktemp("out")
+    (root / "book.abc").write_bytes(ABC_BOOK)
+    (root / "copy_of_book.abc").write_bytes(ABC_BOOK)
+    (root / "jig.abc").write_bytes(JIG)
+    build.run(["--input", str(root), "--output", str(out), "--augment", "musicbench",
+               "--pitch-shifts", "2", "--tempo-changes", "0", "--volume-changes", "0"])
+    return out, read_rows(out), json.loads((out / "manifest.json").read_text())
+
+
+def test_every_tune_is_a_row_and_the_book_one_source(built):
+    out, rows, manifest = built
+    counts = manifest["counts"]
+    assert counts["inputs"] == 3 and counts["sources"] == 2 and counts["duplicates"] == 1
+    assert counts["file_failures"] == 0 and counts["failures_by_reason"] == {"piece/no_notes": 1}
+    assert counts["rows"] == len(rows) == 2 * 3 + 2  # three tunes and the jig, each with one shift
+    assert manifest["rows_made"] == len(rows) and "warnings" not in manifest
+    [record] = [json.loads(line) for line in (out / "failures" / "failures.jsonl").read_text().splitlines()]
+    assert record["source_uri"].endswith("book.abc") and record["stage"] == "piece"
+    assert record["detail"].startswith("tune 4")
+    [duplicate] = [json.loads(line) for line in (out / "failures" / "duplicates.jsonl").read_text().splitlines()]
+    assert duplicate["source_uri"].endswith("copy_of_book.abc") and duplicate["duplicate_of"].endswith("/book.abc")
+
+
+def test_tune_rows_carry_their_own_facts_and_media(built):
+    _, rows, _ = built
+    book = [r for r in rows if r["source_uri"].endswith("book.abc")]
+    originals = sorted((r for r in book if r["variant"]["kind"] == "original"), key=lambda r: r["media"]["path"])
+    assert [r["media"]["path"] for r in originals] == ["book.001.abc", "book.002.abc", "book.003.abc"]
+    assert [(r["key"], r["time_signature"]) for r in originals] == [
+        ("G major", "4/4"), ("D major", "3/4"), ("A minor", "2/4")]
+    assert [r["duration_s"] for r in originals] == pytest.approx([4.0, 4.5, 3.0])  # 8, 9, 6 quarters at 120 bpm
+    for r, text in zip(originals, ABC_BOOK_TUNES):
+        assert r["modality"] == "score" and r["media"]["bytes"].endswith(text)  # the tune's own ABC
+    shifted = sorted((r for r in book if r["variant"]["kind"] == "pitch_shift"), key=lambda r: r["media"]["path"])
+    assert [r["key"] for r in shifted] == ["A major", "E major", "B minor"]
+    assert all(r["variant"]["semitones"] == 2 and r["media"]["bytes"][:4] == b"MThd" for r in shifted)
+    assert len({r["id"] for r in book}) == 6
+    assert len({(r["source_id"], r["group_id"], r["split"]) for r in book}) == 1  # one source, one split
+    [jig] = [r for r in rows if r["source_uri"].endswith("jig.abc") and r["variant"]["kind"] == "original"]
+    assert (jig["key"], jig["time_signature"], jig["media"]["bytes"]) == ("D major", "6/8", JIG)
