@@ -174,6 +174,26 @@ def test_abc_single_jig():
     assert (s["pitch_min"], s["pitch_max"]) == (62, 79)   # D4 .. G5 (ABC lower case = octave up)
 
 
+ABC_LEAD_SHEET = b"""X:1
+T:Chord symbols
+M:4/4
+L:1/4
+Q:1/4=120
+K:G
+"G"G B d B|"D"A F D F|"C"E G c G|"G"G4|]
+"""
+
+
+def test_abc_chord_symbols_sound_until_the_next_one():
+    # Four bars of 4/4 at 120 bpm (2 s a bar), one chord symbol a bar: each chord sounds for its bar
+    # under the tune, so the chords are exactly G D C G and one melody note + a triad sound at a time.
+    f = analyze(ABC_LEAD_SHEET, "lead.abc")
+    assert [(c["start_s"], c["end_s"], c["label"]) for c in f["chords"]] == [
+        (0.0, 2.0, "G"), (2.0, 4.0, "D"), (4.0, 6.0, "C"), (6.0, 8.0, "G")]
+    assert f["note_stats"]["polyphony"] == pytest.approx(4.0)
+    assert f["key"] == "G major"
+
+
 # ---------------------------------------------------------------------------
 # ABC tune books in a build: cut into one ABC file per tune (the book's header
 # kept), each tune a part with its own rows; a tune without notes fails alone.
