@@ -194,6 +194,31 @@ def test_abc_chord_symbols_sound_until_the_next_one():
     assert f["key"] == "G major"
 
 
+ABC_METER_CHANGES = b"""X:1
+T:Meter changes
+M:6/8
+L:1/8
+Q:3/8=60
+K:D
+DFA dAF|
+M:9/8
+DFA dAF DFA|
+M:6/8
+DFA d3|]
+"""
+
+
+def test_abc_tune_returning_to_an_earlier_meter_is_read():
+    # music21 reuses its 6/8 object for the second M:6/8 and its MIDI writer refused the tune.
+    # Q:3/8=60: a dotted quarter a second (90 quarters a minute); 2 + 3 + 2 dotted quarters of notes.
+    # (music21 bars the 9/8 bar as 6/8 + 3/8, so the downbeats follow that barring: not checked.)
+    f = analyze(ABC_METER_CHANGES, "meters.abc")
+    assert f["duration_s"] == pytest.approx(7.0)
+    assert f["note_stats"]["note_count"] == 6 + 9 + 4
+    assert f["time_signature"] == "6/8"
+    assert f["tempo_bpm"] == pytest.approx(90.0)
+
+
 # ---------------------------------------------------------------------------
 # ABC tune books in a build: cut into one ABC file per tune (the book's header
 # kept), each tune a part with its own rows; a tune without notes fails alone.
