@@ -7,10 +7,11 @@ A file gives one or more *units*, each a future row ``{variant, clip_start_s,
 piece, media, facts, augmentation_check}``:
 
 - MIDI and scores: one unit, ``media`` the file itself (a score's media is its
-  own bytes too, not the MIDI music21 writes from it); with ``render_midi`` the piece is rendered with FluidSynth,
-  ``media`` becomes that FLAC and the unit gains the audio's loudness, loudness
-  range and audio statistics, while key, chords, tempo and beats stay the
-  symbolic ones (exact, where audio analysis only estimates);
+  own bytes too, not the MIDI music21 writes from it); with ``render_midi`` the
+  piece is rendered with FluidSynth, ``media`` becomes that FLAC and the unit
+  gains the audio's loudness, loudness range and audio statistics, while key,
+  chords, tempo and beats stay the symbolic ones (exact, where audio analysis
+  only estimates);
 - audio: one unit for the whole recording (``media`` the file itself,
   ``clip_start_s`` None), or with ``clip_seconds`` one per clip (``clip_start_s``
   its offset, ``media`` the clip as FLAC);
@@ -29,8 +30,9 @@ With ``augment`` set, every unit is followed by its MusicBench variants
 (:func:`captune.augment.plan.variants`, drawn from (seed, source id)): MIDI is
 transformed exactly, audio with Rubber Band; the facts are rewritten
 analytically (:func:`captune.augment.labels.rewrite`) and the emotion model runs
-again on them (variants of a part are drawn from (seed, source id, part)). With ``verify`` the variant's facts are also re-extracted from
-its media and compared (:func:`captune.augment.verify.check`).
+again on them (a part's variants are drawn from (seed, source id, part)). With
+``verify`` the variant's facts are also re-extracted from its media and
+compared (:func:`captune.augment.verify.check`).
 
 With ``essentia_models`` the MTG-Jamendo taggers
 (:mod:`captune.extractors.audio.tagging`) fill ``genre`` and ``mood`` from each
@@ -119,7 +121,7 @@ def _symbolic_units(data: bytes, name: str, source_id: str, settings: Settings) 
     modality = modality_of(name)
     if modality == "score" and name.lower().endswith(".abc"):
         tunes = score.abc_tunes(data)
-        if len(tunes) > 1:  # a tune book: each tune becomes a part of its own (see piece_units)
+        if len(tunes) > 1:  # a tune book: each tune becomes a part of its own (see part_units)
             return {"modality": modality, "duration_s": None, "fingerprint": [], "units": [],
                     "parts": [{"piece": i, "score": tune} for i, tune in enumerate(tunes)]}
     piece, units = _piece_units(data, name, os.path.basename(name), source_id, settings)
