@@ -3,7 +3,9 @@
 The book (``fixtures.ABC_BOOK``) holds tunes in G major 4/4, D major 3/4 and A minor 2/4 and a tune
 without notes; beside it a single-tune jig in D major 6/8 and a byte-identical copy of the book. Built
 in multi-processing mode, where the tunes travel as elements of their own, with one +2 semitone
-variant per tune, so the tunes' keys move to A major, E major and B minor.
+variant per tune, so the tunes' keys move to A major, E major and B minor. Each tune is a group of
+its own (its original and its variant share its split) unless ``--split-by folder`` puts the whole
+book in its folder's group.
 """
 
 import json
@@ -12,6 +14,7 @@ import pytest
 from fixtures import ABC_BOOK, ABC_BOOK_TUNES, read_rows
 
 from captune.pipelines import build
+from captune.pipelines.rows import split_of, tune_group
 
 JIG = b"""X:1
 T:Jig
@@ -61,7 +64,30 @@ def test_tune_rows_carry_their_own_facts_and_media(built):
     shifted = sorted((r for r in book if r["variant"]["kind"] == "pitch_shift"), key=lambda r: r["media"]["path"])
     assert [r["key"] for r in shifted] == ["A major", "E major", "B minor"]
     assert all(r["variant"]["semitones"] == 2 and r["media"]["bytes"][:4] == b"MThd" for r in shifted)
-    assert len({r["id"] for r in book}) == 6
-    assert len({(r["source_id"], r["group_id"], r["split"]) for r in book}) == 1  # one source, one split
+    assert len({r["id"] for r in book}) == 6 and len({r["source_id"] for r in book}) == 1  # one source
     [jig] = [r for r in rows if r["source_uri"].endswith("jig.abc") and r["variant"]["kind"] == "original"]
     assert (jig["key"], jig["time_signature"], jig["media"]["bytes"]) == ("D major", "6/8", JIG)
+
+
+def test_each_tune_is_a_group_of_its_own(built):
+    _, rows, manifest = built
+    book = [r for r in rows if r["source_uri"].endswith("book.abc")]
+    source = book[0]["source_id"]
+    by_tune = {}
+    for r in book:
+        by_tune.setdefault(r["media"]["path"].split(".")[1], set()).add((r["group_id"], r["split"]))
+    assert sorted(by_tune) == ["001", "002", "003"]
+    for number, groups in by_tune.items():
+        group = tune_group(source, int(number) - 1)
+        assert groups == {(group, split_of(group, 0.1))}       # a tune's original and variant together
+    assert manifest["groups"]["groups"] == 3 + 1 and manifest["groups"]["sources"] == 2  # tunes + the jig
+
+
+def test_split_by_folder_keeps_a_book_together(tmp_path):
+    root, out = tmp_path / "in", tmp_path / "out"
+    root.mkdir()
+    (root / "book.abc").write_bytes(ABC_BOOK)
+    build.run(["--input", str(root), "--output", str(out), "--split-by", "folder"])
+    rows = read_rows(out)
+    assert len(rows) == 3 and len({(r["group_id"], r["split"]) for r in rows}) == 1
+    assert rows[0]["group_id"] not in {tune_group(rows[0]["source_id"], i) for i in range(4)}

@@ -131,8 +131,8 @@ class BuildDataset(beam.PTransform):
                     | "AllFailures" >> beam.Flatten())
         inputs = paths | "CountInputs" >> beam.combiners.Count.Globally()
         duplicates = (kept.duplicates, new.duplicates) | "AllDuplicates" >> beam.Flatten()
-        groups = (group_of | "GroupIds" >> beam.Values() | "DistinctGroups" >> beam.Distinct()
-                  | "CountGroups" >> beam.combiners.Count.Globally())
+        groups = (rows | "GroupIds" >> beam.Map(lambda r: r["group_id"]) | "DistinctGroups" >> beam.Distinct()
+                  | "CountGroups" >> beam.combiners.Count.Globally())  # the groups rows went to (a book's tunes: one each)
         return {"failures": failures, "duplicates": duplicates, "shards": shards.written, "paths": inputs,
                 "near_duplicates": near, "groups": groups, "group_sizes": group_sizes(group_of),
                 "sources": analyzed.sources | "CountSources" >> beam.combiners.Count.Globally(),

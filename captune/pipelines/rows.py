@@ -3,6 +3,10 @@
 - ``source_id``: sha256 hex of the input bytes;
 - ``id``: sha256 hex of ``source_id`` + the variant spec (canonical JSON, with the clip
   offset for audio clips and the tune's place for a tune of an ABC book);
+- ``group_id`` starts as the source's own id, or for a tune of an ABC book as the
+  tune's own group, ``tune_group(source_id, index)``: the tunes of a book are
+  different pieces, so each draws its split (unless ``--split-by`` forces the
+  book into a group);
 - ``split``: ``test`` for a deterministic ``test_fraction`` of groups, drawn from
   sha256 of the ``group_id`` (not the seed), so a source keeps its split across
   runs, seeds and added inputs;
@@ -38,6 +42,11 @@ def row_id(source: str, variant: dict, clip_start_s: float | None = None, piece:
     return hashlib.sha256(f"{source}:{spec}".encode()).hexdigest()
 
 
+def tune_group(source: str, piece: int) -> str:
+    """The group of the tune at ``piece`` (from 0) in the ABC book ``source``: sha256 hex of ``source#piece``."""
+    return hashlib.sha256(f"{source}#{piece}".encode()).hexdigest()
+
+
 def split_of(group_id: str, test_fraction: float) -> str:
     """``'test'`` or ``'train'``, drawn from the hash of ``group_id``."""
     draw = int(hashlib.sha256(group_id.encode()).hexdigest()[:15], 16) / 16 ** 15
@@ -55,15 +64,16 @@ def make_row(uri: str, source: str, facts: dict, *, media: dict, seed: int, test
              piece: int | None = None) -> dict:
     """A complete record: ids, split, media, facts (``modality`` included), captions and versions.
 
-    ``group_id`` starts as ``source`` and ``split`` is drawn from it; the build replaces both once the
-    near-duplicate groups are known. ``musicbench_captions``: append control sentences to the caption
+    ``group_id`` starts as ``source`` (a tune's: :func:`tune_group`) and ``split`` is drawn from it; the
+    build replaces both once the near-duplicate groups are known. ``musicbench_captions``: append control sentences to the caption
     by MusicBench's rule (:func:`captune.captioners.control.musicbench_controls`), as augmented
     datasets do. ``piece``: a tune's place in its ABC book, which enters the id.
     """
     rid = row_id(source, variant, clip_start_s, piece)
+    group = source if piece is None else tune_group(source, piece)
     row = {
-        "id": rid, "source_id": source, "source_uri": uri, "group_id": source, "fingerprint": fingerprint,
-        "split": split_of(source, test_fraction), "variant": dict(variant),
+        "id": rid, "source_id": source, "source_uri": uri, "group_id": group, "fingerprint": fingerprint,
+        "split": split_of(group, test_fraction), "variant": dict(variant),
         "augmentation_check": augmentation_check, "media": media, "clip_start_s": clip_start_s,
         **facts,
     }

@@ -263,8 +263,10 @@ class KeepOnePerGroup(beam.DoFn):
 
 
 class SetGroup(beam.DoFn):
-    """row → the row with its source's ``group_id`` and the ``split`` drawn from it; rows of sources
-    dropped as near-duplicates are not emitted (their files are listed once, by :class:`KeepOnePerGroup`)."""
+    """row → the row with its source's ``group_id`` and the ``split`` drawn from it; a source in a group
+    of its own keeps the group its rows were made with (its own id; a tune of a book, the tune's own:
+    :func:`captune.pipelines.rows.tune_group`). Rows of sources dropped as near-duplicates are not
+    emitted (their files are listed once, by :class:`KeepOnePerGroup`)."""
 
     def __init__(self, test_fraction: float):
         self.test_fraction = test_fraction
@@ -277,6 +279,8 @@ class SetGroup(beam.DoFn):
             self.dropped.inc()
             return
         group = group_of.get(row["source_id"], row["source_id"])
+        if group == row["source_id"]:
+            group = row["group_id"]
         yield {**row, "group_id": group, "split": split_of(group, self.test_fraction)}
 
 
