@@ -349,6 +349,16 @@ K:C
 
 ABC_BOOK = ABC_BOOK_HEADER + b"\n" + b"\n".join(ABC_BOOK_TUNES)
 
+# A single jig in D major, 6/8, Q:3/8=80 (120 quarters a minute), four bars played twice.
+ABC_JIG = b"""X:1
+T:Test jig
+M:6/8
+L:1/8
+Q:3/8=80
+K:D
+|:DFA dAF|GBd gdB|AFD DFA|E3 E3:|
+"""
+
 # ---------------------------------------------------------------------------
 
 IN_MEMORY = ["--direct_running_mode", "in_memory", "--direct_num_workers", "1"]  # Beam flags: one process

@@ -14,7 +14,7 @@ import pytest
 import music21
 from music21 import corpus, key as m21key, meter, note, stream, tempo
 
-from fixtures import ABC_BOOK, ABC_BOOK_HEADER, ABC_BOOK_TUNES
+from fixtures import ABC_BOOK, ABC_BOOK_HEADER, ABC_BOOK_TUNES, ABC_JIG
 
 from captune import items
 from captune.extractors import BadInput, analyze
@@ -129,14 +129,6 @@ def test_kern_without_tempo_has_no_tempo_facts(bwv281):
 # cuts books into tunes, below); a single tune is analysed.
 # ---------------------------------------------------------------------------
 
-ABC_JIG = b"""X:1
-T:Test jig
-M:6/8
-L:1/8
-Q:3/8=80
-K:D
-|:DFA dAF|GBd gdB|AFD DFA|E3 E3:|
-"""
 
 
 def test_abc_tune_book_is_refused():

@@ -11,27 +11,17 @@ book in its folder's group.
 import json
 
 import pytest
-from fixtures import ABC_BOOK, ABC_BOOK_TUNES, read_rows
+from fixtures import ABC_BOOK, ABC_BOOK_TUNES, ABC_JIG, read_rows
 
 from captune.pipelines import build
 from captune.pipelines.rows import split_of, tune_group
-
-JIG = b"""X:1
-T:Jig
-M:6/8
-L:1/8
-Q:3/8=80
-K:D
-|:DFA dAF|GBd gdB|AFD DFA|E3 E3:|
-"""
-
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     root, out = tmp_path_factory.mktemp("in"), tmp_path_factory.mktemp("out")
     (root / "book.abc").write_bytes(ABC_BOOK)
     (root / "copy_of_book.abc").write_bytes(ABC_BOOK)
-    (root / "jig.abc").write_bytes(JIG)
+    (root / "jig.abc").write_bytes(ABC_JIG)
     build.run(["--input", str(root), "--output", str(out), "--augment", "musicbench",
                "--pitch-shifts", "2", "--tempo-changes", "0", "--volume-changes", "0"])
     return out, read_rows(out), json.loads((out / "manifest.json").read_text())
@@ -66,7 +56,7 @@ def test_tune_rows_carry_their_own_facts_and_media(built):
     assert all(r["variant"]["semitones"] == 2 and r["media"]["bytes"][:4] == b"MThd" for r in shifted)
     assert len({r["id"] for r in book}) == 6 and len({r["source_id"] for r in book}) == 1  # one source
     [jig] = [r for r in rows if r["source_uri"].endswith("jig.abc") and r["variant"]["kind"] == "original"]
-    assert (jig["key"], jig["time_signature"], jig["media"]["bytes"]) == ("D major", "6/8", JIG)
+    assert (jig["key"], jig["time_signature"], jig["media"]["bytes"]) == ("D major", "6/8", ABC_JIG)
 
 
 def test_each_tune_is_a_group_of_its_own(built):
