@@ -123,7 +123,7 @@ def _symbolic_units(data: bytes, name: str, source_id: str, settings: Settings) 
         tunes = score.abc_tunes(data)
         if len(tunes) > 1:  # a tune book: each tune becomes a part of its own (see part_units)
             return {"modality": modality, "duration_s": None, "fingerprint": [], "units": [],
-                    "parts": [{"piece": i, "score": tune} for i, tune in enumerate(tunes)]}
+                    "parts": [{"kind": "piece", "piece": i, "score": tune} for i, tune in enumerate(tunes)]}
     piece, units = _piece_units(data, name, os.path.basename(name), source_id, settings)
     return {"modality": modality, "duration_s": units[0]["facts"]["duration_s"],
             "fingerprint": fingerprint.symbolic(piece), "units": units, "parts": []}
@@ -178,7 +178,7 @@ def _audio_units(data: bytes, name: str, source_id: str, settings: Settings) -> 
     item = {"modality": "audio", "duration_s": round(recording.duration_s, 3),
             "fingerprint": fingerprint.from_chroma(whole[1], CHROMA_SR / HOP), "units": [], "parts": []}
     if settings.clip_seconds:
-        item["parts"] = [{"clip_start_s": start, "audio": clip}
+        item["parts"] = [{"kind": "clip", "clip_start_s": start, "audio": clip}
                          for start, clip in audio.clips(recording, settings.clip_seconds)]
     else:
         media = {"bytes": data, "path": os.path.basename(name)}
@@ -188,10 +188,11 @@ def _audio_units(data: bytes, name: str, source_id: str, settings: Settings) -> 
 
 def part_units(part: dict, name: str, source_id: str, settings: Settings) -> list[dict]:
     """The units of one part of the file called ``name``, as listed by :func:`process`: a clip
-    ``{'clip_start_s', 'audio'}`` (an :class:`~captune.extractors.audio.Audio` at that offset in
-    seconds) or a tune ``{'piece', 'score'}`` (its place in the book from 0, its own ABC bytes). Raises
+    ``{'kind': 'clip', 'clip_start_s', 'audio'}`` (an :class:`~captune.extractors.audio.Audio` at that
+    offset in seconds) or a tune ``{'kind': 'piece', 'piece', 'score'}`` (its place in the book from 0,
+    its own ABC bytes); ``kind`` is also the stage of the part's failure records. Raises
     :class:`BadInput` when the part or one of its variants cannot be decoded or analysed."""
-    if "clip_start_s" in part:
+    if part["kind"] == "clip":
         return guarded(_recording_units, part["audio"], part["clip_start_s"], name, source_id, settings)
     index = part["piece"]
     stem, suffix = os.path.splitext(os.path.basename(name))
@@ -202,7 +203,7 @@ def part_units(part: dict, name: str, source_id: str, settings: Settings) -> lis
 
 def part_label(part: dict) -> str:
     """How a failure record names a part: ``clip at 20 s``, ``tune 3`` (counted from 1)."""
-    return f"clip at {part['clip_start_s']:g} s" if "clip_start_s" in part else f"tune {part['piece'] + 1}"
+    return f"clip at {part['clip_start_s']:g} s" if part["kind"] == "clip" else f"tune {part['piece'] + 1}"
 
 
 def _recording_units(recording, start_s: float | None, name: str, source_id: str, settings: Settings, *,
@@ -242,12 +243,12 @@ def work_factor(name: str, size_bytes: int, settings: Settings) -> float:
     return work * _tagging_factor(settings)
 
 
-def part_work(part: dict, settings: Settings) -> float:
-    """How many ordinary items of work one :func:`part_units` call is (see :func:`work_factor`): a clip
-    one per row, a tune as a file of its own."""
-    if "clip_start_s" in part:
+def part_work(part: dict, name: str, settings: Settings) -> float:
+    """How many ordinary items of work one :func:`part_units` call on a part of the file ``name`` is
+    (see :func:`work_factor`): a clip one per row, a tune as a file of its own."""
+    if part["kind"] == "clip":
         return rows_per_unit(settings) * _tagging_factor(settings)
-    return work_factor(".abc", 0, settings)
+    return work_factor(name, len(part["score"]), settings)
 
 
 def _tagging_factor(settings: Settings) -> float:

@@ -65,9 +65,10 @@ def make_row(uri: str, source: str, facts: dict, *, media: dict, seed: int, test
     """A complete record: ids, split, media, facts (``modality`` included), captions and versions.
 
     ``group_id`` starts as ``source`` (a tune's: :func:`tune_group`) and ``split`` is drawn from it; the
-    build replaces both once the near-duplicate groups are known. ``musicbench_captions``: append control sentences to the caption
-    by MusicBench's rule (:func:`captune.captioners.control.musicbench_controls`), as augmented
-    datasets do. ``piece``: a tune's place in its ABC book, which enters the id.
+    build replaces both once the near-duplicate groups are known. ``musicbench_captions``: append
+    control sentences to the caption by MusicBench's rule
+    (:func:`captune.captioners.control.musicbench_controls`), as augmented datasets do. ``piece``: a
+    tune's place in its ABC book, which enters the id.
     """
     rid = row_id(source, variant, clip_start_s, piece)
     group = source if piece is None else tune_group(source, piece)

@@ -230,9 +230,8 @@ class AnalyzePart(_Isolated):
 
     def process(self, element):
         path, source, modality, part, fingerprint = element
-        stage = "clip" if "clip_start_s" in part else "piece"
-        units, record = self.attempt(path, source, stage, lambda: self.call(
-            part, path, source, work=items.part_work(part, self.settings)))
+        units, record = self.attempt(path, source, part["kind"], lambda: self.call(
+            part, path, source, work=items.part_work(part, path, self.settings)))
         if record is not None:
             record["detail"] = f"{items.part_label(part)}: {record['detail']}"
             yield beam.pvalue.TaggedOutput(FAILURES, record)
