@@ -29,6 +29,7 @@ from collections import Counter
 import mir_eval
 from corpora import DEFAULT_CORPORA, abc_first_keys, abc_key_to_mir
 
+from captune.extractors.score import abc_tunes
 from captune.pipelines import build
 from captune.schemas import load
 
@@ -57,7 +58,7 @@ def agreement(rows: list[dict]) -> dict:
     keys, meters = [], []
     for row in rows:
         text = row["media"]["bytes"].decode("utf-8", errors="replace")
-        reference = abc_key_to_mir(next(iter(abc_first_keys(text).values()), ""))
+        reference = abc_key_to_mir(first_field(text, "K") or "")
         if reference is not None and row["key"] is not None:
             keys.append(mir_eval.key.weighted_score(reference, row["key"]))
         meter = first_field(text, "M")
@@ -102,7 +103,7 @@ def baseline_run(books: list[str]) -> tuple[float, int, list[float]]:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     books = sorted(glob.glob(os.path.join(args.corpora, "nottingham", "ABC_cleaned", "*.abc")))
-    in_books = {b: sum(1 for line in open(b, errors="replace") if line.startswith("X:")) for b in books}
+    in_books = {b: len(abc_tunes(open(b, "rb").read())) for b in books}
     small = sorted(books, key=lambda b: in_books[b])[:args.baseline_books]
     base_s, base_tunes, base_keys = baseline_run(small)
     wall, manifest, rows = captune_run(books)
