@@ -85,14 +85,26 @@ def test_a_registered_reader_upgrades_an_older_version(out, tmp_path, monkeypatc
     assert table.column("key").to_pylist() == ["C major"]
 
 
-def test_a_version_1_shard_loads_with_the_version_2_columns_null(out, tmp_path):
-    """Version 1 had no fingerprint, clip, audio or augmentation-check columns."""
-    from captune.schemas.loader import VERSION_2_COLUMNS
+def test_a_version_1_shard_loads_with_the_version_2_and_3_columns_null(out, tmp_path):
+    """Version 1 had no fingerprint, clip, audio or augmentation-check columns, nor version 3's."""
+    from captune.schemas.loader import VERSION_2_COLUMNS, VERSION_3_COLUMNS
 
-    copy = _rewrite(out, tmp_path, lambda t: _with_version(t.drop_columns(list(VERSION_2_COLUMNS)), "1"))
+    dropped = list(VERSION_2_COLUMNS + VERSION_3_COLUMNS)
+    copy = _rewrite(out, tmp_path, lambda t: _with_version(t.drop_columns(dropped), "1"))
     table = load(str(copy), split="train")
     assert table.schema.equals(SCHEMA)
-    assert all(table.column(c).to_pylist() == [None] for c in VERSION_2_COLUMNS)
+    assert all(table.column(c).to_pylist() == [None] for c in dropped)
+    assert table.column("key").to_pylist() == ["C major"]
+
+
+def test_a_version_2_shard_loads_with_the_version_3_columns_null(out, tmp_path):
+    """Version 2 had no key changes, meter source, sections or segment captions."""
+    from captune.schemas.loader import VERSION_3_COLUMNS
+
+    copy = _rewrite(out, tmp_path, lambda t: _with_version(t.drop_columns(list(VERSION_3_COLUMNS)), "2"))
+    table = load(str(copy), split="train")
+    assert table.schema.equals(SCHEMA)
+    assert all(table.column(c).to_pylist() == [None] for c in VERSION_3_COLUMNS)
     assert table.column("key").to_pylist() == ["C major"]
 
 

@@ -43,17 +43,30 @@ def _read_current(table: pa.Table) -> pa.Table:
 
 
 VERSION_2_COLUMNS = ("fingerprint", "augmentation_check", "clip_start_s", "audio_stats", "loudness_range_lu")
+VERSION_3_COLUMNS = ("key_changes", "time_signature_source", "sections", "segment_captions")
+
+
+def _with_nulls(table: pa.Table, names: tuple[str, ...]) -> pa.Table:
+    """``table`` with each of the columns ``names`` it lacks appended as nulls of the schema's type."""
+    for name in names:
+        if name not in table.column_names:
+            field = SCHEMA.field(name)
+            table = table.append_column(field, pa.nulls(table.num_rows, field.type))
+    return table
+
+
+@reader("2")
+def _read_v2(table: pa.Table) -> pa.Table:
+    """Version 2 lacks the version-3 columns (key changes, meter source, sections, segment
+    captions): they come back null."""
+    return _read_current(_with_nulls(table, VERSION_3_COLUMNS))
 
 
 @reader("1")
 def _read_v1(table: pa.Table) -> pa.Table:
-    """Version 1 lacks the version-2 columns (near-duplicate fingerprint, clips, audio and
+    """Version 1 also lacks the version-2 columns (near-duplicate fingerprint, clips, audio and
     augmentation facts): they come back null."""
-    for name in VERSION_2_COLUMNS:
-        if name not in table.column_names:
-            field = SCHEMA.field(name)
-            table = table.append_column(field, pa.nulls(table.num_rows, field.type))
-    return _read_current(table)
+    return _read_v2(_with_nulls(table, VERSION_2_COLUMNS))
 
 
 def schema_version(table: pa.Table) -> str:

@@ -1,4 +1,4 @@
-"""The one record schema (Arrow), version 2.
+"""The one record schema (Arrow), version 3.
 
 One row per (source item, variant). Column names are the contract with users,
 the loader and evaluation tools (see DESIGN.md). Units: seconds (``*_s``),
@@ -13,11 +13,17 @@ Version 2 added ``fingerprint`` (near-duplicate MinHash, :mod:`captune.extractor
 ``clip_start_s`` (offset of an audio clip in its recording; null for whole files),
 ``augmentation_check`` (``--verify-augmentation``), ``loudness_range_lu`` (EBU R128 LRA) and
 ``audio_stats``; the loader reads version-1 shards with those columns null.
+
+Version 3 added ``key_changes`` (the key in force over time, first entry at 0 s),
+``time_signature_source`` (``declared`` by the file or ``inferred`` from the notes),
+``sections`` (the form: bar-aligned segments labelled by repetition) and
+``segment_captions`` (one sentence per section); the loader reads version-1 and
+version-2 shards with those columns null.
 """
 
 import pyarrow as pa
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 
 VARIANT = pa.struct([
     ("kind", pa.string()),          # original | pitch_shift | tempo_change | volume_change
@@ -45,6 +51,12 @@ AUDIO_STATS = pa.struct([
 # --verify-augmentation: facts re-extracted from the variant against its rewritten labels
 AUGMENTATION_CHECK = pa.struct([("key_ok", pa.bool_()), ("tempo_ok", pa.bool_()),
                                 ("key_found", pa.string()), ("bpm_found", pa.float64())])
+KEY_CHANGE = pa.struct([("time_s", pa.float64()), ("key", pa.string())])
+# label: repetition letter (A, B, ...; a prime for a varied return); kind: intro | outro | instrumental |
+# melodic | verse | chorus | bridge
+SECTION = pa.struct([("start_s", pa.float64()), ("end_s", pa.float64()), ("label", pa.string()),
+                     ("kind", pa.string())])
+SEGMENT_CAPTION = pa.struct([("start_s", pa.float64()), ("end_s", pa.float64()), ("text", pa.string())])
 CONTROL_SENTENCES = pa.struct([(k, pa.string()) for k in ("key", "tempo", "chords", "beats", "volume")])
 
 SCHEMA = pa.schema([
@@ -66,14 +78,17 @@ SCHEMA = pa.schema([
     ("tempo_changes", pa.list_(pa.struct([("time_s", pa.float64()), ("bpm", pa.float64())]))),
     ("tempo_source", pa.string()),  # tempo_map | onsets (estimated from note onsets) | audio | null
     ("time_signature", pa.string()),
+    ("time_signature_source", pa.string()),  # declared | inferred | null
     ("key", pa.string()),
     ("key_confidence", pa.float64()),
     ("key_alternative", pa.string()),
+    ("key_changes", pa.list_(KEY_CHANGE)),
     ("chords", pa.list_(pa.struct([("start_s", pa.float64()), ("end_s", pa.float64()), ("label", pa.string())]))),
     ("chord_summary", pa.list_(pa.string())),
     ("chord_summary_count", pa.int32()),
     ("beats_s", pa.list_(pa.float64())),
     ("downbeats_s", pa.list_(pa.float64())),
+    ("sections", pa.list_(SECTION)),
     ("instruments", pa.list_(pa.string())),
     ("instrument_programs", pa.list_(pa.int32())),
     ("note_stats", NOTE_STATS),
@@ -87,6 +102,7 @@ SCHEMA = pa.schema([
     ("genre", pa.list_(pa.string())),
     ("caption", pa.string()),
     ("caption_source", pa.string()),  # template | llm:<model>
+    ("segment_captions", pa.list_(SEGMENT_CAPTION)),
     ("caption_check", CAPTION_CHECK),
     ("control_sentences", CONTROL_SENTENCES),
     ("pipeline_version", pa.string()),
