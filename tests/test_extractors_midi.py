@@ -252,17 +252,6 @@ def test_chords_direct_call_with_explicit_key():
     assert [s["label"] for s in midi.chords(piece, None)] == ["Eb", "Ab"]
 
 
-@pytest.mark.parametrize("labels, expected", [
-    (["Am", "F", "C", "G"] * 3, (["Am", "F", "C", "G"], 3)),
-    (["C", "G"] * 4, (["C", "G"], 4)),
-    (["C", "N", "C", "G", "N", "G"], (["C", "G"], 1)),   # N dropped, repeats collapsed, <= 4 chords
-    (["C", "F", "G", "Am", "Dm", "E"], ([], 0)),            # nothing repeats, more than 4 chords
-    ([], ([], 0)),
-])
-def test_progression_summary(labels, expected):
-    assert midi.progression_summary(labels) == expected
-
-
 # ---------------------------------------------------------------------------
 # Tempo and meter.
 # ---------------------------------------------------------------------------

@@ -40,7 +40,8 @@ def load_symbolic(data: bytes, name: str, max_duration_s: float = DEFAULT_MAX_DU
     try:
         smf, tempo_known, pickup = (score_to_midi(data, os.path.splitext(name)[1].lower()) if modality == "score"
                                     else (data, True, 0.0))
-        piece = midi.from_midi_bytes(smf, tempo_known=tempo_known, pickup_quarters=pickup)
+        piece = midi.from_midi_bytes(smf, tempo_known=tempo_known, pickup_quarters=pickup,
+                                     notated=modality == "score")
     except BadInput:
         raise
     except Exception as exc:  # a decoder bug must still become a failure record

@@ -42,7 +42,7 @@ def abc_tunes(data: bytes) -> list[bytes]:
 def from_score_bytes(data: bytes, suffix: str) -> Piece:
     """Decode score bytes whose format is named by ``suffix`` (e.g. ``'.mxl'``)."""
     smf, tempo_known, pickup = score_to_midi(data, suffix)
-    return from_midi_bytes(smf, tempo_known=tempo_known, pickup_quarters=pickup)
+    return from_midi_bytes(smf, tempo_known=tempo_known, pickup_quarters=pickup, notated=True)
 
 
 def score_to_midi(data: bytes, suffix: str) -> tuple[bytes, bool, float]:

@@ -17,7 +17,7 @@ from captune.extractors.audio.loudness import loudness
 from captune.extractors.audio.rhythm import rhythm
 from captune.extractors.audio.stats import audio_stats
 from captune.extractors.errors import BadInput
-from captune.extractors.midi.chords import progression_summary
+from captune.extractors.midi.progression import progression_summary
 from captune.extractors.words import duration_word
 
 MIN_DURATION_S = 1.0
@@ -53,7 +53,8 @@ def _facts(audio: Audio, key_profile: str | None, chroma) -> dict:
                 if facts["key"] else [])
     facts["chords"] = segments
     facts["downbeats_s"] = downbeats(facts["beats_s"], segments)
-    facts["chord_summary"], facts["chord_summary_count"] = progression_summary([s["label"] for s in segments])
+    facts["chord_summary"], facts["chord_summary_count"] = progression_summary(
+        segments, facts["downbeats_s"], facts["beats_s"])
     facts.update(instruments=None, instrument_programs=None, note_stats=None)
     facts.update(loudness(y, sr))
     facts["audio_stats"] = audio_stats(y, sr)

@@ -21,7 +21,6 @@ Methods (``chords(piece, key, method=...)``):
 Accuracy of both on Nottingham and POP909: ``benchmarks/accuracy.py``.
 """
 
-from collections import Counter
 from functools import lru_cache
 
 import numpy as np
@@ -131,50 +130,3 @@ def chords(piece: Piece, key: str | None = None, method: str = "harmony",
         bounds, downbeats = _beat_bounds(piece)
     frames = subdivide(bounds)
     return _merge(piece, frames, harmony_labels(piece, frames, downbeats, key))
-
-
-def _has_shorter_period(gram: tuple) -> bool:
-    n = len(gram)
-    return any(all(gram[i] == gram[i + p] for i in range(n - p)) for p in range(1, n))
-
-
-def _most_common_aperiodic(counts: Counter) -> tuple[tuple, int] | None:
-    """The first gram of ``counts.most_common()`` (count descending, first-seen order on ties) that
-    is not periodic, if its count is at least 2; else None. The grams of the top count are tried
-    first, without sorting every gram (the top one is almost always aperiodic)."""
-    top = max(counts.values(), default=0)
-    if top < 2:
-        return None
-    for gram, count in counts.items():
-        if count == top and not _has_shorter_period(gram):
-            return gram, count
-    for gram, count in counts.most_common():
-        if count < 2:
-            return None
-        if count < top and not _has_shorter_period(gram):
-            return gram, count
-    return None
-
-
-def progression_summary(labels: list[str], max_length: int = 8) -> tuple[list[str], int]:
-    """The repeating progression and how often it occurs (MidiCaps' ``chord_summary``).
-
-    ``N`` is dropped and repeats collapsed first. Among n-grams of 2..``max_length``
-    chords that are not themselves periodic (``C G C`` is ``C G`` wrapped round),
-    the most frequent of each length competes; the longest one occurring at
-    least 0.8 times as often as the most frequent of any length wins. Nothing
-    repeating: the whole sequence once if it has at most 4 chords, else nothing.
-    """
-    seq = [l for l in labels if l != "N"]
-    seq = [l for i, l in enumerate(seq) if i == 0 or l != seq[i - 1]]
-    best: dict[int, tuple[tuple, int]] = {}
-    for n in range(2, min(max_length, len(seq)) + 1):
-        found = _most_common_aperiodic(Counter(zip(*(seq[i:] for i in range(n)))))
-        if found is not None:
-            best[n] = found
-    if not best:
-        return (seq, 1) if 0 < len(seq) <= 4 else ([], 0)
-    top = max(count for _, count in best.values())
-    n = max(n for n, (_, count) in best.items() if count >= 0.8 * top)
-    gram, count = best[n]
-    return list(gram), count

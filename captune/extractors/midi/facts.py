@@ -3,13 +3,15 @@
 import numpy as np
 
 from captune.extractors import emotion
-from captune.extractors.midi.chords import chords, progression_summary
+from captune.extractors.midi.bar_inference import settle
+from captune.extractors.midi.chords import chords
 from captune.extractors.midi.instruments import instruments
 from captune.extractors.midi.key import DEFAULT_PROFILE, key
 from captune.extractors.midi.meter import beats, time_signature
 from captune.extractors.midi.notes import note_stats
 from captune.extractors.midi.onset_tempo import onset_estimate
 from captune.extractors.midi.piece import Piece
+from captune.extractors.midi.progression import progression_summary
 from captune.extractors.midi.tempo import tempo_facts
 from captune.extractors.words import duration_word
 
@@ -24,7 +26,10 @@ def extract(piece: Piece, key_profile: str = DEFAULT_PROFILE, emotion_model=None
     unknown (a score with no tempo mark), since their seconds would be invented.
     Performance MIDI without a real tempo map (a lone 120 bpm, onsets off the
     grid) takes tempo and beats from its onsets (``tempo_source`` ``'onsets'``,
-    no downbeats), and its chords follow those beats. ``valence``, ``arousal``,
+    no downbeats), and its chords follow those beats. A MIDI file's implausible time signature
+    (1/4, none, or one its accents contradict) is replaced by the bar inferred from the notes
+    (:mod:`captune.extractors.midi.bar_inference`; ``time_signature_source`` ``'inferred'``), and
+    beats, downbeats and chords follow it. ``valence``, ``arousal``,
     ``emotion_quadrant`` and ``mood`` come from the other facts through
     ``emotion_model`` (None: the literature-based default; or a model, its dict or
     JSON text, see :func:`captune.extractors.emotion.as_model`).
@@ -33,6 +38,10 @@ def extract(piece: Piece, key_profile: str = DEFAULT_PROFILE, emotion_model=None
     facts["duration_word"] = duration_word(facts["duration_s"])
     estimate = onset_estimate(piece)  # None unless performance MIDI without a real tempo map
     facts.update(tempo_facts(piece, estimate))
+    if estimate is None:
+        piece, facts["time_signature_source"] = settle(piece)
+    else:
+        facts["time_signature_source"] = "declared"
     facts["time_signature"] = time_signature(piece)
     beat_grid = None
     if estimate is not None:
@@ -43,7 +52,8 @@ def extract(piece: Piece, key_profile: str = DEFAULT_PROFILE, emotion_model=None
     facts.update(key(piece, key_profile) or _NO_KEY)
     segments = chords(piece, facts["key"], beat_ticks=beat_grid) if facts["key"] else []
     facts["chords"] = segments
-    facts["chord_summary"], facts["chord_summary_count"] = progression_summary([s["label"] for s in segments])
+    facts["chord_summary"], facts["chord_summary_count"] = progression_summary(
+        segments, facts["downbeats_s"], facts["beats_s"])
     facts.update(instruments(piece))
     facts["note_stats"] = note_stats(piece)
     facts.update(emotion.estimate(facts, emotion_model))

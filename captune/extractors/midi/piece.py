@@ -8,7 +8,9 @@ their track; ``track_program[i]`` is the GM program of track ``i`` (0-127, or
 one of the percussive melodic instruments 112-119). ``tempo_known`` is False for
 scores that state no tempo (their seconds then assume 120 bpm, the MIDI default).
 ``pickup_ticks`` is the length of an incomplete first bar (an anacrusis), known
-for scores and 0 for MIDI files, which do not say.
+for scores and 0 for MIDI files, which do not say. ``ts_declared`` is False when the
+file holds no time-signature event (the 4/4 is then the SMF default); ``notated``
+is True for a score, whose meter is the composer's.
 """
 
 from dataclasses import dataclass
@@ -42,6 +44,8 @@ class Piece:
     ts_denominator: np.ndarray
     tempo_known: bool = True
     pickup_ticks: int = 0
+    ts_declared: bool = True
+    notated: bool = False
 
     @property
     def is_drum(self) -> np.ndarray:
@@ -91,7 +95,8 @@ def _program(track) -> int:
     return int(track.program)
 
 
-def from_score(score: Score, tempo_known: bool = True, pickup_quarters: float = 0.0) -> Piece:
+def from_score(score: Score, tempo_known: bool = True, pickup_quarters: float = 0.0,
+               notated: bool = False) -> Piece:
     """Build a :class:`Piece` from a tick-based symusic ``Score``."""
     arrays, programs = [], []
     for i, tr in enumerate(t for t in score.tracks if t.note_num()):
@@ -118,6 +123,7 @@ def from_score(score: Score, tempo_known: bool = True, pickup_quarters: float = 
         ts_tick=ts_tick, ts_numerator=num.astype(np.int16), ts_denominator=np.maximum(den, 1).astype(np.int16),
         tempo_known=tempo_known,
         pickup_ticks=round(pickup_quarters * score.ticks_per_quarter),
+        ts_declared=bool(len(sigs["time"])), notated=notated,
     )
 
 
@@ -133,6 +139,8 @@ def load_score(data: bytes) -> Score:
     return score
 
 
-def from_midi_bytes(data: bytes, tempo_known: bool = True, pickup_quarters: float = 0.0) -> Piece:
-    """Decode Standard MIDI File bytes into a :class:`Piece` (raises :class:`BadInput`)."""
-    return from_score(load_score(data), tempo_known=tempo_known, pickup_quarters=pickup_quarters)
+def from_midi_bytes(data: bytes, tempo_known: bool = True, pickup_quarters: float = 0.0,
+                    notated: bool = False) -> Piece:
+    """Decode Standard MIDI File bytes into a :class:`Piece` (raises :class:`BadInput`); ``notated``:
+    the bytes are a score's rendering."""
+    return from_score(load_score(data), tempo_known=tempo_known, pickup_quarters=pickup_quarters, notated=notated)

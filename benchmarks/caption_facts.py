@@ -1,0 +1,275 @@
+"""Do the captions' meter and progression match what the music does? Each table puts captune's
+figure beside the baseline (what captune reported before) measured in the same run.
+
+Meter (``--part meter``):
+
+- POP909 (909 songs, ``beat_midi.txt``): share of songs whose time signature has numerator 1;
+  bar length (median seconds between downbeats) within 3 % of the annotation's; downbeat
+  F-measure (``mir_eval.beat.f_measure``, 70 ms window) against the annotated downbeats.
+  Baseline: the file's declared meter (:func:`captune.extractors.midi.meter.beats`).
+- Nottingham (full-tune MIDI, which declare the ABC ``M:``) and DCML (``time_signature`` of
+  ``items.jsonl``): how often the declared meter is kept (``declared``), and, as a blind
+  check, how often the bar inferred while ignoring the declaration has the declared bar length.
+
+Progression (``--part progression``): POP909 summary of captune's chords against the same
+summary computed from ``chord_midi.txt`` (with ``beat_midi.txt``'s downbeats; same loop up to
+rotation and enharmonic spelling), and the share of summaries of two harmonies on one root;
+baseline: the summary captune made before (:func:`baseline_summary`, MidiCaps-style most frequent
+n-gram of labels) of the same chords, against the same reference, and against the reference
+summarised the old way. DCML: the same against the theorists' labels (bars from the annotated
+time signature and first downbeat).
+
+    nice -n 10 python benchmarks/caption_facts.py [--part meter|progression|all] [--limit N]
+"""
+
+import argparse
+import glob
+import json
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor
+
+from collections import Counter
+
+import mir_eval
+import numpy as np
+
+from captune.extractors.midi import extract, from_midi_bytes
+from captune.extractors.midi.bar_inference import accent_features, infer, settle
+from captune.extractors.midi.meter import beats, time_signature
+from captune.extractors.midi.progression import harmony_of, progression_summary
+from captune.extractors.pitch import pitch_class
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from corpora import DEFAULT_CORPORA, pop909_song_dirs  # noqa: E402
+
+
+# --- progression ---------------------------------------------------------------
+
+def _has_shorter_period(gram: tuple) -> bool:
+    n = len(gram)
+    return any(all(gram[i] == gram[i + p] for i in range(n - p)) for p in range(1, n))
+
+
+def _most_common_aperiodic(counts: Counter) -> tuple[tuple, int] | None:
+    """The first gram of ``counts.most_common()`` (count descending, first-seen order on ties) that
+    is not periodic, if its count is at least 2; else None. The grams of the top count are tried
+    first, without sorting every gram (the top one is almost always aperiodic)."""
+    top = max(counts.values(), default=0)
+    if top < 2:
+        return None
+    for gram, count in counts.items():
+        if count == top and not _has_shorter_period(gram):
+            return gram, count
+    for gram, count in counts.most_common():
+        if count < 2:
+            return None
+        if count < top and not _has_shorter_period(gram):
+            return gram, count
+    return None
+
+
+def baseline_summary(labels: list[str], max_length: int = 8) -> tuple[list[str], int]:
+    """The summary captune made before (moved here from ``chords.py`` as the baseline).
+
+    ``N`` is dropped and repeats collapsed first. Among n-grams of 2..``max_length``
+    chords that are not themselves periodic (``C G C`` is ``C G`` wrapped round),
+    the most frequent of each length competes; the longest one occurring at
+    least 0.8 times as often as the most frequent of any length wins. Nothing
+    repeating: the whole sequence once if it has at most 4 chords, else nothing.
+    """
+    seq = [l for l in labels if l != "N"]
+    seq = [l for i, l in enumerate(seq) if i == 0 or l != seq[i - 1]]
+    best: dict[int, tuple[tuple, int]] = {}
+    for n in range(2, min(max_length, len(seq)) + 1):
+        found = _most_common_aperiodic(Counter(zip(*(seq[i:] for i in range(n)))))
+        if found is not None:
+            best[n] = found
+    if not best:
+        return (seq, 1) if 0 < len(seq) <= 4 else ([], 0)
+    top = max(count for _, count in best.values())
+    n = max(n for n, (_, count) in best.items() if count >= 0.8 * top)
+    gram, count = best[n]
+    return list(gram), count
+
+
+HARTE = {"maj": "", "min": "m", "7": "7", "maj7": "maj7", "min7": "m7", "dim": "dim", "hdim7": "m7b5", "aug": "aug",
+         "maj6": "", "min6": "m", "9": "7", "maj9": "maj7", "min9": "m7", "dim7": "dim", "sus4": "", "sus2": ""}
+_NAMES = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]
+
+
+def from_harte(label: str) -> str:
+    """Harte ``'Bb:min7/5'`` → captune ``'Bbm7'`` (bass dropped; unknown qualities → ``N``)."""
+    if label in ("N", "X") or ":" not in label:
+        return "N"
+    root, quality = label.split(":", 1)
+    quality = quality.split("/")[0].split("(")[0]
+    if quality not in HARTE:
+        return "N"
+    return _NAMES[pitch_class(root)] + HARTE[quality]
+
+
+def loop_key(labels) -> tuple:
+    """A loop as (pitch class, function) harmonies, rotated to its smallest rotation: equal keys =
+    the same loop up to rotation and enharmonic spelling."""
+    hs = []
+    for label in labels:
+        root, function = harmony_of(label)
+        hs.append((pitch_class(root), function))
+    return min(tuple(hs[i:] + hs[:i]) for i in range(len(hs))) if hs else ()
+
+
+def _one_root_pair(labels) -> bool:
+    roots = {harmony_of(l)[0] for l in labels if harmony_of(l)}
+    return len(labels) == 2 and len(roots) == 1
+
+
+def _summaries(segments, downbeats, beats_s, ref_segments, ref_downbeats, ref_beats) -> dict:
+    return {"new": progression_summary(segments, downbeats, beats_s)[0],
+            "old": baseline_summary([s["label"] for s in segments])[0],
+            "ref": progression_summary(ref_segments, ref_downbeats, ref_beats)[0],
+            "ref_old": baseline_summary([s["label"] for s in ref_segments])[0]}
+
+
+def _pop909_progression(song_dir: str) -> dict:
+    name = os.path.basename(song_dir)
+    facts = extract(from_midi_bytes(open(os.path.join(song_dir, f"{name}.mid"), "rb").read()))
+    ann = np.loadtxt(os.path.join(song_dir, "beat_midi.txt"))
+    ref = []
+    with open(os.path.join(song_dir, "chord_midi.txt")) as fh:
+        for line in fh:
+            a, b, label = line.split()[:3]
+            ref.append({"start_s": float(a), "end_s": float(b), "label": from_harte(label)})
+    return _summaries(facts["chords"], facts["downbeats_s"], facts["beats_s"], ref,
+                      ann[ann[:, 2] == 1, 0], ann[:, 0])
+
+
+def _dcml_progression(item: dict) -> dict:
+    path = os.path.join(os.path.dirname(item["_items"]), item["path"])
+    facts = extract(from_midi_bytes(open(path, "rb").read()))
+    ref = [{"start_s": a, "end_s": b, "label": from_harte(l)} for a, b, l in item["chords"]]
+    num, den = (int(x) for x in item["time_signature"].split("/"))
+    bar = num * 2.0 / den  # seconds at 120 quarter notes per minute
+    first = item.get("first_downbeat_s") or 0.0
+    db = np.concatenate([np.arange(first, -1e-9, -bar)[::-1][:-1], np.arange(first, item["duration_s"], bar)])
+    return _summaries(facts["chords"], facts["downbeats_s"], facts["beats_s"], ref, db, None)
+
+
+def _agreement_table(title: str, res: list[dict]) -> None:
+    n = len(res)
+    rows = [(title, "items", "same loop as the reference's (up to rotation)", "same, or both no loop",
+             "2 harmonies on one root", "no loop named", "reference: no loop")]
+    for tag, label, ref in (("old", "before (baseline)", "ref"), ("new", "captune", "ref"),
+                            ("old", "before vs before-style reference", "ref_old")):
+        same = sum(bool(r[tag]) and bool(r[ref]) and loop_key(r[tag]) == loop_key(r[ref]) for r in res)
+        agree = same + sum(not r[tag] and not r[ref] for r in res)
+        pair = sum(_one_root_pair(r[tag]) for r in res)
+        empty = sum(not r[tag] for r in res)
+        ref_empty = sum(not r[ref] for r in res)
+        rows.append((label, n, f"{same} ({same / n:.1%})", f"{agree} ({agree / n:.1%})", f"{pair} ({pair / n:.1%})", f"{empty} ({empty / n:.1%})",
+                     f"{ref_empty} ({ref_empty / n:.1%})"))
+    _table(rows)
+    lengths = Counter(len(r["new"]) for r in res)
+    print(f"{title}: summary lengths (harmonies: items) {sorted(lengths.items())}\n")
+
+
+def progression(corpora: str, limit: int | None, workers: int) -> None:
+    dirs = pop909_song_dirs(corpora)[:limit]
+    with ProcessPoolExecutor(workers) as pool:
+        res = list(pool.map(_pop909_progression, dirs, chunksize=4))
+    _agreement_table("POP909 progression", res)
+    items_path = os.path.join(corpora, "dcml", "items.jsonl")
+    items = [{**json.loads(line), "_items": items_path} for line in open(items_path)][:limit]
+    with ProcessPoolExecutor(workers) as pool:
+        res = list(pool.map(_dcml_progression, items, chunksize=4))
+    _agreement_table("DCML progression", res)
+
+
+# --- meter -----------------------------------------------------------------------
+
+def _bar_s(downbeats) -> float:
+    return float(np.median(np.diff(downbeats))) if len(downbeats) > 1 else float("nan")
+
+
+def _pop909_meter(song_dir: str) -> dict:
+    name = os.path.basename(song_dir)
+    piece = from_midi_bytes(open(os.path.join(song_dir, f"{name}.mid"), "rb").read())
+    ann = np.loadtxt(os.path.join(song_dir, "beat_midi.txt"))
+    ref = ann[ann[:, 2] == 1, 0]
+    out = {"song": name, "ref_bar_s": _bar_s(ref)}
+    settled, source = settle(piece)
+    for tag, p in (("declared", piece), ("captune", settled)):
+        db = np.asarray(beats(p)["downbeats_s"])
+        out[tag] = {"ts": time_signature(p), "bar_s": _bar_s(db),
+                    "f": float(mir_eval.beat.f_measure(ref, db))}
+    out["source"] = source
+    return out
+
+
+def _bar_quarters(sig: str) -> float:
+    num, den = (int(x) for x in sig.split("/"))
+    return num * 4 / den
+
+
+def _declared_check(path: str) -> dict:
+    piece = from_midi_bytes(open(path, "rb").read())
+    found = infer(accent_features(piece))
+    declared = time_signature(piece)
+    blind = "{}/{}".format(*found["signature"]) if found else None
+    return {"path": path, "declared": declared, "source": settle(piece)[1], "blind": blind}
+
+
+def _table(rows):
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)))
+    print()
+
+
+def meter(corpora: str, limit: int | None, workers: int) -> None:
+    dirs = pop909_song_dirs(corpora)[:limit]
+    with ProcessPoolExecutor(workers) as pool:
+        res = list(pool.map(_pop909_meter, dirs, chunksize=8))
+    rows = [("POP909 meter", "songs", "numerator 1", "bar within 3 %", "downbeat F (mean)")]
+    for tag in ("declared", "captune"):
+        ok = [abs(r[tag]["bar_s"] / r["ref_bar_s"] - 1) <= 0.03 for r in res]
+        ones = sum(r[tag]["ts"].startswith("1/") for r in res)
+        rows.append((tag if tag == "captune" else "declared (baseline)", len(res), f"{ones} ({ones / len(res):.1%})",
+                     f"{sum(ok)} ({sum(ok) / len(res):.1%})", f"{np.mean([r[tag]['f'] for r in res]):.3f}"))
+    _table(rows)
+    inferred = sum(r["source"] == "inferred" for r in res)
+    print(f"POP909: {inferred} of {len(res)} songs inferred\n")
+    bad = [r for r in res if abs(r["captune"]["bar_s"] / r["ref_bar_s"] - 1) > 0.03]
+    print("POP909 misses (song, declared, captune, bar ratio):",
+          [(r["song"], r["declared"]["ts"], r["captune"]["ts"], round(r["captune"]["bar_s"] / r["ref_bar_s"], 2))
+           for r in bad[:25]], "\n")
+    checks = {"Nottingham": sorted(glob.glob(os.path.join(corpora, "nottingham", "MIDI", "*.mid")))[:limit],
+              "DCML": sorted(glob.glob(os.path.join(corpora, "dcml", "midi", "*.mid")))[:limit]}
+    rows = [("declared meters", "files", "kept declared", "blind inference: same bar length", "blind: same signature")]
+    for corpus, paths in checks.items():
+        with ProcessPoolExecutor(workers) as pool:
+            res = list(pool.map(_declared_check, paths, chunksize=8))
+        kept = sum(r["source"] == "declared" for r in res)
+        same_len = sum(r["blind"] is not None and _bar_quarters(r["blind"]) == _bar_quarters(r["declared"])
+                       for r in res)
+        same = sum(r["blind"] == r["declared"] for r in res)
+        rows.append((corpus, len(res), f"{kept} ({kept / len(res):.1%})", f"{same_len} ({same_len / len(res):.1%})",
+                     f"{same} ({same / len(res):.1%})"))
+    _table(rows)
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--corpora", default=DEFAULT_CORPORA)
+    ap.add_argument("--part", choices=("meter", "progression", "all"), default="all")
+    ap.add_argument("--limit", type=int, default=None, help="first N items of each corpus")
+    ap.add_argument("--workers", type=int, default=2)
+    args = ap.parse_args(argv)
+    if args.part in ("meter", "all"):
+        meter(args.corpora, args.limit, args.workers)
+    if args.part in ("progression", "all"):
+        progression(args.corpora, args.limit, args.workers)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""Known answers for the meter inferred from the notes (captune.extractors.midi.bar_inference)."""
+
+from dataclasses import replace
+
+import numpy as np
+
+import fixtures as fx
+from captune.extractors import midi
+from captune.extractors.midi.bar_inference import grid_offset, settle
+
+LOOP = ["C", "G", "Am", "F"]
+
+
+def _piece(music_meter, declared, repeats=4, with_drums=True):
+    tracks = fx.progression_tracks(LOOP, meter=music_meter, repeats=repeats, with_drums=with_drums)
+    return midi.from_midi_bytes(fx.make_midi(tracks, tempo_bpm=100, time_signature=declared))
+
+
+def test_declared_one_four_with_four_four_accents_is_inferred_four_four():
+    facts = midi.extract(_piece((4, 4), (1, 4)))
+    assert (facts["time_signature"], facts["time_signature_source"]) == ("4/4", "inferred")
+    # bars of 4 quarters at 100 bpm = 2.4 s, the first on the first chord
+    assert np.allclose(np.diff(facts["downbeats_s"]), 2.4, atol=1e-3)
+    assert facts["downbeats_s"][0] == 0.0
+
+
+def test_three_four_music_declaring_three_four_keeps_it():
+    facts = midi.extract(_piece((3, 4), (3, 4)))
+    assert (facts["time_signature"], facts["time_signature_source"]) == ("3/4", "declared")
+
+
+def test_waltz_without_time_signature_is_inferred_triple():
+    # no drums: chords and bass once per 3-beat bar are the only accents
+    piece = _piece((3, 4), None, with_drums=False)
+    settled, source = settle(piece)
+    assert source == "inferred" and midi.time_signature(settled) == "3/4"
+
+
+def test_four_four_music_declared_three_four_is_contradicted():
+    settled, source = settle(_piece((4, 4), (3, 4)))
+    assert (source, midi.time_signature(settled)) == ("inferred", "4/4")
+
+
+def test_notes_late_on_the_grid_move_the_bar_lines_onto_them():
+    # every note 40 ticks (of 480 per quarter) after its grid position, as in POP909's files
+    tracks = [(p, d, [(s + 40 / 480, du, pi, v) for s, du, pi, v in n])
+              for p, d, n in fx.progression_tracks(LOOP, repeats=4)]
+    piece = midi.from_midi_bytes(fx.make_midi(tracks, tempo_bpm=120, time_signature=(1, 4)))
+    assert grid_offset(piece) == 40
+    settled, _ = settle(piece)
+    assert settled.pickup_ticks == 40
+
+
+def test_scores_keep_their_notated_meter():
+    score = replace(_piece((4, 4), (3, 4)), notated=True)
+    settled, source = settle(score)
+    assert settled is score and source == "declared"

@@ -1,0 +1,63 @@
+"""Known answers for the progression summary (captune.extractors.midi.progression)."""
+
+import fixtures as fx
+from captune.extractors import midi
+from captune.extractors.midi.progression import harmony_of, progression_summary
+
+
+def _segments(labels, seconds=2.0):
+    return [{"start_s": i * seconds, "end_s": (i + 1) * seconds, "label": l} for i, l in enumerate(labels)]
+
+
+def _bars(n, seconds=2.0):
+    return [i * seconds for i in range(n)]
+
+
+def test_one_root_one_function_is_one_harmony():
+    assert harmony_of("C") == harmony_of("C7") == harmony_of("Cmaj7") == ("C", "major")
+    assert harmony_of("Am") == harmony_of("Am7") == ("A", "minor")
+    assert harmony_of("Am") != harmony_of("A")
+    assert harmony_of("N") is None
+
+
+def test_voicing_changes_are_not_a_progression():
+    labels = ["C", "C7"] * 8
+    summary, count = progression_summary(_segments(labels), _bars(16))
+    assert summary == ["C"] and count == 1          # one harmony, named by its longest label (tie: first)
+
+
+def test_voicing_only_piece_through_the_extractor():
+    facts = midi.extract(midi.from_midi_bytes(fx.make_midi(
+        fx.progression_tracks(["C", "C7"], repeats=6, with_drums=False), tempo_bpm=120)))
+    assert len({harmony_of(l)[0] for l in facts["chord_summary"]}) <= 1
+
+
+def test_one_five_six_four_loop_is_found():
+    labels = ["C", "G", "Am", "F"] * 6
+    assert progression_summary(_segments(labels), _bars(24)) == (["C", "G", "Am", "F"], 6)
+
+
+def test_loop_with_sevenths_and_passing_chords_is_the_loop():
+    # a bar of C then Cmaj7 (half bar each), G, Am7, F, and a sixteenth-long passing Dm inside the F bar
+    segs = []
+    t = 0.0
+    for _ in range(4):
+        for label, length in (("C", 1.0), ("Cmaj7", 1.0), ("G", 2.0), ("Am7", 2.0), ("F", 1.875), ("Dm", 0.125)):
+            segs.append({"start_s": t, "end_s": t + length, "label": label})
+            t += length
+    assert progression_summary(segs, _bars(16)) == (["C", "G", "Am7", "F"], 4)
+
+
+def test_through_composed_piece_names_no_loop():
+    labels = ["C", "F", "G", "Am", "Dm", "E", "A", "D", "Bm", "F#", "B", "Em"]
+    assert progression_summary(_segments(labels), _bars(12)) == ([], 0)
+
+
+def test_a_cadence_heard_twice_in_a_long_piece_is_not_a_loop():
+    labels = ["C", "Dm", "G", "C", "F", "Bb", "Eb", "Ab", "Db", "Gb", "B", "E", "A", "D", "G", "C"]
+    assert progression_summary(_segments(labels), _bars(16)) == ([], 0)
+
+
+def test_short_piece_lists_its_harmonies_once():
+    assert progression_summary(_segments(["C", "F", "G"]), _bars(3)) == (["C", "F", "G"], 1)
+    assert progression_summary([]) == ([], 0)
