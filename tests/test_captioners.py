@@ -149,7 +149,7 @@ def test_caption_simplifies_gm_names():
     for text in captions(facts):
         lower = text.lower()
         assert "grand" not in lower and "ensemble 1" not in lower and "(" not in lower
-        assert "piano" in lower and "string ensemble" in lower and "synth lead" in lower
+        assert "piano" in lower and "strings" in lower and "synth lead" in lower
 
 
 def test_caption_duration_in_minutes_for_long_pieces():
@@ -304,3 +304,44 @@ def test_chord_sentence_without_a_summary_lists_at_most_eight_chords():
     chords = [{"start_s": float(i), "end_s": float(i + 1), "label": label} for i, label in enumerate(labels)]
     sentence = control_sentences({"chords": chords, "chord_summary": []})["chords"]
     assert sentence.endswith("C, Dm, Em, F, G, Am, Bdim, C7.")
+
+
+def test_satb_parts_are_a_four_part_choir_not_a_piano():
+    facts = make_facts(instruments=["Voice Oohs"], instrument_programs=[53], instrument_tracks=[53, 53, 53, 53],
+                       modality="score")
+    for text in captions(facts):
+        assert "four-part choir" in text and "piano" not in text and "oohs" not in text.lower()
+
+
+def test_one_voice_with_piano_is_voice_and_piano():
+    facts = make_facts(instruments=["Acoustic Grand Piano", "Voice Oohs"], instrument_programs=[0, 53],
+                       instrument_tracks=[0, 53])
+    for text in captions(facts):
+        assert "voice and piano" in text.lower() or "voice, this" in text
+        assert "performed on" not in text
+
+
+def test_two_violins_viola_and_cello_are_a_string_quartet():
+    facts = make_facts(instruments=["Violin", "Viola", "Cello"], instrument_programs=[40, 41, 42],
+                       instrument_tracks=[40, 42, 41, 40])
+    assert all("string quartet" in text for text in captions(facts))
+
+
+def test_an_instrumental_score_is_a_piece_not_a_song():
+    facts = make_facts(modality="score", duration_word="Short song", duration_s=None)
+    assert not any("song" in text.lower() for text in captions(facts))
+    sung = make_facts(modality="score", duration_word="Short song", duration_s=None, instruments=["Voice Oohs"],
+                      instrument_programs=[53])
+    assert any("short song" in text for text in captions(sung))
+
+
+def test_duration_word_alone_is_not_a_sentence_when_the_length_is_known():
+    for text in captions(make_facts(duration_word="Song", duration_s=150.0)):
+        assert "is a song." not in text
+
+
+def test_through_composed_harmony_is_said_not_a_false_loop():
+    facts = make_facts(chord_summary=[], chord_summary_count=0)
+    texts = captions(facts)
+    assert any("loop" in text for text in texts)
+    assert not any("repeats" in text for text in texts)

@@ -9,6 +9,7 @@ mode, music21's own key analysis, its measures and metronome marks.
 import os
 import tempfile
 
+import numpy as np
 import pytest
 
 import music21
@@ -17,6 +18,7 @@ from music21 import corpus, key as m21key, meter, note, stream, tempo
 from fixtures import ABC_BOOK, ABC_BOOK_HEADER, ABC_BOOK_TUNES, ABC_JIG
 
 from captune import items
+from captune.captioners import caption
 from captune.extractors import BadInput, analyze
 from captune.extractors.score import abc_tunes
 from captune.pipelines.rows import row_id
@@ -81,6 +83,21 @@ def test_chorale_downbeats_fall_on_its_barlines(bwv66):
                  if m.paddingLeft == 0]
     expected = [round(o * 60 / 96, 3) for o in full_bars]
     assert f["downbeats_s"] == pytest.approx(expected, abs=1e-3)
+
+
+def test_chorale_parts_are_a_four_part_choir(bwv66):
+    _, _, f = bwv66
+    # Soprano, Alto, Tenor, Bass parts with no program: sung (GM 53), the bass beside the other voices
+    assert f["instrument_tracks"] == [53, 53, 53, 53] and f["instruments"] == ["Voice Oohs"]
+    text = caption(f, np.random.default_rng(0))
+    assert "four-part choir" in text and "piano" not in text and "song" not in text
+
+
+def test_string_quartet_parts_are_strings():
+    path = str(corpus.getWork("haydn/opus74no1/movement1"))
+    f = analyze(_read(path), os.path.basename(path))
+    assert sorted(f["instrument_tracks"]) == [40, 40, 41, 42]
+    assert "string quartet" in caption(f, np.random.default_rng(0))
 
 
 def test_chorale_pitches_and_texture(bwv66):

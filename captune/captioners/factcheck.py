@@ -148,7 +148,7 @@ INSTRUMENT_WORDS: dict[str, set[int]] = {
     "strings": _STRINGS, "string quartet": _STRINGS, "string section": _STRINGS, "string ensemble": _STRINGS, "pizzicato": {45},
     "harp": {46}, "timpani": {47},
     "choir": {52, 53, 54, 85, 91}, "vocals": {52, 53, 54, 85}, "vocal": {52, 53, 54, 85},
-    "singer": {52, 53, 54, 85}, "singing": {52, 53, 54, 85},
+    "singer": {52, 53, 54, 85}, "singing": {52, 53, 54, 85}, "voice": {52, 53, 54, 85}, "voices": {52, 53, 54, 85},
     "trumpet": {56, 59}, "trumpets": {56, 59}, "trombone": {57}, "tuba": {58}, "french horn": {60},
     "horn": {60, 61}, "horns": {60, 61} | _BRASS, "brass": _BRASS, "brass section": _BRASS,
     "saxophone": _r(64, 67), "sax": _r(64, 67), "oboe": {68}, "english horn": {69}, "cor anglais": {69},
@@ -168,7 +168,7 @@ INSTRUMENT_WORDS: dict[str, set[int]] = {
 }
 _INSTRUMENT_RE = re.compile(
     r"\b(" + "|".join(re.escape(w) for w in sorted(INSTRUMENT_WORDS, key=len, reverse=True)) + r")\b"
-    r"(?!\s+(?:line|lines|notes|register|clef|range|part|voice))", re.IGNORECASE)
+    r"(?!\s+(?:line|lines|notes|register|clef|range|part|voice|leading))", re.IGNORECASE)
 _NEGATION_RE = re.compile(r"\b(?:no|without|lacks?|lacking|absence of|absent|not(?!\s+only)|nor|free of)\b"
                           r"(?:(?!\bbut\b)[^.;:!?,])*$", re.IGNORECASE)
 _GM_INDEX = {name: program for program, name in enumerate(GM_PROGRAM_NAMES)}

@@ -12,7 +12,12 @@ The ``facts`` mapping (any value may be None, any list may be empty):
 - ``chord_summary``: the repeating progression, e.g. ['Am', 'F', 'C', 'G'];
   ``chord_summary_count``: how many times it repeats.
 - ``instruments``: General MIDI names ordered by prominence ('Drums' is the
-  GM percussion kit); the first five distinct simplified names are mentioned.
+  GM percussion kit); the first five distinct simplified names are mentioned,
+  sung parts as a musician names them ('voice', 'two voices', 'a four-part
+  choir', counted from ``instrument_tracks``, the program of every track, when
+  present) and two violins, viola and cello as 'a string quartet'.
+- ``chord_summary`` empty while ``chords`` hold chords: the caption says the
+  harmony does not repeat a loop.
 - ``mood``, ``genre``: lists of words, mentioned when present.
 - ``chords``, ``beats_s``, ``downbeats_s``, ``modality``, ``variant`` are not
   used here (see ``control`` for MusicBench-style sentences).
@@ -53,7 +58,9 @@ _INSTRUMENT_NAMES = {
     "Electric Guitar (muted)": "muted electric guitar",
     "Distortion Guitar": "distorted guitar",
     "Choir Aahs": "choir",
-    "Voice Oohs": "vocal oohs",
+    "Voice Oohs": "voice",
+    "String Ensemble 1": "strings",
+    "String Ensemble 2": "strings",
     "Orchestra Hit": "orchestra hits",
     "Synth Drum": "synth drums",
 }
@@ -140,14 +147,42 @@ def instrument_name(gm_name: str) -> str:
     return re.sub(r"\s+\d+$", "", name).strip().lower()
 
 
+_SUNG = ("Choir Aahs", "Voice Oohs")
+_STRING_QUARTET = [40, 40, 41, 42]   # two violins, viola, cello
+_COUNT_WORDS = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight"}
+
+
+def _singers(facts: Mapping) -> str:
+    """The sung parts as a musician names them: 'voice', 'two voices', 'a four-part choir', 'a choir'.
+    Parts are counted from ``instrument_tracks`` (a track per part) when the facts carry it."""
+    tracks = facts.get("instrument_tracks") or []
+    parts = sum(p in (52, 53) for p in tracks)
+    if "Choir Aahs" in (facts.get("instruments") or []) and parts < 3:
+        return "a choir"
+    if parts <= 1:
+        return "voice"
+    if parts == 2:
+        return "two voices"
+    return f"a {_COUNT_WORDS[parts]}-part choir" if parts in _COUNT_WORDS else "a choir"
+
+
 def plain_instruments(facts: Mapping) -> list[str]:
-    """The first ``MAX_INSTRUMENTS`` distinct plain instrument names, by prominence."""
+    """The first ``MAX_INSTRUMENTS`` distinct plain instrument names, by prominence; sung parts first,
+    as one ensemble (:func:`_singers`), two violins, viola and cello alone as 'a string quartet'."""
+    if sorted(facts.get("instrument_tracks") or []) == _STRING_QUARTET:
+        return ["a string quartet"]
     names: list[str] = []
-    for gm_name in facts.get("instruments") or []:
-        name = instrument_name(gm_name)
+    listed = facts.get("instruments") or []
+    for gm_name in sorted(listed, key=lambda n: n not in _SUNG):  # voices first: 'voice and piano'
+        name = _singers(facts) if gm_name in _SUNG else instrument_name(gm_name)
         if name and name not in names:
             names.append(name)
     return names[:MAX_INSTRUMENTS]
+
+
+def is_sung(facts: Mapping) -> bool:
+    """True when a voice or choir is among the instruments."""
+    return any(n in _SUNG for n in facts.get("instruments") or [])
 
 
 def _duration_phrase(seconds: float) -> str:
@@ -173,11 +208,12 @@ def _intro(facts: Mapping, noun: str, rng) -> str | None:
     listed = _join(names)
     options = [
         f"This is {_a(described)} {described} featuring {listed}.",
-        f"This {described} is performed on {listed}.",
+        f"This {described} is performed {'by' if is_sung(facts) else 'on'} {listed}.",
         f"{listed} can be heard in this {described}.",
+        f"This {described} is scored for {listed}.",
         f"The instrumentation of this {described} consists of {listed}.",
     ]
-    if len(names) > 1:
+    if len(names) > 1 and not names[0].startswith("a "):
         options.append(f"Led by the {names[0]}, this {described} also features {_join(names[1:])}.")
     return _pick(rng, options)
 
@@ -277,6 +313,9 @@ def _frame_sentence(facts: Mapping, rng) -> str:
 def _chord_sentence(facts: Mapping, rng) -> str | None:
     chords = [c for c in (facts.get("chord_summary") or []) if c]
     if not chords:
+        if any(c.get("label") not in (None, "N") for c in facts.get("chords") or []):
+            return _pick(rng, ["The harmony keeps moving rather than repeating a loop of chords.",
+                               "{subj} does not repeat a chord loop: its harmony is through-composed."])
         return None
     if len(chords) == 1:
         return _pick(rng, [f"The harmony revolves around {chords[0]}.", f"{{subj}} is built around {chords[0]}."])
@@ -299,14 +338,23 @@ def _chord_sentence(facts: Mapping, rng) -> str | None:
     return _pick(rng, options)
 
 
+def _length_word(facts: Mapping) -> str:
+    """MidiCaps' duration word, lowercased, with 'song' read as 'piece' for a score nobody sings
+    (a chorale played by instruments, a sonata movement)."""
+    word = (facts.get("duration_word") or "").lower()
+    if facts.get("modality") == "score" and not is_sung(facts):
+        word = word.replace("song", "piece")
+    return word
+
+
 def _duration_sentence(facts: Mapping, rng) -> str | None:
     seconds = facts.get("duration_s")
     length = _duration_phrase(seconds) if seconds and seconds > 0 else None
-    word = (facts.get("duration_word") or "").lower()
+    word = _length_word(facts)
     options = []
     if length:
         options += [f"{{subj}} lasts about {length}.", f"{{subj}} runs for roughly {length}."]
-    if word:
+    elif word:
         options.append(f"{{subj}} is {_a(word)} {word}.")
     if length and word:
         options += [

@@ -14,10 +14,13 @@ from captune.extractors.midi.piece import Piece
 
 
 def instruments(piece: Piece) -> dict:
-    """``{'instruments': [GM name, ...], 'instrument_programs': [program, ...]}``."""
+    """``{'instruments': [GM name, ...], 'instrument_programs': [program, ...], 'instrument_tracks':
+    [program of each track, ...]}``. ``instrument_tracks`` is no column of the record: it lets a
+    caption count parts ("a four-part choir")."""
     seconds = piece.seconds(piece.onset + piece.duration) - piece.seconds(piece.onset)
     programs = piece.track_program[piece.track]
     played = np.bincount(programs, weights=seconds, minlength=129)
     present = np.unique(programs)
     order = sorted(present.tolist(), key=lambda p: (-played[p], p))
-    return {"instruments": [GM_PROGRAM_NAMES[p] for p in order], "instrument_programs": order}
+    return {"instruments": [GM_PROGRAM_NAMES[p] for p in order], "instrument_programs": order,
+            "instrument_tracks": piece.track_program.tolist()}

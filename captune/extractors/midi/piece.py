@@ -5,7 +5,9 @@ tempo map in microseconds per quarter (``mspq``) and time signatures apply from
 their tick on. Notes of all tracks are concatenated and carry the index of
 their track; ``track_program[i]`` is the GM program of track ``i`` (0-127, or
 128 for a drum kit, by MidiCaps' rule: channel 10 is drums unless its program is
-one of the percussive melodic instruments 112-119). ``tempo_known`` is False for
+one of the percussive melodic instruments 112-119); a track left at program 0 whose
+name holds a known instrument word ("Soprano", "Violin 1") takes that word's program
+(:mod:`captune.extractors.midi.part_names`). ``tempo_known`` is False for
 scores that state no tempo (their seconds then assume 120 bpm, the MIDI default).
 ``pickup_ticks`` is the length of an incomplete first bar (an anacrusis), known
 for scores and 0 for MIDI files, which do not say. ``ts_declared`` is False when the
@@ -21,6 +23,7 @@ from symusic import Score
 
 from captune.extractors.errors import BadInput
 from captune.extractors.midi.container import check_smf
+from captune.extractors.midi.part_names import refine_programs
 
 DEFAULT_MSPQ = 500_000  # 120 bpm, the Standard MIDI File default
 DRUM_PROGRAM = 128
@@ -98,11 +101,13 @@ def _program(track) -> int:
 def from_score(score: Score, tempo_known: bool = True, pickup_quarters: float = 0.0,
                notated: bool = False) -> Piece:
     """Build a :class:`Piece` from a tick-based symusic ``Score``."""
-    arrays, programs = [], []
+    arrays, programs, names = [], [], []
     for i, tr in enumerate(t for t in score.tracks if t.note_num()):
         a = tr.notes.numpy()
         arrays.append((a["time"], a["duration"], a["pitch"], a["velocity"], np.full(len(a["time"]), i)))
         programs.append(_program(tr))
+        names.append(tr.name)
+    programs = refine_programs(programs, names, notated)
     if not arrays:
         raise BadInput("no_notes", "the file holds no notes")
     onset, duration, pitch, velocity, track = (np.concatenate(c) for c in zip(*arrays))
