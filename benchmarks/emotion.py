@@ -3,10 +3,12 @@
 Rows of the table, each beside the majority-class baseline measured on the same items:
 
 - default: captune's literature-based model (:data:`captune.extractors.emotion.DEFAULT_MODEL`);
-  the baseline is the most common sign / quadrant of the items scored. Two of its numbers (the
-  valence intercept, a positivity offset, and the ``key_clarity`` weight) were fitted on the
-  even-indexed phrases (sorted by path); the odd-indexed ones are held out, and the table
-  gives the default on all 204, on the even (tuning) half and on the odd (held-out) half.
+  the baseline is the most common sign / quadrant of the items scored. Its valence has no
+  intercept (no positivity prior); its ``key_clarity`` and ``dissonance`` weights were fitted,
+  within their literature signs, on the even-indexed phrases (sorted by path); the odd-indexed
+  ones are held out, and the table gives the default on all 204, on the even (tuning) half and
+  on the odd (held-out) half. "before" is the default captune had until then (a positivity
+  offset of 0.7, fitted on the even half).
 - train-emotion (K-fold CV): ``captune train-emotion``'s logistic regressions, fitted on K−1
   folds and scored on the held-out fold (folds stratified by quadrant, seeded); the baseline
   is the most common sign / quadrant of each training fold, scored on its held-out fold.
@@ -14,12 +16,14 @@ Rows of the table, each beside the majority-class baseline measured on the same 
 Metrics: valence-sign accuracy, arousal-sign accuracy and 4-quadrant accuracy (EMOPIA
 quadrants from the signs).
 
-``--tune-half even`` (or ``odd``) also redoes the fit: with every other default term held
-fixed, the valence intercept and the ``key_clarity`` weight are fitted by maximum likelihood
-(the default's value is tanh(z), i.e. P(positive) = sigmoid(2z)) on that half's valence signs
-only, and the fitted pair is printed with its accuracy on both halves.
+``--tune-half even`` (or ``odd``) also redoes the fit: with the intercept at 0 and every other
+default term held fixed, the ``TUNED`` weights are fitted by maximum likelihood within their
+signs (the default's value is tanh(z), i.e. P(positive) = sigmoid(2z)) on that half's valence
+signs only, and printed with their accuracy on both halves. ``--corpus-shares`` adds the
+positive-valence share and quadrant counts on POP909, Nottingham and DCML, before and now.
 
     python benchmarks/emotion.py [--corpora /work/shared/corpora] [--folds 5] [--seed 0] [--tune-half even]
+                                 [--corpus-shares]
 """
 
 import argparse
@@ -36,7 +40,10 @@ from captune.extractors import emotion
 from captune.pipelines import train_emotion as te
 
 DEFAULT_CORPORA = "/work/shared/corpora"
-TUNED = "key_clarity"  # the valence weight fitted besides the intercept
+# the valence weights fitted, each within the sign the literature gives it (the intercept stays 0:
+# no corpus prior): clarity pleasant, dissonance unpleasant
+TUNED = ("key_clarity", "dissonance")
+SIGNS = {"key_clarity": (0.0, None), "dissonance": (None, 0.0)}
 
 
 def load(corpora: str):
@@ -49,31 +56,57 @@ def load(corpora: str):
     return te.feature_rows(items, log=lambda msg: print(msg, file=sys.stderr))
 
 
-def fit_valence(feats, v, model=emotion.DEFAULT_MODEL) -> tuple[float, float]:
-    """(intercept, key_clarity weight) maximising the likelihood of the valence signs ``v``,
-    every other term of ``model`` held fixed (its P(positive) is sigmoid(2z))."""
+def fit_valence(feats, v, model=emotion.DEFAULT_MODEL) -> dict:
+    """The ``TUNED`` valence weights (within ``SIGNS``) maximising the likelihood of the valence signs
+    ``v``, the intercept held at 0 and every other term of ``model`` fixed (P(positive) = sigmoid(2z))."""
     from scipy.optimize import minimize
 
     spec = model.to_dict()
     spec["valence"] = dict(spec["valence"], intercept=0.0,
-                           weights={k: w for k, w in spec["valence"]["weights"].items() if k != TUNED})
+                           weights={k: w for k, w in spec["valence"]["weights"].items() if k not in TUNED})
     fixed = emotion.LinearEmotionModel.from_dict(spec)
     offset = np.array([fixed.linear(f)[0] for f in feats])
-    x = np.array([0.0 if f[TUNED] is None else (f[TUNED] - model.centre[TUNED]) / model.scale[TUNED] for f in feats])
+    x = np.array([[0.0 if f[t] is None else (f[t] - model.centre[t]) / model.scale[t] for t in TUNED] for f in feats])
     y = (np.asarray(v) > 0).astype(float)
 
     def nll(w):
-        z = 2 * (offset + w[0] + w[1] * x)
+        z = 2 * (offset + x @ w)
         return float(np.sum(np.logaddexp(0, z) - y * z))
 
-    b, w = minimize(nll, np.zeros(2)).x
-    return float(b), float(w)
+    found = minimize(nll, np.zeros(len(TUNED)), method="L-BFGS-B", bounds=[SIGNS[t] for t in TUNED]).x
+    return dict(zip(TUNED, (float(w) for w in found)))
 
 
-def with_valence(b: float, w: float, model=emotion.DEFAULT_MODEL) -> emotion.LinearEmotionModel:
+def with_valence(weights: dict, intercept: float = 0.0, model=emotion.DEFAULT_MODEL) -> emotion.LinearEmotionModel:
     spec = model.to_dict()
-    spec["valence"] = dict(spec["valence"], intercept=b, weights=dict(spec["valence"]["weights"], **{TUNED: w}))
+    spec["valence"] = dict(spec["valence"], intercept=intercept, weights=dict(spec["valence"]["weights"], **weights))
     return emotion.LinearEmotionModel.from_dict(spec)
+
+
+# What captune's default was before (the baseline of the corpus table): a positivity offset of 0.7,
+# key clarity 0.35 and no dissonance term, both fitted on VGMIDI's even half.
+BEFORE = with_valence({"mode": 0.9, "key_clarity": 0.35, "dissonance": 0.0}, intercept=0.7)
+
+
+def corpus_shares(corpora: str, limit: int | None) -> None:
+    """Positive-valence share and quadrant counts of the default and of the model before, per corpus."""
+    import glob
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from corpora import pop909_song_dirs
+
+    sets = {"POP909": [os.path.join(d, os.path.basename(d) + ".mid") for d in pop909_song_dirs(corpora)],
+            "Nottingham": sorted(glob.glob(os.path.join(corpora, "nottingham", "MIDI", "*.mid"))),
+            "DCML": sorted(glob.glob(os.path.join(corpora, "dcml", "midi", "*.mid")))}
+    print("\n| corpus | items | model | positive valence | quadrants 1 / 2 / 3 / 4 |")
+    print("|---|---|---|---|---|")
+    for name, paths in sets.items():
+        _, feats = te.feature_rows([{"path": p} for p in paths[:limit]], log=lambda msg: None)
+        for label, model in (("before (baseline)", BEFORE), ("default", emotion.DEFAULT_MODEL)):
+            pairs = [model.predict(f) for f in feats]
+            q = Counter(emotion.quadrant(v, a) for v, a in pairs)
+            pos = sum(v >= 0 for v, _ in pairs)
+            print(f"| {name} | {len(feats)} | {label} | {pos / len(feats):.1%} | "
+                  + " / ".join(str(q[k]) for k in (1, 2, 3, 4)) + " |")
 
 
 def main(argv=None) -> int:
@@ -82,7 +115,10 @@ def main(argv=None) -> int:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--tune-half", choices=("even", "odd"), default=None,
-                        help="refit the valence intercept and key_clarity weight on this half and report both halves")
+                        help="refit the valence weights of TUNED on this half and report both halves")
+    parser.add_argument("--corpus-shares", action="store_true",
+                        help="positive-valence share and quadrants on POP909, Nottingham and DCML")
+    parser.add_argument("--limit", type=int, default=None, help="first N files of each corpus (--corpus-shares)")
     args = parser.parse_args(argv)
     started = time.time()
     items, feats = load(args.corpora)
@@ -105,26 +141,30 @@ def main(argv=None) -> int:
               + " | ".join(fmt(te.majority_scores(v[mask], a[mask], v[mask], a[mask]))) + " |")
 
     everything = np.ones(len(items), bool)
-    rows("default (literature cues; intercept and key-clarity weight fitted on the even half)",
+    rows("default (literature cues, intercept 0; key-clarity and dissonance weights fitted on the even half)",
          emotion.default_model, everything, f"all {len(items)}")
     rows("default, even half (the tuning half)", emotion.default_model, halves["even"],
          f"even {int(halves['even'].sum())}")
     rows("default, odd half (held out)", emotion.default_model, halves["odd"], f"odd {int(halves['odd'].sum())}")
     print(f"| train-emotion, {cv['folds']}-fold CV (stratified, seed {args.seed}) | all {len(items)} | "
           + " | ".join(fmt(cv["trained"])) + " |")
+    rows("before: positivity offset 0.7 (baseline)", BEFORE.predict, everything, f"all {len(items)}")
+    rows("before, odd half", BEFORE.predict, halves["odd"], f"odd {int(halves['odd'].sum())}")
     print(f"| majority of each training fold, same folds | all {len(items)} | "
           + " | ".join(fmt(cv["majority"])) + " |")
     if args.tune_half:
         tune = halves[args.tune_half]
         held = halves["odd" if args.tune_half == "even" else "even"]
-        b, w = fit_valence([f for f, m in zip(feats, tune) if m], v[tune])
-        refit = with_valence(b, w)
+        fitted = fit_valence([f for f, m in zip(feats, tune) if m], v[tune])
+        refit = with_valence(fitted)
         def sv(mask):
             return te.scores(refit.predict, [f for f, m in zip(feats, mask) if m], v[mask], a[mask])["valence"]
-        print(f"\nRefit on the {args.tune_half} half (valence signs only; other terms fixed): intercept {b:.3f}, "
-              f"{TUNED} weight {w:.3f} (default: {emotion.DEFAULT_MODEL.valence['intercept']}, "
-              f"{emotion.DEFAULT_MODEL.valence['weights'][TUNED]}); valence sign {sv(tune):.1%} on the tuning half, "
-              f"{sv(held):.1%} on the held-out half")
+        defaults = {t: emotion.DEFAULT_MODEL.valence["weights"].get(t) for t in TUNED}
+        print(f"\nRefit on the {args.tune_half} half (valence signs only; intercept 0, other terms fixed): "
+              + ", ".join(f"{t} {w:.3f}" for t, w in fitted.items()) + f" (default: {defaults}); valence sign "
+              f"{sv(tune):.1%} on the tuning half, {sv(held):.1%} on the held-out half")
+    if args.corpus_shares:
+        corpus_shares(args.corpora, args.limit)
     print(f"\n({time.time() - started:.1f} s)")
     print(f"Reproduce: python benchmarks/emotion.py --corpora {shlex.quote(args.corpora)} "
           f"--folds {args.folds} --seed {args.seed}" + (f" --tune-half {args.tune_half}" if args.tune_half else ""))

@@ -5,8 +5,8 @@ loudness, articulation, tonality): a fast, loud, staccato C major piece is +V+A 
 a slow, quiet, legato A minor one −V−A (quadrant 3), a slow quiet major one +V−A (quadrant 4)
 and a fast, loud, chromatic one (diminished and augmented chords over a chromatic line, no
 clear key) −V+A (quadrant 2). A fast, loud but plainly tonal minor piece is a mixed case
-(tempo and a clear key against mode): the default reads it as pleasant, only its valence's
-order against the slow minor piece is checked.
+(tempo and a clear key against mode): only its valence's order against the slow minor piece
+is checked.
 """
 
 import csv
@@ -65,8 +65,8 @@ def test_default_model_known_quadrants(major, excited, expected):
 def test_fast_loud_chromatic_piece_is_tense():
     """Fast, loud, staccato and atonal (anger/fear cues in Gabrielsson & Lindström 2010): −V+A.
     Its key finder's r is far below the 0.8 of a scale used evenly, so key clarity pulls
-    valence down by several steps of 0.35, more than the positivity offset (0.7) and the fast
-    tempo and high register (about +0.6) push it up."""
+    valence down by several steps of 0.38, more than the fast tempo and high register (about
+    +0.6) push it up."""
     f = facts_of(emotion_piece(False, True, k=CHROMATIC))
     assert f["key_confidence"] < 0.5
     assert f["emotion_quadrant"] == 2 and f["mood"][0] == "tense"
@@ -80,14 +80,14 @@ def test_fast_minor_is_happier_than_slow_minor():
 
 def test_key_clarity_feature_and_weight():
     """``key_clarity`` is the symbolic key finder's r; recordings and keyless pieces have none.
-    By hand: at the centre (r 0.8) only the positivity offset is left, tanh(0.7); one step
-    clearer (r 0.9) adds 0.35; one step more chromatic (r 0.7) takes 0.35 off."""
+    By hand: at the centre (r 0.8) nothing is left (no positivity offset): valence 0; one step
+    clearer (r 0.9) adds 0.38; one step more chromatic (r 0.7) takes 0.38 off."""
     f = facts_of(emotion_piece(True, True))
     assert emotion.features(f)["key_clarity"] == pytest.approx(f["key_confidence"])
     assert emotion.features({"note_stats": {"note_count": 3}, "key": None})["key_clarity"] is None
     audio = {"key": "A minor", "key_confidence": 0.9, "audio_stats": {"onset_rate": 2.0}}
     assert emotion.features(audio)["key_clarity"] is None and emotion.features(audio)["mode"] == pytest.approx(-0.9)
-    for r, z in ((0.8, 0.7), (0.9, 1.05), (0.7, 0.35)):
+    for r, z in ((0.8, 0.0), (0.9, 0.38), (0.7, -0.38)):
         v, a = emotion.default_model({"key_clarity": r})
         assert v == pytest.approx(math.tanh(z)) and a == pytest.approx(0.0)
     chromatic = emotion.features(facts_of(emotion_piece(False, True, k=CHROMATIC)))
@@ -121,10 +121,9 @@ def test_no_notes_means_no_emotion():
 
 
 def test_missing_facts_contribute_nothing():
-    # a score without a tempo mark: no tempo term, the rest still counts (mode 0.9 plus the
-    # positivity offset 0.7 of the valence intercept)
+    # a score without a tempo mark: no tempo term, the rest still counts (mode 0.9; no intercept)
     v, a = emotion.default_model({"mode": 1.0, "log2_tempo": None})
-    assert v == pytest.approx(math.tanh(0.9 + 0.7)) and a == pytest.approx(0.0)
+    assert v == pytest.approx(math.tanh(0.9)) and a == pytest.approx(0.0)
 
 
 def test_json_round_trip_gives_identical_predictions(tmp_path):
@@ -232,3 +231,40 @@ def test_recordings_land_in_their_quadrant(labels, bpm, beats_per_chord, peak, q
     facts = analyze(wav_bytes(y / np.abs(y).max() * peak), "recording.wav")
     assert facts["note_stats"] is None and facts["audio_stats"]["onset_rate"] > 0
     assert facts["emotion_quadrant"] == quadrant, (facts["valence"], facts["arousal"])
+
+
+def test_slow_soft_minor_piece_is_never_joyful():
+    """The literature's sad prototype (slow, soft, legato, minor) reads −V−A whatever its
+    transposition: never a joyful or other quadrant-1 word."""
+    for shift in range(-3, 4):
+        f = facts_of(emotion_piece(False, False, shift=shift))
+        assert f["emotion_quadrant"] == 3 and f["valence"] < 0, shift
+        assert not {"joyful", "cheerful", "energetic", "playful"} & set(f["mood"])
+
+
+QUADRANT_WORDS = {1: {"joyful", "energetic", "cheerful", "playful"}, 2: {"tense", "agitated", "dark"},
+                  3: {"melancholic", "somber", "sad"}, 4: {"serene", "calm", "tender"}}
+
+
+def test_mood_words_agree_with_the_quadrant():
+    grid = np.linspace(-1, 1, 41)
+    for v in grid:
+        for a in grid:
+            words = set(emotion.mood_words(v, a, {"note_stats": {"legato": 0.5}}))
+            if words == {"gentle"}:
+                assert abs(v) < emotion.NEUTRAL and abs(a) < emotion.NEUTRAL
+            else:
+                assert words <= QUADRANT_WORDS[emotion.quadrant(v, a)], (v, a, words)
+
+
+def test_a_score_without_dynamics_has_no_loudness_cue():
+    f = {"note_stats": {"note_count": 8, "mean_velocity": 90.0}, "dynamics_known": False}
+    assert emotion.features(f)["velocity"] is None
+    assert emotion.features({**f, "dynamics_known": True})["velocity"] == 90.0
+
+
+def test_dissonance_is_the_share_of_diminished_and_augmented_chord_time():
+    chords = [{"start_s": 0.0, "end_s": 3.0, "label": "C"}, {"start_s": 3.0, "end_s": 4.0, "label": "Bdim"},
+              {"start_s": 4.0, "end_s": 6.0, "label": "N"}]
+    assert emotion.features({"chords": chords})["dissonance"] == pytest.approx(0.25)
+    assert emotion.features({"chords": []})["dissonance"] is None

@@ -30,7 +30,12 @@ treats as its centre (no evidence either way):
 ``dynamics``            ``audio_stats.dynamic_complexity_db``: loudness fluctuation (dB)
 ``key_clarity``         ``key_confidence`` of a symbolic piece: the key finder's Pearson r with
                         the best key profile (tonal clarity; low for chromatic/atonal music)
+``dissonance``          share of the chord seconds (``chords``, ``N`` left out) on ``dim``,
+                        ``m7b5`` and ``aug`` chords
 ======================  =====================================================================
+
+``velocity`` is None when the facts say ``dynamics_known`` False (a score with no dynamics
+marks, whose velocities are all the MIDI writer's default).
 
 For audio (facts without ``note_stats``), ``log2_density`` reads
 ``audio_stats.onset_rate`` (onsets per second), the event density of a recording, and
@@ -46,36 +51,34 @@ A linear combination of standardised features through ``tanh`` (:data:`DEFAULT_M
 Every term and its sign come from reviews of the music-emotion literature; centres and
 scales are conventional musical values (moderato 100 bpm, *mezzo forte* velocity 64,
 middle C, ...), not statistics of a corpus. Weights are in "tanh units" per scale step.
-All sizes are the literature's rough relative sizes, except two numbers of the valence
-head, which were fitted (maximum likelihood, every other term held fixed) on the
-even-indexed half of VGMIDI's 204 labelled phrases (sorted by path) and checked on the
-odd-indexed half (``benchmarks/emotion.py --tune-half even``; fitted 0.731 and 0.341,
-rounded): the intercept (positivity offset, +0.7) and the ``key_clarity`` weight (+0.35).
-Candidates tried there and not kept: the share of chord time on major vs minor triads
-(no gain in likelihood) and on diminished/augmented chords (a gain, but it drove the offset
-to 1.1, at which the literature's sad prototype, a slow, soft, legato minor piece, reads
-as pleasant).
+All sizes are the literature's rough relative sizes, except two weights of the valence
+head, fitted (maximum likelihood within the sign the literature gives them, intercept 0,
+every other term fixed) on the even-indexed half of VGMIDI's 204 labelled phrases (sorted by
+path) and checked on the odd-indexed half (``benchmarks/emotion.py --tune-half even``): the
+``key_clarity`` weight (fitted 0.379, rounded 0.38) and the ``dissonance`` weight (fitted 0 at
+its bound: VGMIDI's raters do not hear the share of diminished/augmented chords as
+unpleasant once mode and clarity are known).
 
 Valence (pleasant ↔ unpleasant):
 
-- intercept +0.7 — a positivity offset: with no cue either way, ratings of music lean
-  pleasant. Evaluative judgements in general show a "positivity offset" (Cacioppo &
-  Berntson 1994); listeners report positive emotions far more often than negative ones
-  when listening to music (Juslin & Laukka 2004, questionnaire study; Zentner, Grandjean &
-  Scherer 2008), and music expressing sadness is often experienced as pleasant (Kawakami
-  et al. 2013). VGMIDI's raters call 68% of its phrases positive, including about half
-  of those whose key captune reads as minor. The size is the even-half fit (see above);
-  it is what lets a minor key alone no longer make a piece unpleasant.
-- ``key_clarity`` +0.35 per 0.1 of r above 0.8 (negative below) — tonal music reads as
+- intercept 0 — no positivity offset. A piece at every conventional centre (moderato,
+  middle register, no mode, a scale used evenly) is neutral. Until this version the
+  intercept was +0.7, a positivity offset fitted on VGMIDI, whose raters call 68% of its
+  phrases positive; it made 88–99% of POP909, Nottingham and DCML pleasant, minor keys
+  included, which is VGMIDI's prior, not evidence in the music. Without it VGMIDI's
+  held-out valence accuracy drops (README, Measured), the price of not assuming that all
+  music is pleasant.
+- ``key_clarity`` +0.38 per 0.1 of r above 0.8 (negative below) — tonal music reads as
   pleasant, chromatic/atonal music as unpleasant (Gabrielsson & Lindström 2010, Table 14.2:
   tonal with joy and peace, atonal with anger, chromatic with sadness and anger); key
   clarity is a positive valence predictor in audio-feature models of rated emotion
   (Eerola, Lartillot & Toiviainen 2009). The centre 0.8 is the r of a piece that uses the
   seven notes of a diatonic scale equally (0.808 with the default Albrecht–Shanahan
-  profile), i.e. tonal but with no tonal hierarchy; the size is the even-half fit. Since
-  ``mode`` is already scaled by the same r, in a minor key the net effect of clarity is
-  positive: a plainly tonal minor piece reads less unpleasant than a chromatic one, as
-  VGMIDI's raters heard it.
+  profile), i.e. tonal but with no tonal hierarchy; the size is the even-half fit.
+- ``dissonance`` 0 (the even-half fit at its bound; negative is the literature's sign:
+  dissonant harmony with unpleasantness, Gabrielsson & Lindström 2010) — the share of the
+  chord time on diminished, half-diminished and augmented chords; kept as a feature for
+  trained models.
 - ``mode`` +0.9 — major is happy/pleasant, minor sad/unpleasant: the most consistent
   structural cue for valence (Hevner 1935; Gabrielsson & Lindström 2010, Table 14.2;
   Eerola, Friberg & Bresin 2013, where mode is the strongest valence cue). Ferreira &
@@ -138,7 +141,8 @@ import math
 from functools import lru_cache
 
 FEATURES = ("mode", "log2_tempo", "log2_density", "velocity", "pitch_mean", "pitch_range", "polyphony",
-            "legato", "loudness", "log2_brightness", "dynamics", "key_clarity")
+            "legato", "loudness", "log2_brightness", "dynamics", "key_clarity", "dissonance")
+_DISSONANT = ("dim", "aug", "m7b5")
 FORMAT = "captune-emotion-linear"
 LINKS = ("tanh", "logistic", "clip")  # tanh(z); 2·sigmoid(z) − 1 (a logistic regression's P(+) − P(−)); clip(z)
 
@@ -167,11 +171,12 @@ def features(facts: dict) -> dict:
         sound = {}
     centroid = _num(sound.get("spectral_centroid_hz"))
     low, high = stats.get("pitch_min"), stats.get("pitch_max")
+    velocity = _num(stats.get("mean_velocity")) if facts.get("dynamics_known", True) else None
     return {
         "mode": mode,
         "log2_tempo": math.log2(tempo) if tempo and tempo > 0 else None,
         "log2_density": math.log2(density) if density and density > 0 else None,
-        "velocity": _num(stats.get("mean_velocity")),
+        "velocity": velocity,
         "pitch_mean": _num(stats.get("pitch_mean")),
         "pitch_range": float(high - low) if low is not None and high is not None else None,
         "polyphony": _num(stats.get("polyphony")),
@@ -181,7 +186,21 @@ def features(facts: dict) -> dict:
         "dynamics": _num(sound.get("dynamic_complexity_db")),
         # the symbolic key finder's r only: the audio key finder's chroma strength is on another scale
         "key_clarity": _num(confidence) if key and stats.get("note_count") else None,
+        "dissonance": _dissonance(facts.get("chords")),
     }
+
+
+def _dissonance(chords) -> float | None:
+    """Share of the chord seconds (``N`` left out) on diminished, half-diminished and augmented
+    chords; None without chords."""
+    total = harsh = 0.0
+    for c in chords or []:
+        label, span = c.get("label") or "N", c["end_s"] - c["start_s"]
+        if label == "N":
+            continue
+        total += span
+        harsh += span * label.endswith(_DISSONANT)
+    return harsh / total if total > 0 else None
 
 
 class LinearEmotionModel:
@@ -284,7 +303,8 @@ class LinearEmotionModel:
 DEFAULT_MODEL = LinearEmotionModel(
     centre={"mode": 0.0, "log2_tempo": math.log2(100.0), "log2_density": math.log2(5.0), "velocity": 64.0,
             "pitch_mean": 60.0, "pitch_range": 24.0, "polyphony": 2.0, "legato": 0.8,
-            "loudness": -16.0, "log2_brightness": math.log2(1500.0), "dynamics": 4.0, "key_clarity": 0.8},
+            "loudness": -16.0, "log2_brightness": math.log2(1500.0), "dynamics": 4.0, "key_clarity": 0.8,
+            "dissonance": 0.0},
     scale={"mode": 1.0,            # full-confidence major = +1
            "log2_tempo": 0.5,      # 100 → 141 bpm is one step
            "log2_density": 1.0,    # doubling the notes per second is one step
@@ -296,15 +316,17 @@ DEFAULT_MODEL = LinearEmotionModel(
            "loudness": 8.0,        # LU; -16 LUFS (streaming-level master) → -8 is one step
            "log2_brightness": 1.0,  # an octave of spectral centroid
            "dynamics": 3.0,        # dB of loudness fluctuation
-           "key_clarity": 0.1},    # r 0.8 (a scale used evenly) → 0.9 is one step
+           "key_clarity": 0.1,     # r 0.8 (a scale used evenly) → 0.9 is one step
+           "dissonance": 0.1},     # a tenth of the chord time on dim/aug chords is one step
     valence={"weights": {"mode": 0.9, "log2_tempo": 0.3, "pitch_mean": 0.25, "legato": -0.15,
-                         "log2_brightness": 0.1, "dynamics": -0.15, "key_clarity": 0.35},
-             "intercept": 0.7, "link": "tanh"},  # positivity offset: see module doc
+                         "log2_brightness": 0.1, "dynamics": -0.15, "key_clarity": 0.38, "dissonance": 0.0},
+             "intercept": 0.0, "link": "tanh"},  # no positivity offset: see module doc
     arousal={"weights": {"log2_tempo": 0.6, "log2_density": 0.5, "velocity": 0.5, "legato": -0.2,
                          "pitch_range": 0.1, "polyphony": 0.0, "loudness": 0.5, "log2_brightness": 0.3},
              "intercept": 0.0, "link": "tanh"},
-    name="default", info={"source": "literature cues (captune.extractors.emotion docstring); valence intercept "
-                                    "and key_clarity weight fitted on the even half of VGMIDI's labelled phrases"},
+    name="default", info={"source": "literature cues (captune.extractors.emotion docstring); valence weights of "
+                                    "key_clarity and dissonance fitted within their signs, intercept 0, on the "
+                                    "even half of VGMIDI's labelled phrases"},
 )
 
 

@@ -32,7 +32,9 @@ def extract(piece: Piece, key_profile: str = DEFAULT_PROFILE, emotion_model=None
     beats, downbeats and chords follow it. ``valence``, ``arousal``,
     ``emotion_quadrant`` and ``mood`` come from the other facts through
     ``emotion_model`` (None: the literature-based default; or a model, its dict or
-    JSON text, see :func:`captune.extractors.emotion.as_model`).
+    JSON text, see :func:`captune.extractors.emotion.as_model`). ``dynamics_known`` (no column of
+    the record) is False for a score whose notes all have one velocity (no dynamics marked): the
+    emotion model then ignores loudness.
     """
     facts = {"duration_s": round(piece.duration_s, 3)}
     facts["duration_word"] = duration_word(facts["duration_s"])
@@ -56,5 +58,7 @@ def extract(piece: Piece, key_profile: str = DEFAULT_PROFILE, emotion_model=None
         segments, facts["downbeats_s"], facts["beats_s"])
     facts.update(instruments(piece))
     facts["note_stats"] = note_stats(piece)
+    # a score without dynamics marks: every velocity is the MIDI writer's default, not loudness
+    facts["dynamics_known"] = not (piece.notated and len(np.unique(piece.velocity)) == 1)
     facts.update(emotion.estimate(facts, emotion_model))
     return facts
