@@ -19,7 +19,11 @@ n-gram of labels) of the same chords, against the same reference, and against th
 summarised the old way. DCML: the same against the theorists' labels (bars from the annotated
 time signature and first downbeat).
 
-    nice -n 10 python benchmarks/caption_facts.py [--part meter|progression|all] [--limit N]
+Demo (``--part demo --demo-out DIR``, after ``captune demo --output DIR``): chorales said to be
+"on piano", rows whose mood words leave their quadrant, positive-valence share and quadrants
+per kind of the demo's sample.
+
+    nice -n 10 python benchmarks/caption_facts.py [--part meter|progression|all|demo] [--limit N]
 """
 
 import argparse
@@ -258,10 +262,50 @@ def meter(corpora: str, limit: int | None, workers: int) -> None:
     _table(rows)
 
 
+QUADRANT_WORDS = {1: {"joyful", "energetic", "cheerful", "playful"}, 2: {"tense", "agitated", "dark"},
+                  3: {"melancholic", "somber", "sad"}, 4: {"serene", "calm", "tender"}}
+
+
+def demo_rows(out: str) -> None:
+    """Checks of a ``captune demo`` output: chorales said to be on piano, mood words outside their
+    quadrant, positive-valence share and quadrant counts per kind of the demo's sample."""
+    from captune.pipelines.demo import KINDS
+    from captune.schemas import load
+
+    rows = load(out).to_pylist()
+    folder_kind = {f: k for k, folders in KINDS.items() for f in folders}
+
+    def kind(uri):
+        rel = uri.split("/corpus/", 1)[-1]
+        for folder in sorted(folder_kind, key=len, reverse=True):
+            if rel.startswith(folder + "/"):
+                return folder_kind[folder]
+        return "other"
+
+    on_piano = [r["source_uri"] for r in rows if kind(r["source_uri"]) == "chorale" and "piano" in r["caption"].lower()]
+    disagree = [r["id"] for r in rows if r["mood"] and set(r["mood"]) != {"gentle"}
+                and not set(r["mood"]) <= QUADRANT_WORDS[r["emotion_quadrant"]]]
+    print(f"demo: {len(rows)} rows; chorales 'on piano': {len(on_piano)}; rows whose mood words leave their "
+          f"quadrant: {len(disagree)}")
+    table = [("demo kind", "rows", "positive valence", "quadrants 1 / 2 / 3 / 4", "time signature inferred")]
+    for k in [*KINDS, "other"]:
+        sub = [r for r in rows if kind(r["source_uri"]) == k and r["valence"] is not None]
+        if not sub:
+            continue
+        q = Counter(r["emotion_quadrant"] for r in sub)
+        pos = sum(r["valence"] >= 0 for r in sub)
+        inferred = sum(r["time_signature_source"] == "inferred" for r in sub)
+        table.append((k, len(sub), f"{pos / len(sub):.0%}", " / ".join(str(q[i]) for i in (1, 2, 3, 4)), inferred))
+    _table(table)
+    for r in rows[:6]:
+        print(" ", os.path.basename(r["source_uri"]), "::", r["caption"])
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--corpora", default=DEFAULT_CORPORA)
-    ap.add_argument("--part", choices=("meter", "progression", "all"), default="all")
+    ap.add_argument("--part", choices=("meter", "progression", "all", "demo"), default="all")
+    ap.add_argument("--demo-out", default="demo-out", help="output of `captune demo` (--part demo)")
     ap.add_argument("--limit", type=int, default=None, help="first N items of each corpus")
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args(argv)
@@ -269,6 +313,8 @@ def main(argv=None) -> None:
         meter(args.corpora, args.limit, args.workers)
     if args.part in ("progression", "all"):
         progression(args.corpora, args.limit, args.workers)
+    if args.part == "demo":
+        demo_rows(args.demo_out)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
 """The command line, option pass-through to Beam, and the record schema."""
 
+from collections import Counter
+
 import pyarrow as pa
 import pytest
 from apache_beam.options.pipeline_options import (
@@ -56,11 +58,15 @@ def test_help_and_unknown_commands(capsys):
     assert cli.main(["frobnicate"]) == 2
 
 
-def test_demo_spreads_over_the_corpus():
-    paths = demo.corpus_paths(40)
-    assert len(paths) == 40 == len(set(paths))
-    assert len({p.split("corpus/")[1].split("/")[0] for p in paths}) >= 5  # several composers
-    assert all(p.endswith(demo.DEMO_SUFFIXES) for p in paths)
+def test_demo_samples_every_kind_with_no_composer_above_a_fifth():
+    picked = demo.sample(60)
+    assert len(picked) == 60 == len({p for _, _, p in picked})
+    assert {k for k, _, _ in picked} == set(demo.KINDS)            # chorales, quartets, folk tunes, ...
+    composers = Counter(c for _, c, _ in picked)
+    assert max(composers.values()) <= 0.2 * 60 and len(composers) >= 10
+    assert ("folk tune", demo.FOLK) in {(k, c) for k, c, _ in picked}
+    assert all(p.endswith(demo.SUFFIXES) for _, _, p in picked)
+    assert demo.sample(60) == picked                                # deterministic
 
 
 def test_ids_and_splits_are_stable_and_balanced():

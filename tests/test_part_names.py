@@ -8,6 +8,7 @@ def test_names_with_numbers_and_numerals():
     assert name_program("Violoncello") == 42 and name_program("Tenor 2") == VOCAL_PROGRAM
     assert name_program("Chorus") == CHOIR_PROGRAM and name_program("English Horn") == 69
     assert name_program("Bassoon") == 70 and name_program("MELODY") is None and name_program(None) is None
+    assert name_program("Continuo") == name_program("Bass Continuo") == 19   # a cantata's keyboard: organ
 
 
 def test_satb_bass_is_a_voice_and_named_programs_are_kept():

@@ -61,3 +61,9 @@ def test_a_cadence_heard_twice_in_a_long_piece_is_not_a_loop():
 def test_short_piece_lists_its_harmonies_once():
     assert progression_summary(_segments(["C", "F", "G"]), _bars(3)) == (["C", "F", "G"], 1)
     assert progression_summary([]) == ([], 0)
+
+
+def test_a_vamp_merged_across_its_repeat_is_the_vamp():
+    # F G F, F G F: the equal neighbours merge into F G F G F, a two-harmony vamp, not a loop of three
+    labels = ["Fmaj7", "G7", "Fmaj7"] * 6
+    assert progression_summary(_segments(labels), _bars(18)) == (["Fmaj7", "G7"], 6)

@@ -338,12 +338,15 @@ def _chord_sentence(facts: Mapping, rng) -> str | None:
     return _pick(rng, options)
 
 
+_UNSUNG_LENGTH = {"short song": "short piece", "song": "medium-length piece"}
+
+
 def _length_word(facts: Mapping) -> str:
     """MidiCaps' duration word, lowercased, with 'song' read as 'piece' for a score nobody sings
     (a chorale played by instruments, a sonata movement)."""
     word = (facts.get("duration_word") or "").lower()
     if facts.get("modality") == "score" and not is_sung(facts):
-        word = word.replace("song", "piece")
+        word = _UNSUNG_LENGTH.get(word, word)
     return word
 
 

@@ -9,7 +9,8 @@ name's own text never reaches a caption, only the GM program it maps to.
 Conventions: names are matched case-blind as whole words, after dropping digits,
 roman numerals and punctuation ("1st Violin", "Violino II", "Tenor 2").
 ``VOCAL_PROGRAM`` (53, GM "Voice Oohs", music21's program for its vocal
-instruments) marks a sung part; ``CHOIR_PROGRAM`` (52, "Choir Aahs") a choir.
+instruments) marks a sung part; ``CHOIR_PROGRAM`` (52, "Choir Aahs") a choir. A
+continuo part is the organ (the keyboard of a church cantata's basso continuo).
 A bare "Bass" is a singer only beside another sung part (the B of SATB);
 otherwise it is a double bass in a score and left alone in a MIDI file (where
 it may be any bass instrument).
@@ -26,7 +27,7 @@ VOCABULARY = {
                                   "vocals", "singer", "canto", "cantus", "altus", "tenore", "bassus", "quintus",
                                   "sextus", "superius", "discantus", "countertenor", "contratenor")},
     **{w: CHOIR_PROGRAM for w in ("choir", "chorus", "coro")},
-    "piano": 0, "pianoforte": 0, "harpsichord": 6, "cembalo": 6, "organ": 19, "accordion": 21, "harmonica": 22,
+    "piano": 0, "pianoforte": 0, "harpsichord": 6, "cembalo": 6, "organ": 19, "continuo": 19, "accordion": 21, "harmonica": 22,
     "guitar": 24, "violin": 40, "violino": 40, "fiddle": 40, "viola": 41, "cello": 42, "violoncello": 42,
     "contrabass": DOUBLE_BASS, "double bass": DOUBLE_BASS, "harp": 46, "timpani": 47, "trumpet": 56,
     "tromba": 56, "trombone": 57, "tuba": 58, "horn": 60, "corno": 60, "oboe": 68, "english horn": 69,

@@ -15,7 +15,7 @@ those labels and the number of times the loop occurs (``chord_summary``,
    taking the harmony sounding longest in it, so passing chords inside a beat do
    not count; equal neighbours and ``N`` are dropped.
 3. Loops (:func:`progression_summary`): among sequences of 2..``MAX_LENGTH``
-   harmonies that are not themselves periodic (C G C G is C G twice) and touch
+   harmonies that are not themselves periodic (C G C G is C G twice, C G C is C G wrapped round) and touch
    at least two roots, the one whose occurrences cover the most seconds wins,
    provided they cover at least ``MIN_COVER`` of the piece's harmonic time. Two
    harmonies count only where they alternate back to back (C G C G, a vamp): a
@@ -97,8 +97,10 @@ def harmonic_rhythm(segments: list[dict], downbeats_s=None, beats_s=None) -> tup
 
 
 def _periodic(gram: tuple) -> bool:
+    """True when ``gram`` repeats with a shorter period, whole or wrapped round: C G C G is C G twice,
+    C G C is C G once and a half (a loop C G merged across its repeat)."""
     n = len(gram)
-    return any(n % p == 0 and all(gram[i] == gram[i + p] for i in range(n - p)) for p in range(1, n))
+    return any(all(gram[i] == gram[i + p] for i in range(n - p)) for p in range(1, n))
 
 
 def _non_overlapping(positions: list[int], n: int) -> list[int]:
