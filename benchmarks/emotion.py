@@ -167,7 +167,8 @@ def main(argv=None) -> int:
         corpus_shares(args.corpora, args.limit)
     print(f"\n({time.time() - started:.1f} s)")
     print(f"Reproduce: python benchmarks/emotion.py --corpora {shlex.quote(args.corpora)} "
-          f"--folds {args.folds} --seed {args.seed}" + (f" --tune-half {args.tune_half}" if args.tune_half else ""))
+          f"--folds {args.folds} --seed {args.seed}" + (f" --tune-half {args.tune_half}" if args.tune_half else "")
+          + (" --corpus-shares" if args.corpus_shares else ""))
     return 0
 
 

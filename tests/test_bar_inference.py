@@ -55,3 +55,12 @@ def test_scores_keep_their_notated_meter():
     score = replace(_piece((4, 4), (3, 4)), notated=True)
     settled, source = settle(score)
     assert settled is score and source == "declared"
+
+
+def test_performance_midi_declaring_one_four_gets_its_bar_from_the_found_beats():
+    from captune.extractors.midi.bar_inference import settle_on_beats
+
+    piece = _piece((4, 4), (1, 4))                     # 100 bpm: a beat every 0.6 s
+    beats_s = np.arange(0, piece.duration_s, 0.6)
+    assert settle_on_beats(piece, beats_s) == ("4/4", "inferred")
+    assert settle_on_beats(_piece((3, 4), (3, 4)), beats_s) == ("3/4", "declared")

@@ -3,7 +3,7 @@
 import numpy as np
 
 from captune.extractors import emotion
-from captune.extractors.midi.bar_inference import settle
+from captune.extractors.midi.bar_inference import settle, settle_on_beats
 from captune.extractors.midi.chords import chords
 from captune.extractors.midi.instruments import instruments
 from captune.extractors.midi.key import DEFAULT_PROFILE, key
@@ -29,7 +29,8 @@ def extract(piece: Piece, key_profile: str = DEFAULT_PROFILE, emotion_model=None
     no downbeats), and its chords follow those beats. A MIDI file's implausible time signature
     (1/4, none, or one its accents contradict) is replaced by the bar inferred from the notes
     (:mod:`captune.extractors.midi.bar_inference`; ``time_signature_source`` ``'inferred'``), and
-    beats, downbeats and chords follow it. ``valence``, ``arousal``,
+    beats, downbeats and chords follow it; for performance MIDI only the signature is inferred, on
+    the beats found from the onsets (its downbeats stay None). ``valence``, ``arousal``,
     ``emotion_quadrant`` and ``mood`` come from the other facts through
     ``emotion_model`` (None: the literature-based default; or a model, its dict or
     JSON text, see :func:`captune.extractors.emotion.as_model`). ``dynamics_known`` (no column of
@@ -42,9 +43,9 @@ def extract(piece: Piece, key_profile: str = DEFAULT_PROFILE, emotion_model=None
     facts.update(tempo_facts(piece, estimate))
     if estimate is None:
         piece, facts["time_signature_source"] = settle(piece)
+        facts["time_signature"] = time_signature(piece)
     else:
-        facts["time_signature_source"] = "declared"
-    facts["time_signature"] = time_signature(piece)
+        facts["time_signature"], facts["time_signature_source"] = settle_on_beats(piece, estimate["beats_s"])
     beat_grid = None
     if estimate is not None:
         facts.update(beats_s=estimate["beats_s"], downbeats_s=estimate["downbeats_s"])

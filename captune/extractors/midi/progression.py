@@ -17,7 +17,8 @@ those labels and the number of times the loop occurs (``chord_summary``,
 3. Loops (:func:`progression_summary`): among sequences of 2..``MAX_LENGTH``
    harmonies that are not themselves periodic (C G C G is C G twice, C G C is C G wrapped round) and touch
    at least two roots, the one whose occurrences cover the most seconds wins,
-   provided they cover at least ``MIN_COVER`` of the piece's harmonic time. Two
+   provided they cover at least ``MIN_COVER`` of the piece's harmonic time, named
+   from the rotation the piece plays first. Two
    harmonies count only where they alternate back to back (C G C G, a vamp): a
    V–I cadence returning through a piece is not a loop. A piece with no such loop is through-composed: the
    summary is empty (and a piece of at most 4 harmonies in all is listed once,
@@ -128,6 +129,12 @@ def _cover(starts: list[int], n: int, cum: np.ndarray) -> float:
     return float(cover)
 
 
+def _as_introduced(loop: tuple, positions: dict) -> tuple:
+    """The rotation of ``loop`` that the piece plays first (a loop is named from where it starts)."""
+    rotations = [loop[i:] + loop[:i] for i in range(len(loop))]
+    return min((r for r in rotations if r in positions), key=lambda r: positions[r][0])
+
+
 def progression_summary(segments: list[dict], downbeats_s=None, beats_s=None) -> tuple[list[str], int]:
     """(loop as chord labels, occurrences) of chord ``segments`` (module doc); ``([], 0)`` for a
     through-composed piece or no chords."""
@@ -135,11 +142,12 @@ def progression_summary(segments: list[dict], downbeats_s=None, beats_s=None) ->
     if not seq:
         return [], 0
     cum = np.concatenate([[0.0], np.cumsum(dur)])
-    best, best_cover = None, 0.0
+    best, best_cover, index = None, 0.0, {}
     for n in range(2, min(MAX_LENGTH, len(seq) // 2) + 1):
         positions: dict = defaultdict(list)
         for i in range(len(seq) - n + 1):
             positions[tuple(seq[i:i + n])].append(i)
+        index[n] = positions
         for gram, where in positions.items():
             if len(where) < 2 or _periodic(gram) or len({root for root, _ in gram}) < 2:
                 continue
@@ -148,7 +156,7 @@ def progression_summary(segments: list[dict], downbeats_s=None, beats_s=None) ->
             if cover > best_cover:
                 best, best_cover, best_count = gram, cover, len(starts)
     if best is not None and best_cover >= MIN_COVER * cum[-1]:
-        return [shown[h] for h in best], best_count
+        return [shown[h] for h in _as_introduced(best, index[len(best)])], best_count
     if len(seq) == 1 or (len(seq) <= 4 and len({root for root, _ in seq}) >= 2):
         return [shown[h] for h in seq], 1
     return [], 0
