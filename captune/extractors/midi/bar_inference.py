@@ -25,7 +25,10 @@ positions ``w``, the 4/4 score ``a - (b + 2w)/3`` beats the 2/4 score
 ``(a + b)/2 - w`` when ``b`` is nearer ``w`` than ``a``.
 
 Decision (:func:`infer`, :func:`settle`): the best-scoring candidate decides
-duple against triple, a distinction a listener hears; how bars pair up (2/4
+duple against triple, a distinction a listener hears (triple must win by
+``TRIPLE_MARGIN``: duple meters are the commoner family, and without the margin
+2.5 % of POP909's duple songs read as triple; the margin was chosen on POP909
+and checked on Nottingham and DCML, README, Measured); how bars pair up (2/4
 against 4/4, 3/4 against 6/4) the accents do not tell reliably (on POP909 the
 longer bar scores higher in 69 % of its 4/4 songs), so the unmarked meter is
 written: 4/4 for duple, 3/4 for triple, or 6/8 when the dotted-quarter
@@ -48,6 +51,7 @@ from captune.extractors.midi.piece import DRUM_PROGRAM, Piece
 CANDIDATES = (4, 6, 8, 12)   # bar lengths in eighths: 2/4, 3/4 (or 6/8), 4/4, 6/4 (or 12/8)
 MIN_POSITIONS = 32           # eighths of music needed before the notes can outvote a declaration
 KICKS = (35, 36)
+TRIPLE_MARGIN = 1.1          # a triple bar must score 10 % above the best duple one (chosen on POP909)
 
 
 def grid_offset(piece: Piece) -> int:
@@ -114,7 +118,8 @@ def infer(evidence: np.ndarray) -> dict | None:
     """The bar the accents imply, or None with under ``MIN_POSITIONS`` eighths of music.
 
     ``{'signature': (num, den), 'phase': eighths, 'scores': {length: best score}, 'phases': {length:
-    best phase}}``. The best-scoring candidate decides duple against triple; a duple bar is 4/4 (2/4
+    best phase}}``. The best-scoring candidate decides duple against triple, a triple one only when it
+    scores ``TRIPLE_MARGIN`` times the best duple one (duple is the commoner family); a duple bar is 4/4 (2/4
     and 4/4 differ only in how bars pair up, and 4/4 is the unmarked duple meter), a triple bar 3/4 or
     6/8 (:func:`_compound`), the unmarked triple meters (6/4 and 12/8 are rare)."""
     if evidence.shape[1] < MIN_POSITIONS:
@@ -123,7 +128,9 @@ def infer(evidence: np.ndarray) -> dict | None:
     for length in CANDIDATES:
         s = bar_scores(evidence, length)
         scores[length], phases[length] = float(s.max()), int(s.argmax())
-    length = 6 if _is_triple(max(scores, key=scores.get)) else 8
+    duple = max(v for k, v in scores.items() if not _is_triple(k))
+    triple = max(v for k, v in scores.items() if _is_triple(k))
+    length = 6 if triple > (TRIPLE_MARGIN * duple if duple > 0 else duple) else 8
     phase = phases[length]
     signature = (6, 8) if length == 6 and _compound(evidence, phase) else (length // 2, 4)
     return {"signature": signature, "phase": phase, "scores": scores, "phases": phases}
