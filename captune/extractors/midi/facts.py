@@ -10,6 +10,7 @@ from captune.extractors.midi.meter import beats, time_signature
 from captune.extractors.midi.notes import note_stats
 from captune.extractors.midi.onset_tempo import onset_estimate
 from captune.extractors.midi.piece import Piece
+from captune.extractors.midi.sections import sections
 from captune.extractors.midi.tempo import tempo_facts
 from captune.extractors.words import duration_word
 
@@ -46,5 +47,6 @@ def extract(piece: Piece, key_profile: str = DEFAULT_PROFILE, emotion_model=None
     facts["chord_summary"], facts["chord_summary_count"] = progression_summary([s["label"] for s in segments])
     facts.update(instruments(piece))
     facts["note_stats"] = note_stats(piece)
+    facts["sections"] = sections(piece, facts["downbeats_s"]) if facts.get("downbeats_s") else None
     facts.update(emotion.estimate(facts, emotion_model))
     return facts
