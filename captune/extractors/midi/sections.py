@@ -41,6 +41,7 @@ songs 002–454 (``benchmarks/sections.py``).
 """
 
 import numpy as np
+from scipy.sparse import csr_matrix
 
 from captune.extractors.midi.meter import beat_ticks
 from captune.extractors.midi.piece import Piece
@@ -59,7 +60,6 @@ BREATH_QUARTERS = (2, 1)   # quarter notes before and after a bar line in which 
 BREATH_WEIGHT = 1.0    # gain of starting a segment after a silent melody, in bars of similarity
 REPEAT_WEIGHT = 1.5    # gain of starting a segment where a repetition starts, in bars of similarity
 SAME_LABEL = 0.5       # mean bar similarity for two segments to share a label
-_IMPOSSIBLE = -1e9
 
 
 def to_ticks(piece: Piece, seconds) -> np.ndarray:
@@ -233,12 +233,14 @@ def _tune_similarity(piece: Piece, bounds: np.ndarray, melody: np.ndarray) -> np
     length = np.tile(np.diff(bounds), len(shifts))
     window, code = _window_codes(piece, starts, length, mask)
     codes, inverse = np.unique(code, return_inverse=True)
-    incidence = np.zeros((len(starts), len(codes)), dtype=np.float32)
-    incidence[window, inverse.ravel()] = 1.0
-    size = incidence.sum(axis=1)
-    plain = incidence[SHIFT_QUARTERS * n:(SHIFT_QUARTERS + 1) * n]
-    common = plain @ incidence.T                                            # n x (shifts * n)
-    union = size[SHIFT_QUARTERS * n:(SHIFT_QUARTERS + 1) * n, None] + size[None, :] - common
+    incidence = csr_matrix((np.ones(len(window), dtype=np.float32), (window, inverse.ravel())),
+                           shape=(len(starts), len(codes)))
+    incidence.sum_duplicates()
+    incidence.data[:] = 1.0
+    size = np.asarray(incidence.sum(axis=1)).ravel()
+    plain = slice(SHIFT_QUARTERS * n, (SHIFT_QUARTERS + 1) * n)
+    common = (incidence[plain] @ incidence.T).toarray()                    # n x (shifts * n)
+    union = size[plain, None] + size[None, :] - common
     jaccard = np.where(union > 0, common / np.where(union > 0, union, 1), 0.0).reshape(n, len(shifts), n)
     best = jaccard.max(axis=1)
     return np.maximum(best, best.T)
@@ -260,63 +262,70 @@ def melody_breaths(piece: Piece, bounds: np.ndarray, melody: np.ndarray) -> np.n
     return (silent[last] - silent[first]) / np.maximum(last - first, 1)
 
 
-def _repetition(similarity: np.ndarray, length: int) -> np.ndarray:
-    """Per start bar a: the summed similarity of bars a..a+length-1 to the best non-overlapping
-    copy (a partner start c with |c - a| >= length); -inf where no copy fits."""
+def diagonal_sums(similarity: np.ndarray) -> np.ndarray:
+    """(n + 1) x (n + 1) cumulative sums along the diagonals: ``cum[i, j]`` is the sum of
+    ``similarity[i - k, j - k]`` for k = 1..min(i, j), so bars a..a+m-1 against c..c+m-1 sum to
+    ``cum[a + m, c + m] - cum[a, c]``."""
     n = len(similarity)
-    lags = np.arange(length, n - length + 1)
-    if not len(lags):
-        return np.full(max(n - length + 1, 0), _IMPOSSIBLE)
-    rows = np.arange(n)[:, None]
-    cols = rows + lags[None, :]
-    diag = np.where(cols < n, similarity[rows, np.minimum(cols, n - 1)], _IMPOSSIBLE)   # bar i vs i + lag
-    cum = np.concatenate([np.zeros((1, len(lags))), np.cumsum(diag, axis=0)])
-    sums = cum[length:] - cum[:-length]           # start a, lag: a vs a + lag over length bars
-    starts = n - length + 1
-    forward = sums[:starts].max(axis=1)
-    back_rows = np.arange(starts)[:, None] - lags[None, :]
-    backward = np.where(back_rows >= 0, sums[np.maximum(back_rows, 0), np.arange(len(lags))[None, :]], _IMPOSSIBLE)
-    return np.maximum(forward, backward.max(axis=1))
+    cum = np.zeros((n + 1, n + 1))
+    for i in range(n):
+        cum[i + 1, 1:] = similarity[i] + cum[i, :-1]
+    return cum
 
 
-def repeat_starts(similarity: np.ndarray, span: int = 4) -> np.ndarray:
+def _window(cum: np.ndarray, start: np.ndarray, length: int) -> np.ndarray:
+    """starts x starts: the summed similarity of ``length`` bars from (a, c), cut at the piece's end."""
+    n = len(cum) - 1
+    a, c = start[:, None], start[None, :]
+    m = np.minimum(length, n - np.maximum(a, c))
+    return cum[a + m, c + m] - cum[a, c]
+
+
+def repetition(cum: np.ndarray, length: int, distance: np.ndarray) -> np.ndarray:
+    """Per start bar a (0..n - length): the summed similarity of bars a..a+length-1 to the best
+    non-overlapping copy (a start c with |c - a| >= length that fits); 0 where none fits.
+    ``distance``: |i - j| for bars i, j."""
+    count = len(cum) - length
+    sums = cum[length:, length:] - cum[:count, :count]
+    sums[distance[:count, :count] < length] = 0.0
+    return np.maximum(sums.max(axis=1), 0.0)
+
+
+def repeat_starts(cum: np.ndarray, span: int = 4) -> np.ndarray:
     """Per bar a: how sharply a repetition starts there, the largest rise over partners c of the mean
     similarity of the ``span`` bars from (a, c) over that of the ``span`` bars before (the start of a
-    diagonal stripe), 0 where none rises."""
-    n = len(similarity)
-    idx = np.arange(n)
-    out = np.zeros(n)
-    for lag in range(1, n):
-        diag = similarity[idx[:n - lag], idx[:n - lag] + lag]             # bar i vs i + lag
-        cum = np.concatenate([[0.0], np.cumsum(diag)])
-        m = len(diag)
-        i = np.arange(m)
-        after = (cum[np.minimum(i + span, m)] - cum[i]) / span
-        before = (cum[i] - cum[np.maximum(i - span, 0)]) / span
-        rise = after - before
-        np.maximum.at(out, i, rise)            # the earlier copy starts at i ...
-        np.maximum.at(out, i + lag, rise)      # ... and the later one at i + lag
-    return np.maximum(out, 0.0)
+    diagonal stripe); 0 where none rises."""
+    n = len(cum) - 1
+    start = np.arange(n)
+    after = _window(cum, start, span) / span
+    back = np.maximum(start - span, 0)
+    before = (cum[start[:, None], start[None, :]]
+              - cum[np.maximum(back[:, None], back[None, :] + start[:, None] - start[None, :]).clip(0),
+                    np.maximum(back[None, :], back[:, None] + start[None, :] - start[:, None]).clip(0)]) / span
+    rise = after - before
+    np.fill_diagonal(rise, 0.0)
+    return np.maximum(rise.max(axis=1), 0.0)
 
 
-def segment(similarity: np.ndarray, melodic: np.ndarray, breaths: np.ndarray) -> list[tuple[int, int]]:
-    """``(start bar, end bar)`` segments by the dynamic programme of the module doc (step 3)."""
-    n = len(similarity)
-    starts_bonus = BREATH_WEIGHT * breaths + REPEAT_WEIGHT * repeat_starts(similarity)
+def segment(cum: np.ndarray, melodic: np.ndarray, breaths: np.ndarray) -> list[tuple[int, int]]:
+    """``(start bar, end bar)`` segments by the dynamic programme of the module doc (step 3), on the
+    diagonal sums of the bar similarity (:func:`diagonal_sums`)."""
+    n = len(cum) - 1
+    bonus = BREATH_WEIGHT * breaths + REPEAT_WEIGHT * repeat_starts(cum)
     change = np.concatenate([[0], np.cumsum(melodic[1:] != melodic[:-1])])   # class runs
-    best = np.full(n + 1, -np.inf)
-    best[0] = 0.0
-    back = np.zeros(n + 1, dtype=np.int64)
-    gains = {}
-    for length in range(1, min(MAX_BARS, n) + 1):
-        rep = np.maximum(_repetition(similarity, length), 0.0)
-        cost = SEGMENT_COST + LENGTH_COST.get(length, IRREGULAR_COST)
+    longest = min(MAX_BARS, n)
+    distance = np.abs(np.subtract.outer(np.arange(n), np.arange(n)))
+    gains = []                                        # [length - 1][start]
+    for length in range(1, longest + 1):
         starts = np.arange(n - length + 1)
+        cost = SEGMENT_COST + LENGTH_COST.get(length, IRREGULAR_COST)
         mixed = change[starts + length - 1] != change[starts]
-        gains[length] = np.where(mixed, -np.inf, rep - cost + starts_bonus[starts])
-    for end in range(1, n + 1):
-        for length in range(1, min(MAX_BARS, end) + 1):
-            score = best[end - length] + gains[length][end - length]
+        gains.append(np.where(mixed, -np.inf, repetition(cum, length, distance) - cost + bonus[starts]).tolist())
+    best = [0.0] + [-np.inf] * n
+    back = [0] * (n + 1)
+    for end in range(1, n + 1):                      # plain floats: faster than numpy at this size
+        for length in range(1, min(longest, end) + 1):
+            score = best[end - length] + gains[length - 1][end - length]
             if score > best[end]:
                 best[end], back[end] = score, length
     cuts, end = [], n
@@ -326,7 +335,7 @@ def segment(similarity: np.ndarray, melodic: np.ndarray, breaths: np.ndarray) ->
     return cuts[::-1]
 
 
-def label_segments(similarity: np.ndarray, melodic: np.ndarray, segments: list[tuple[int, int]]) -> list[str]:
+def label_segments(cum: np.ndarray, melodic: np.ndarray, segments: list[tuple[int, int]]) -> list[str]:
     """A provisional label per segment (module doc, step 4): ``i``, ``o``, or ``M<n>`` (melodic) / ``n<n>``
     (without melody) after the segment that first had it; :func:`merge_runs` turns them into letters."""
     labels: list[str] = []
@@ -341,7 +350,7 @@ def label_segments(similarity: np.ndarray, melodic: np.ndarray, segments: list[t
             if melodic[c] != melodic[a] or labels[j] in ("i", "o"):
                 continue
             m = min(b - a, d - c)
-            sim = float(np.mean(similarity[np.arange(a, a + m), np.arange(c, c + m)]))
+            sim = (cum[a + m, c + m] - cum[a, c]) / m
             if sim >= best_sim:
                 best, best_sim = labels[j], sim
         labels.append(best if best is not None else ("M" if melodic[a] else "n") + str(i))
@@ -394,13 +403,13 @@ def name_kinds(labels: list[str], energy: list[float]) -> list[str]:
 def _energy(piece: Piece, bounds: np.ndarray, segments: list[tuple[int, int]]) -> list[float]:
     """Notes per second x mean velocity of the pitched notes of each segment."""
     pitched = ~piece.is_drum
-    on = piece.onset[pitched]
-    out = []
-    for a, b in segments:
-        inside = (on >= bounds[a]) & (on < bounds[b])
-        seconds = float(piece.seconds(bounds[b]) - piece.seconds(bounds[a])) or 1.0
-        out.append(inside.sum() / seconds * (piece.velocity[pitched][inside].mean() if inside.any() else 0.0))
-    return out
+    edges = bounds[[a for a, _ in segments] + [segments[-1][1]]]
+    which = np.searchsorted(edges, piece.onset[pitched], side="right") - 1
+    inside = (which >= 0) & (which < len(segments))
+    count = np.bincount(which[inside], minlength=len(segments))
+    velocity = np.bincount(which[inside], weights=piece.velocity[pitched][inside], minlength=len(segments))
+    seconds = np.maximum(np.diff(piece.seconds(edges)), 1e-9)
+    return (count / seconds * velocity / np.maximum(count, 1)).tolist()
 
 
 def sections(piece: Piece, downbeats_s=None) -> list[dict]:
@@ -412,8 +421,9 @@ def sections(piece: Piece, downbeats_s=None) -> list[dict]:
     bounds = bar_lines(piece, None if downbeats_s is None else to_ticks(piece, downbeats_s))
     melody = melody_notes(piece)
     similarity, melodic = bar_similarity(piece, bounds, melody)
-    segments = segment(similarity, melodic, melody_breaths(piece, bounds, melody))
-    segments, labels = merge_runs(segments, label_segments(similarity, melodic, segments))
+    cum = diagonal_sums(similarity)
+    segments = segment(cum, melodic, melody_breaths(piece, bounds, melody))
+    segments, labels = merge_runs(segments, label_segments(cum, melodic, segments))
     kinds = name_kinds(labels, _energy(piece, bounds, segments))
     times = np.round(piece.seconds(bounds), 3)
     return [{"start_s": float(times[a]), "end_s": float(times[b]), "label": label, "kind": kind}
