@@ -48,7 +48,7 @@ from captune.extractors.midi.piece import Piece
 
 MONOPHONIC = 0.9       # share of a melody's notes that start after the previous one ends
 MELODIC_SHARE = 0.2    # share of a bar the melody sounds in for the bar to be melodic
-HARMONY_WEIGHT = 0.4   # weight of the accompaniment's harmony in bar similarity
+HARMONY_WEIGHT = 0.2   # weight of the accompaniment's harmony in bar similarity
 MAX_BARS = 16          # longest segment, in bars
 SEGMENT_COST = 2.0     # cost of a segment, in bars of perfect similarity
 LENGTH_COST = {4: 0.0, 8: 0.0, 2: 0.5, 6: 1.0, 12: 2.0, 16: 2.0}   # other lengths: IRREGULAR_COST
@@ -358,8 +358,12 @@ def label_segments(cum: np.ndarray, melodic: np.ndarray, segments: list[tuple[in
 
 
 def merge_runs(segments: list[tuple[int, int]], labels: list[str]) -> tuple[list[tuple[int, int]], list[str]]:
-    """Neighbours merged when both are the intro (``i``), both the outro (``o``), or both heard only once
-    and of one class (with or without melody); then letters re-assigned in order of first appearance."""
+    """A first segment of one bar (an anacrusis or a count-in) joins the next; neighbours merged when
+    both are the intro (``i``), both the outro (``o``), or both heard only once and of one class (with
+    or without melody); then letters re-assigned in order of first appearance."""
+    if len(segments) > 1 and segments[0][1] - segments[0][0] == 1:   # a lone first bar: a pickup, a count-in
+        segments = [(0, segments[1][1])] + segments[2:]
+        labels = labels[1:]
     out_segments, out_labels = [], []
     for seg, label in zip(segments, labels):
         if out_labels:
