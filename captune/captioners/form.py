@@ -19,7 +19,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-__all__ = ["bar_count", "form_sentence", "form_text", "segment_captions", "section_name"]
+__all__ = ["bar_count", "form_name", "form_sentence", "form_text", "segment_captions", "section_name"]
 
 MAX_PATTERN = 8          # longest label pattern spelled out
 MAX_CHORDS = 4           # chords named per section
@@ -87,6 +87,23 @@ def _sized(section: Mapping, facts: Mapping, name: str) -> str:
     bars = bar_count(section, facts)
     phrase = f"{bars}-bar {name}" if bars else name
     return f"{'an' if phrase[:1] in 'aeio8' or phrase.startswith(('11-', '18-')) else 'a'} {phrase}"
+
+
+def form_name(sections) -> str:
+    """A name for the form, for counting: ``verse-chorus`` (a chorus was named), ``through-composed``
+    (one section), the melodic label pattern (``A A B B``) up to ``MAX_PATTERN`` sections, else
+    ``N themes``; ``none`` without sections."""
+    sections = list(sections or [])
+    if not sections:
+        return "none"
+    if len(sections) == 1:
+        return "through-composed"
+    if any(s["kind"] == "chorus" for s in sections):
+        return "verse-chorus"
+    melodic = [s["label"] for s in sections if s["label"].isupper()]
+    if len(melodic) <= MAX_PATTERN:
+        return " ".join(melodic) or "no melody"
+    return f"{len(set(melodic))} themes"
 
 
 def form_sentence(facts: Mapping) -> str | None:
