@@ -47,7 +47,7 @@ from captune.extractors.midi.meter import beat_ticks
 from captune.extractors.midi.piece import Piece
 
 MONOPHONIC = 0.9       # share of a melody's notes that start after the previous one ends
-MELODIC_SHARE = 0.2    # share of a bar the melody sounds in for the bar to be melodic
+MELODIC_SHARE = 0.4    # share of a bar the melody sounds in for the bar to be melodic
 HARMONY_WEIGHT = 0.2   # weight of the accompaniment's harmony in bar similarity
 MAX_BARS = 16          # longest segment, in bars
 SEGMENT_COST = 2.0     # cost of a segment, in bars of perfect similarity
