@@ -41,7 +41,6 @@ songs 002–454 (``benchmarks/sections.py``).
 """
 
 import numpy as np
-from scipy.sparse import csr_matrix
 
 from captune.extractors.midi.meter import beat_ticks
 from captune.extractors.midi.piece import Piece
@@ -232,15 +231,20 @@ def _tune_similarity(piece: Piece, bounds: np.ndarray, melody: np.ndarray) -> np
     starts = (bounds[:-1][None, :] + shifts[:, None]).ravel()            # shift-major: shift s, bar j
     length = np.tile(np.diff(bounds), len(shifts))
     window, code = _window_codes(piece, starts, length, mask)
-    codes, inverse = np.unique(code, return_inverse=True)
-    incidence = csr_matrix((np.ones(len(window), dtype=np.float32), (window, inverse.ravel())),
-                           shape=(len(starts), len(codes)))
-    incidence.sum_duplicates()
-    incidence.data[:] = 1.0
-    size = np.asarray(incidence.sum(axis=1)).ravel()
-    plain = slice(SHIFT_QUARTERS * n, (SHIFT_QUARTERS + 1) * n)
-    common = (incidence[plain] @ incidence.T).toarray()                    # n x (shifts * n)
-    union = size[plain, None] + size[None, :] - common
+    # unique (window, code) pairs; the common codes of a bar and every window by joining on the code
+    pair = np.unique(code * len(starts) + window)
+    code, window = pair // len(starts), pair % len(starts)
+    size = np.bincount(window, minlength=len(starts)).astype(np.float64)
+    first = np.flatnonzero(np.append(True, code[1:] != code[:-1]))
+    group = np.cumsum(np.append(True, code[1:] != code[:-1])) - 1
+    group_size = np.diff(np.append(first, len(code)))
+    plain = (window >= SHIFT_QUARTERS * n) & (window < (SHIFT_QUARTERS + 1) * n)
+    left = np.repeat(window[plain] - SHIFT_QUARTERS * n, group_size[group[plain]])
+    offsets = np.arange(len(left)) - np.repeat(np.cumsum(group_size[group[plain]]) - group_size[group[plain]],
+                                              group_size[group[plain]])
+    right = window[np.repeat(first[group[plain]], group_size[group[plain]]) + offsets]
+    common = np.bincount(left * len(starts) + right, minlength=n * len(starts)).reshape(n, len(starts))
+    union = size[SHIFT_QUARTERS * n:(SHIFT_QUARTERS + 1) * n, None] + size[None, :] - common
     jaccard = np.where(union > 0, common / np.where(union > 0, union, 1), 0.0).reshape(n, len(shifts), n)
     best = jaccard.max(axis=1)
     return np.maximum(best, best.T)
