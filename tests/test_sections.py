@@ -65,3 +65,31 @@ def test_extract_gives_sections_on_its_downbeats():
     facts = extract(from_midi_bytes(verse_chorus_song(bpm=120)))
     assert [s["label"] for s in facts["sections"]] == ["i", "A", "B", "A", "B", "o"]
     assert facts["sections"][1]["start_s"] == facts["downbeats_s"][8]
+
+
+def test_repeat_starts_and_repetition_match_brute_force():
+    from captune.extractors.midi.sections import diagonal_sums, repeat_starts, repetition
+    rng = np.random.default_rng(3)
+    x = rng.random((12, 12))
+    sim = (x + x.T) / 2
+    n, span, length = 12, 4, 3
+    cum = diagonal_sums(sim)
+
+    def window(a, c, m):            # bars a.. and c.. for up to m bars, inside the piece
+        return sum(sim[a + k, c + k] for k in range(m) if a + k < n and c + k < n)
+
+    rise = [max([window(a, c, span) / span - sum(sim[a - k, c - k] for k in range(1, span + 1)
+                                                 if a - k >= 0 and c - k >= 0) / span
+                 for c in range(n) if c != a] + [0.0]) for a in range(n)]
+    assert np.allclose(repeat_starts(cum, span), rise)
+    distance = np.abs(np.subtract.outer(np.arange(n), np.arange(n)))
+    best = [max([window(a, c, length) for c in range(n - length + 1) if abs(a - c) >= length] + [0.0])
+            for a in range(n - length + 1)]
+    assert np.allclose(repetition(cum, length, distance), best)
+
+
+def test_to_ticks_inverts_the_tempo_map():
+    from captune.extractors.midi.sections import to_ticks
+    piece = from_midi_bytes(make_midi([(0, False, [(0, 16, 60, 80)])], tempo_bpm=[(0, 120), (4, 60)]))
+    # 4 beats at 0.5 s, then 1 s per beat: tick of 2.0 s is beat 4, of 4.0 s beat 6 (tpq 480)
+    assert to_ticks(piece, [0.0, 1.0, 2.0, 4.0]).tolist() == [0.0, 960.0, 1920.0, 2880.0]
