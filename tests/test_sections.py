@@ -93,3 +93,15 @@ def test_to_ticks_inverts_the_tempo_map():
     piece = from_midi_bytes(make_midi([(0, False, [(0, 16, 60, 80)])], tempo_bpm=[(0, 120), (4, 60)]))
     # 4 beats at 0.5 s, then 1 s per beat: tick of 2.0 s is beat 4, of 4.0 s beat 6 (tpq 480)
     assert to_ticks(piece, [0.0, 1.0, 2.0, 4.0]).tolist() == [0.0, 960.0, 1920.0, 2880.0]
+
+
+def test_a_chorale_in_bar_form_gives_a_a_b():
+    """Bach's chorale BWV 269 (music21's corpus) is in bar form: the Stollen, repeated, then the Abgesang."""
+    import os
+
+    from music21 import corpus
+
+    from captune.extractors.score import from_score_bytes
+    path = str(corpus.getWork("bach/bwv269"))
+    found = sections(from_score_bytes(open(path, "rb").read(), os.path.splitext(path)[1]))
+    assert [(s["label"], s["kind"]) for s in found] == [("A", "melodic"), ("A", "melodic"), ("B", "melodic")]

@@ -25,7 +25,9 @@ def extract(piece: Piece, key_profile: str = DEFAULT_PROFILE, emotion_model=None
     unknown (a score with no tempo mark), since their seconds would be invented.
     Performance MIDI without a real tempo map (a lone 120 bpm, onsets off the
     grid) takes tempo and beats from its onsets (``tempo_source`` ``'onsets'``,
-    no downbeats), and its chords follow those beats. ``valence``, ``arousal``,
+    no downbeats), and its chords follow those beats.
+    ``sections`` (the form) are on the bar lines of ``downbeats_s`` (a score without tempo: its
+    notated bars at 120 bpm, like its chords), None for performance MIDI. ``valence``, ``arousal``,
     ``emotion_quadrant`` and ``mood`` come from the other facts through
     ``emotion_model`` (None: the literature-based default; or a model, its dict or
     JSON text, see :func:`captune.extractors.emotion.as_model`).
@@ -47,6 +49,6 @@ def extract(piece: Piece, key_profile: str = DEFAULT_PROFILE, emotion_model=None
     facts["chord_summary"], facts["chord_summary_count"] = progression_summary([s["label"] for s in segments])
     facts.update(instruments(piece))
     facts["note_stats"] = note_stats(piece)
-    facts["sections"] = sections(piece, facts["downbeats_s"]) if facts.get("downbeats_s") else None
+    facts["sections"] = None if estimate is not None else sections(piece, facts["downbeats_s"])  # no bars: none
     facts.update(emotion.estimate(facts, emotion_model))
     return facts
