@@ -49,7 +49,7 @@ MONOPHONIC = 0.9       # share of a melody's notes that start after the previous
 MELODIC_SHARE = 0.4    # share of a bar the melody sounds in for the bar to be melodic
 HARMONY_WEIGHT = 0.2   # weight of the accompaniment's harmony in bar similarity
 MAX_BARS = 16          # longest segment, in bars
-SEGMENT_COST = 2.0     # cost of a segment, in bars of perfect similarity
+SEGMENT_COST = 2.5     # cost of a segment, in bars of perfect similarity
 LENGTH_COST = {4: 0.0, 8: 0.0, 2: 0.5, 6: 1.0, 12: 2.0, 16: 2.0}   # other lengths: IRREGULAR_COST
 IRREGULAR_COST = 3.0
 REPHASE = 1.2         # a MIDI file's bar phase is replaced by one this much stronger
@@ -57,7 +57,7 @@ SHIFT_QUARTERS = 2     # a bar's melody is also compared this many quarter notes
 PHASE_BINS = 24        # sub-beat phases tried when aligning the grid with the onsets
 BREATH_QUARTERS = (2, 1)   # quarter notes before and after a bar line in which a breath is sought
 BREATH_WEIGHT = 1.0    # gain of starting a segment after a silent melody, in bars of similarity
-REPEAT_WEIGHT = 1.5    # gain of starting a segment where a repetition starts, in bars of similarity
+REPEAT_WEIGHT = 2.0    # gain of starting a segment where a repetition starts, in bars of similarity
 SAME_LABEL = 0.5       # mean bar similarity for two segments to share a label
 
 
