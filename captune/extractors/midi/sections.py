@@ -15,29 +15,37 @@ Method, on *bars* (the bar grid is an input, :func:`bar_lines`):
 
 1. The melody: the pitched track whose successive notes overlap least (a sung
    line holds one note at a time; ties to the one sounding longer) among tracks
-   at or above the mean pitch, if
-   at least ``MONOPHONIC`` of its notes do not overlap; else the top line of all
+   at or above the mean pitch, if at least ``MONOPHONIC`` of its notes do not
+   overlap; else the top line of all
    pitched notes (a piano piece). A bar is melodic when the melody sounds for at
    least ``MELODIC_SHARE`` of it; melodic gaps of one bar are filled (a breath).
 2. Bar self-similarity: the Jaccard similarity of the melody's (onset in
-   eighths from the bar line, pitch) sets, mixed with ``HARMONY_WEIGHT`` of the
-   cosine of the accompaniment's pitch-class durations (for bars without melody,
-   harmony alone).
+   eighths from the bar line, pitch) sets, the second bar's window moved by up
+   to ``SHIFT_QUARTERS`` beats (the best kept), mixed with ``HARMONY_WEIGHT`` of
+   the cosine of the accompaniment's pitch-class durations (for bars without
+   melody, harmony alone; a melodic and a non-melodic bar: 0).
 3. Segmentation by dynamic programming over bar lines: a segment of L bars
    earns the summed similarity of its bars to the best non-overlapping copy of
    itself elsewhere in the piece (the diagonal stripes of the self-similarity
    matrix) and pays ``SEGMENT_COST`` plus a hypermetric cost when L is not 4 or
    8 (``LENGTH_COST``: phrases of popular and folk music run in 4 and 8 bars);
-   segments never straddle a change between melodic and non-melodic bars.
+   it gains ``BREATH_WEIGHT`` x the melody's silence around its first bar line
+   and ``REPEAT_WEIGHT`` x how sharply a repetition starts there
+   (:func:`repeat_starts`); segments never straddle a change between melodic
+   and non-melodic bars.
 4. Labels: each segment takes the label of the most similar earlier segment of
    its class (mean similarity of bars aligned from their starts) if that is at
-   least ``SAME_LABEL``, else a new letter.
+   least ``SAME_LABEL``, else a new letter; a first lone bar (a pickup) joins
+   the next segment, and neighbours heard only once merge (:func:`merge_runs`).
 
-The bar grid: bars shorter than 3 quarter notes (MIDI files declaring 1/4, or
-2/4) are grouped ``round(4 / quarters)`` at a time, the grouping's phase chosen
-where harmony changes and long notes start (:func:`bar_lines`); a real meter
-estimate upstream makes this a no-op. Constants were tuned on the even POP909
-songs 002–454 (``benchmarks/sections.py``).
+The bar grid (:func:`bar_lines`): bars shorter than 3 quarter notes (MIDI files
+declaring 1/4, or 2/4) are grouped ``round(4 / quarters)`` at a time; a MIDI
+file's grid is moved to the onsets' sub-beat phase and to the bar phase where
+harmony changes and long notes start, when these are clearly stronger
+(``REPHASE``); a score's bars are kept. A real meter estimate upstream makes
+this a no-op. ``SEGMENT_COST``, ``REPEAT_WEIGHT``, ``BREATH_WEIGHT``,
+``MELODIC_SHARE`` and the long-segment costs were tuned on the even POP909 songs
+002–454, ``HARMONY_WEIGHT`` on Nottingham (``benchmarks/sections.py``).
 """
 
 import numpy as np
