@@ -214,6 +214,72 @@ def melody(pitches, start=0.0, step=1.0, dur=None, velocity=80):
 
 
 # ---------------------------------------------------------------------------
+# Songs with a known form: 8-bar phrases in 4/4, each a melody over two-bar chords.
+# ---------------------------------------------------------------------------
+
+# Verse: quarter notes around E4-C5, a breath (half rest) at the end of the phrase.
+VERSE = [[(0, 1, "E4"), (1, 1, "G4"), (2, 1, "A4"), (3, 1, "G4")], [(0, 2, "E4"), (2, 1, "D4"), (3, 1, "C4")],
+         [(0, 1, "D4"), (1, 1, "E4"), (2, 1, "F4"), (3, 1, "A4")], [(0, 3, "G4")],
+         [(0, 1, "A4"), (1, 1, "C5"), (2, 1, "B4"), (3, 1, "A4")], [(0, 1, "G4"), (1, 1, "E4"), (2, 2, "G4")],
+         [(0, 1, "F4"), (1, 1, "E4"), (2, 1, "D4"), (3, 1, "E4")], [(0, 2, "C4")]]
+# Chorus: eighths then quarters, an octave higher than the verse.
+CHORUS = [[(0, .5, "C5"), (.5, .5, "D5"), (1, .5, "E5"), (1.5, .5, "G5"), (2, 1, "A5"), (3, 1, "G5")],
+          [(0, .5, "E5"), (.5, .5, "D5"), (1, .5, "C5"), (1.5, .5, "D5"), (2, 2, "E5")],
+          [(0, .5, "F5"), (.5, .5, "F5"), (1, .5, "E5"), (1.5, .5, "D5"), (2, 1, "C5"), (3, 1, "D5")],
+          [(0, .5, "E5"), (.5, .5, "G5"), (1, 1, "A5"), (2, 2, "G5")],
+          [(0, .5, "A5"), (.5, .5, "A5"), (1, .5, "G5"), (1.5, .5, "E5"), (2, 1, "F5"), (3, 1, "E5")],
+          [(0, .5, "D5"), (.5, .5, "E5"), (1, .5, "F5"), (1.5, .5, "A5"), (2, 2, "G5")],
+          [(0, .5, "F5"), (.5, .5, "E5"), (1, .5, "D5"), (1.5, .5, "B4"), (2, 1, "D5"), (3, 1, "B4")],
+          [(0, 2, "C5")]]
+# A folk tune's two strains.
+STRAIN_A = [[(0, 1, "G4"), (1, 1, "B4"), (2, 1, "D5"), (3, 1, "B4")], [(0, 1, "A4"), (1, 1, "F#4"), (2, 2, "D4")],
+            [(0, 1, "G4"), (1, .5, "A4"), (1.5, .5, "B4"), (2, 1, "C5"), (3, 1, "A4")], [(0, 3, "B4")],
+            [(0, 1, "D5"), (1, 1, "B4"), (2, 1, "G4"), (3, 1, "B4")], [(0, 1, "A4"), (1, 1, "C5"), (2, 2, "A4")],
+            [(0, 1, "F#4"), (1, 1, "A4"), (2, 1, "E4"), (3, 1, "F#4")], [(0, 3, "G4")]]
+STRAIN_B = [[(0, .5, "D5"), (.5, .5, "E5"), (1, 1, "F#5"), (2, 1, "G5"), (3, 1, "D5")], [(0, 2, "E5"), (2, 2, "C5")],
+            [(0, .5, "B4"), (.5, .5, "C5"), (1, 1, "D5"), (2, 1, "G5"), (3, 1, "F#5")], [(0, 2, "E5"), (2, 1, "D5")],
+            [(0, 1, "C5"), (1, 1, "E5"), (2, .5, "D5"), (2.5, .5, "C5"), (3, 1, "B4")], [(0, 2, "A4"), (2, 2, "D5")],
+            [(0, 1, "B4"), (1, .5, "A4"), (1.5, .5, "G4"), (2, 1, "F#4"), (3, 1, "A4")], [(0, 3, "G4")]]
+
+
+def phrase_notes(bars, start_bar: int, velocity: int = 80) -> list[tuple]:
+    """Notes of a phrase given bar by bar as ``(beat in bar, beats, name)``, from ``start_bar`` (4/4)."""
+    return [(4 * (start_bar + i) + beat, dur, note(name), velocity) for i, bar in enumerate(bars)
+            for beat, dur, name in bar]
+
+
+def form_song(parts, bpm: float = 120, tpq: int = 480) -> bytes:
+    """A 4/4 song of 8-bar parts ``(melody bars or None, four chords of two bars, velocity)``:
+    a melody track (program 73, flute) and block chords with a bass (program 0) in one track."""
+    tune, accompaniment = [], []
+    for k, (bars, chords, velocity) in enumerate(parts):
+        if bars is not None:
+            tune += phrase_notes(bars, 8 * k, velocity)
+        for j, label in enumerate(chords):
+            t = 4 * (8 * k + 2 * j)
+            accompaniment += [(t, 8, p, velocity - 10) for p in chord_voicing(label, 3)]
+            accompaniment += [(t + 4 * b, 4, chord_root(label), velocity - 10) for b in range(2)]
+    return make_midi([(73, False, tune), (0, False, accompaniment)], tempo_bpm=bpm, tpq=tpq)
+
+
+VERSE_CHORDS, CHORUS_CHORDS, INTRO_CHORDS = ("C", "Am", "F", "G"), ("F", "G", "Em", "Am"), ("C", "F", "C", "G")
+
+
+def verse_chorus_song(bpm: float = 120) -> bytes:
+    """Intro (chords only), verse, chorus, verse, chorus, outro (chords only): 8 bars each. The chorus
+    is louder and denser than the verse."""
+    intro, outro = (None, INTRO_CHORDS, 70), (None, ("F", "G", "C", "C"), 70)
+    verse, chorus = (VERSE, VERSE_CHORDS, 70), (CHORUS, CHORUS_CHORDS, 100)
+    return form_song([intro, verse, chorus, verse, chorus, outro], bpm)
+
+
+def aabb_tune(bpm: float = 120) -> bytes:
+    """A folk tune in G: strain A twice, strain B twice (8 bars each), melody over chords."""
+    a, b = (STRAIN_A, ("G", "D", "G", "D"), 80), (STRAIN_B, ("C", "G", "Am", "D"), 80)
+    return form_song([a, a, b, b], bpm)
+
+
+# ---------------------------------------------------------------------------
 # Audio: additive tones, clicks and WAV files with known key, tempo and chords.
 # ---------------------------------------------------------------------------
 

@@ -367,3 +367,15 @@ def test_metamorphic_chorales():
     assert len(results) == 11 * len(CHORALES)
     assert np.mean([r["key_ok"] for r in results]) >= 0.9
     assert np.mean([r["tempo_ok"] for r in results]) >= 0.9
+
+
+def test_tempo_change_keeps_section_labels_and_scales_their_times():
+    """Relabelled sections of a x1.25 variant equal the sections found again in the transformed MIDI."""
+    from fixtures import verse_chorus_song
+    data = verse_chorus_song(bpm=100)
+    variant = plan.variant("tempo_change", tempo_ratio=1.25)
+    rewritten = labels.rewrite(midi.extract(midi.from_midi_bytes(data)), variant)["sections"]
+    again = midi.extract(midi.from_midi_bytes(amidi.apply(data, variant)))["sections"]
+    assert [s["label"] for s in rewritten] == ["i", "A", "B", "A", "B", "o"]
+    assert rewritten[1]["start_s"] == 15.36                     # 8 bars of 4 beats at 125 bpm
+    assert rewritten == again

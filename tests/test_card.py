@@ -82,3 +82,20 @@ def test_the_same_build_writes_the_same_card_and_plots(built, tmp_path):
 def test_size_categories():
     assert [size_category(n) for n in (0, 999, 1000, 12_345, 2_000_000)] == [
         "n<1K", "n<1K", "1K<n<10K", "10K<n<100K", "1M<n<10M"]
+
+
+def test_the_card_counts_forms_and_sections():
+    import pyarrow as pa
+
+    from captune.pipelines.card import STAT_COLUMNS, distributions, table_md
+
+    def sec(label, kind):
+        return {"start_s": 0.0, "end_s": 1.0, "label": label, "kind": kind}
+    pop = [sec("i", "intro"), sec("A", "verse"), sec("B", "chorus"), sec("A", "verse"), sec("B", "chorus")]
+    folk = [sec(l, "melodic") for l in "AABB"]
+    rows = [{"sections": s, "caption": "x", "variant": {"kind": "original"}} for s in (pop, folk, folk, None)]
+    schema = pa.schema([SCHEMA.field(c) for c in STAT_COLUMNS])
+    d = distributions(pa.Table.from_pylist(rows, schema=schema))
+    assert d["forms"] == {"A A B B": 2, "verse-chorus": 1, "none": 1}
+    assert d["section_counts"] == {4: 2, 5: 1, 0: 1}
+    assert "| A A B B | 2 |" in table_md(("form", "rows"), d["forms"].items())

@@ -15,8 +15,8 @@ emotion model is run on the variant's facts.
   ``pitch_min`` / ``pitch_max`` / ``pitch_mean`` + ``s``.
 - ``tempo_change`` by ratio ``r``: ``tempo_bpm`` and every ``tempo_changes`` bpm
   x ``r`` (``tempo_word`` recomputed); every time in seconds / ``r``
-  (``tempo_changes``, ``beats_s``, ``downbeats_s``, chord bounds, ``duration_s``,
-  ``duration_word`` recomputed); ``note_stats`` ``note_density`` x ``r``.
+  (``tempo_changes``, ``beats_s``, ``downbeats_s``, chord and section bounds, ``duration_s``,
+  ``duration_word`` recomputed; section labels and kinds kept); ``note_stats`` ``note_density`` x ``r``.
 - ``volume_change``: ``note_stats`` ``mean_velocity`` x the time-average of the
   gain curve over the clip (:func:`captune.augment.plan.mean_gain`; exact when
   notes are spread evenly in time, and ignoring the 1..127 clamp);
@@ -110,8 +110,8 @@ def _stretch(f: dict, r: float) -> None:
     for name in ("beats_s", "downbeats_s"):
         if f.get(name) is not None:
             f[name] = np.round(np.asarray(f[name], dtype=float) / r, 3).tolist()
-    for chord in f.get("chords") or []:
-        chord["start_s"], chord["end_s"] = round(chord["start_s"] / r, 3), round(chord["end_s"] / r, 3)
+    for span in (f.get("chords") or []) + (f.get("sections") or []):
+        span["start_s"], span["end_s"] = round(span["start_s"] / r, 3), round(span["end_s"] / r, 3)
     stats = f.get("note_stats")
     if stats and stats.get("note_density") is not None:
         stats["note_density"] = round(stats["note_density"] * r, 3)

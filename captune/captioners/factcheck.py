@@ -35,6 +35,13 @@ Conventions (facts as in :mod:`captune.captioners.template`):
   sentences that speak of chords, progressions or harmony, and pass when a
   chord with the same root pitch class and quality occurs in ``chords`` or
   ``chord_summary``.
+- **Form** (:func:`section_claims`). ``N-bar intro|outro|verse|chorus|section(s)|
+  passage`` needs a section of that kind (any, for sections; an instrumental one, for
+  a passage) of N bars (:func:`captune.captioners.form.bar_count`); ``two verses`` /
+  ``choruses`` / ``instrumental passages`` / ``sections`` the number of sections of
+  that kind (or all); ``form is A A B B`` the melodic labels in order.
+  :func:`check_segment` checks a time-stamped section caption against its section:
+  its kind, bar count and chords (among the chords sounding in it).
 - **Sanity.** A caption must have ``MIN_WORDS``..``MAX_WORDS`` words and state
   at least one of the facts it was given (instrument, key, tempo, meter or
   chord), so gibberish and empty answers are rejected too.
@@ -366,7 +373,78 @@ def check(caption: str | None, facts: Mapping) -> list[str]:
         else:
             problems.append(f"chords: names {text.strip()}, which does not occur")
 
+    form_problems, form_stated = section_claims(caption, facts)
+    problems += form_problems
+    stated += form_stated
+
     checkable = key or bpm is not None or tempo_word or meter or programs or chords
     if not problems and stated == 0 and checkable:
         problems.append("states none of the given facts")
     return list(dict.fromkeys(problems))
+
+
+# --- form --------------------------------------------------------------------
+
+_KIND_WORDS = {"intro": ("intro",), "outro": ("outro",), "verse": ("verse",), "chorus": ("chorus",),
+               "passage": ("instrumental",), "section": None, "sections": None}
+_BARS_RE = re.compile(r"\b(\d+)-bar (intro|outro|verse|chorus|sections?|passage)\b", re.IGNORECASE)
+_COUNT_RE = re.compile(r"\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|\d+) "
+                       r"(verses?|choruses|chorus|instrumental passages?|sections)\b", re.IGNORECASE)
+_PATTERN_RE = re.compile(r"\bform is ([A-Z](?: [A-Z])+)\b")
+
+
+def section_claims(caption: str, facts: Mapping) -> tuple[list[str], int]:
+    """(problems, facts stated) of the form claims of ``caption`` (see module doc)."""
+    from captune.captioners.form import _NUMBERS, bar_count
+    sections = list(facts.get("sections") or [])
+    problems, stated = [], 0
+    claims = list(_BARS_RE.finditer(caption)) + list(_COUNT_RE.finditer(caption)) + list(_PATTERN_RE.finditer(caption))
+    if claims and not sections:
+        return ["form: states sections, but none were found"], 0
+    for m in _BARS_RE.finditer(caption):
+        bars, word = int(m.group(1)), m.group(2).lower()
+        kinds = _KIND_WORDS[word]
+        pool = [s for s in sections if kinds is None or s["kind"] in kinds]
+        if any(bar_count(s, facts) == bars for s in pool):
+            stated += 1
+        else:
+            problems.append(f"form: says {m.group(0)}, no such section of {bars} bars")
+    for m in _COUNT_RE.finditer(caption):
+        said = m.group(1).lower()
+        n = _NUMBERS.index(said) if said in _NUMBERS else int(said)
+        word = m.group(2).lower()
+        kind = "verse" if word.startswith("verse") else "chorus" if word.startswith("chorus") else \
+            "instrumental" if word.startswith("instrumental") else None
+        true = sum(1 for s in sections if kind is None or s["kind"] == kind)
+        if n == true:
+            stated += 1
+        else:
+            problems.append(f"form: says {m.group(0)}, there are {true}")
+    for m in _PATTERN_RE.finditer(caption):
+        true = " ".join(s["label"] for s in sections if s["label"].isupper())
+        if m.group(1) == true:
+            stated += 1
+        else:
+            problems.append(f"form: says form is {m.group(1)}, the melodic sections are {true}")
+    return problems, stated
+
+
+def check_segment(text: str, section: Mapping, facts: Mapping) -> list[str]:
+    """Problems of a section's caption: its kind word, ``N bars`` and chords must be those of ``section``."""
+    from captune.captioners.form import bar_count, section_name
+    problems = []
+    name = section_name(section)
+    if name.split()[0] not in text.lower():
+        problems.append(f"section: does not call the {name} by its kind")
+    bars = bar_count(section, facts)
+    for m in re.finditer(r"\b(\d+) bars?\b", text):
+        if int(m.group(1)) != bars:
+            problems.append(f"section: says {m.group(0)}, the section has {bars}")
+    inside = [c for c in facts.get("chords") or []
+              if c["start_s"] < section["end_s"] - 1e-3 and c["end_s"] > section["start_s"] + 1e-3]
+    chords = _chord_set({"chords": inside})
+    at = text.lower().find("chord")                     # labels like "(A)" before it are not chords
+    for pc, quality, said in (mentions(text[at:])["chords"] if at >= 0 else []):
+        if (pc, quality) not in chords:
+            problems.append(f"section: names {said.strip()}, which does not sound in it")
+    return problems

@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 
+from captune.captioners.form import form_text
 from captune.captioners.template import plain_instruments
 
 __all__ = ["STYLES", "DEFAULT_EXAMPLES", "facts_text", "messages", "retry_messages", "load_examples",
@@ -93,6 +94,8 @@ def facts_text(facts: Mapping) -> str:
     if chords:
         count = facts.get("chord_summary_count") or 0
         lines.append(f"chord progression: {', '.join(chords)}" + (f" (played {count} times)" if count > 1 else ""))
+    if form_text(facts):
+        lines.append(f"form: {form_text(facts)}")
     seconds = facts.get("duration_s")
     if seconds:
         word = facts.get("duration_word")

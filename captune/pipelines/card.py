@@ -16,12 +16,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
+from captune.captioners.form import form_name
 from captune.schemas.record import SCHEMA
 
 TASK_CATEGORIES = ["text-to-audio", "text-generation"]
 TAGS = ["music", "midi", "symbolic-music", "audio", "music-captioning", "captune"]
 STAT_COLUMNS = ["id", "source_uri", "group_id", "split", "modality", "variant", "key", "tempo_bpm", "time_signature",
-                "duration_s", "instruments", "emotion_quadrant", "caption"]
+                "duration_s", "instruments", "emotion_quadrant", "caption", "sections"]
 EXAMPLE_COLUMNS = ("file", "duration_s", "key", "tempo_bpm", "time_signature", "caption")
 SIZE_BOUNDS = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
                (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M"), (1_000_000_000, "100M<n<1B")]
@@ -79,7 +80,7 @@ def table_md(header: tuple, rows) -> str:
 
 
 def distributions(stats: pa.Table) -> dict[str, Counter | list]:
-    """Counters (keys, instruments, quadrants, modalities) and value lists (tempo bpm, duration s,
+    """Counters (keys, instruments, quadrants, modalities, forms, section counts) and value lists (tempo bpm, duration s,
     caption words) of the rows."""
     col = {c: stats.column(c).to_pylist() for c in STAT_COLUMNS}
     return {
@@ -91,6 +92,8 @@ def distributions(stats: pa.Table) -> dict[str, Counter | list]:
         "tempo_bpm": [t for t in col["tempo_bpm"] if t is not None],
         "duration_s": [d for d in col["duration_s"] if d is not None],
         "caption_words": [len(c.split()) for c in col["caption"]],
+        "forms": Counter(form_name(s) for s in col["sections"]),
+        "section_counts": Counter(len(s) if s else 0 for s in col["sections"]),
     }
 
 
@@ -175,6 +178,8 @@ def card_body(manifest: dict, stats: pa.Table, examples: list[dict]) -> str:
         table_md(("key", "rows"), sorted(d["keys"].items(), key=lambda kv: (-kv[1], kv[0]))),
         table_md(("instrument", "rows"), sorted(d["instruments"].items(), key=lambda kv: (-kv[1], kv[0]))[:20]),
         table_md(("emotion quadrant", "rows"), sorted(d["quadrants"].items())),
+        table_md(("form", "rows"), sorted(d["forms"].items(), key=lambda kv: (-kv[1], kv[0]))[:20]),
+        table_md(("sections", "rows"), sorted(d["section_counts"].items())),
         "\n".join(f"![{title}](plots/{name})" for name, (_, title, _) in PLOTS.items()),
         "## Example rows",
         table_md(EXAMPLE_COLUMNS, [[r[k] for k in EXAMPLE_COLUMNS] for r in examples]),

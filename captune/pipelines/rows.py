@@ -21,6 +21,7 @@ import numpy as np
 import captune
 from captune import captioners
 from captune.captioners.control import musicbench_controls
+from captune.captioners.form import segment_captions
 from captune.augment.plan import ORIGINAL
 from captune.schemas import SCHEMA_VERSION
 
@@ -81,6 +82,7 @@ def make_row(uri: str, source: str, facts: dict, *, media: dict, seed: int, test
     rng = rng_for(seed, rid)
     row["caption"] = captioners.caption(row, rng)
     row["control_sentences"] = captioners.control_sentences(row)
+    row["segment_captions"] = segment_captions(row)
     if musicbench_captions:
         row["caption"] = " ".join([row["caption"], *musicbench_controls(row["control_sentences"], rng)])
     row["caption_source"] = "template"

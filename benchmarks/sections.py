@@ -1,0 +1,197 @@
+"""Sections (:mod:`captune.extractors.midi.sections`) against human phrase labels, with baselines.
+
+- POP909 001–454 (``pop909_structure/items.jsonl``, annotator 1 as reference):
+  mir_eval.segment boundary F-measure at 3 s and 0.5 s (``trim=True``) and
+  pairwise frame-clustering F (0.1 s frames), inside each song's
+  ``annotated_span_s`` (estimates clipped to it). Rows: captune; a boundary
+  every 8 bars from the first bar line (captune's bar grid); one section; the
+  second annotator (``sections_alt``), the ceiling. ``--half even|odd|all``:
+  the constants were tuned on the even songs, the odd ones check them.
+- Nottingham AABB tunes: ABC tunes made of exactly two repeated parts
+  (``|: A :|: B :|``, optional first/second endings, no ``P:`` play order),
+  whose MIDI lasts A A B B (within 1.5 bars; many MIDI files play A A B twice).
+  Found = a section boundary within one
+  bar of each inner strain boundary (the tune's quarters from its first full
+  bar line: strains of equal length), the same label sequence in both A
+  strains and in both B strains, and different sequences for A and B.
+- Cost: CPU time of :func:`sections` per POP909 piece (decoded ``Piece`` given; best of 3,
+  median over songs), beside captune's :func:`chords` on the same piece.
+
+    python benchmarks/sections.py [--corpora /work/shared/corpora] [--half all]
+"""
+
+import argparse
+import json
+import os
+import re
+import time
+
+import mir_eval
+import numpy as np
+
+from captune.extractors.midi import from_midi_bytes
+from captune.extractors.midi.chords import chords
+from captune.extractors.midi.sections import bar_lines, sections
+
+
+def _intervals(rows):
+    return np.asarray([r[:2] for r in rows], dtype=float), [r[2] for r in rows]
+
+
+def _clip(intervals, labels, span):
+    """The intervals inside ``span``, shifted to start at 0 and padded to cover it."""
+    keep = (intervals[:, 1] > span[0] + 1e-6) & (intervals[:, 0] < span[1] - 1e-6)
+    out = np.clip(intervals[keep], span[0], span[1]) - span[0]
+    return mir_eval.util.adjust_intervals(out, [l for l, k in zip(labels, keep) if k], t_min=0.0,
+                                          t_max=span[1] - span[0])
+
+
+def _scores(ref, est, span):
+    (ri, rl), (ei, el) = _clip(*ref, span), _clip(*est, span)
+    f3 = mir_eval.segment.detection(ri, ei, window=3, trim=True)[2]
+    f05 = mir_eval.segment.detection(ri, ei, window=0.5, trim=True)[2]
+    pw = mir_eval.segment.pairwise(ri, rl, ei, el, frame_size=0.1)[2]
+    return f3, f05, pw
+
+
+def _every(bounds_s, step, span):
+    lines = [t for t in bounds_s if span[0] - 1e-6 <= t <= span[1] + 1e-6]
+    cuts = lines[::step] + [span[1]]
+    cuts = sorted(set(round(c, 3) for c in cuts))
+    return [[a, b, str(i)] for i, (a, b) in enumerate(zip(cuts[:-1], cuts[1:]))]
+
+
+def _cpu(call, repeats: int = 3) -> float:
+    """Best-of-``repeats`` CPU seconds of ``call()`` (process time: other processes on the machine do not count)."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.process_time()
+        call()
+        best = min(best, time.process_time() - start)
+    return best
+
+
+def pop909(corpora: str, half: str):
+    items = [json.loads(line) for line in open(os.path.join(corpora, "pop909_structure", "items.jsonl"))]
+    if half != "all":
+        items = [it for it in items if int(it["song"]) % 2 == (0 if half == "even" else 1)]
+    rows = {"captune": [], "every 8 bars": [], "one section": [], "annotator 2 (ceiling)": []}
+    costs = []
+    for it in items:
+        piece = from_midi_bytes(open(os.path.join(corpora, it["midi"]), "rb").read())
+        span = it["annotated_span_s"]
+        ref = _intervals(it["sections"])
+        found = sections(piece)
+        costs.append((_cpu(lambda: sections(piece)), _cpu(lambda: chords(piece, "C major"))))
+        est = _intervals([[s["start_s"], s["end_s"], s["label"]] for s in found])
+        bounds_s = piece.seconds(bar_lines(piece)).tolist()
+        rows["captune"].append(_scores(ref, est, span))
+        rows["every 8 bars"].append(_scores(ref, _intervals(_every(bounds_s, 8, span)), span))
+        rows["one section"].append(_scores(ref, _intervals([[span[0], span[1], "A"]]), span))
+        rows["annotator 2 (ceiling)"].append(_scores(ref, _intervals(it["sections_alt"]), span))
+    print(f"\nPOP909 {half} songs ({len(items)}), reference annotator 1, inside the annotated span\n")
+    print("| method | boundary F @3 s | boundary F @0.5 s | pairwise F |")
+    print("|---|---|---|---|")
+    for name, values in rows.items():
+        f3, f05, pw = np.mean(values, axis=0)
+        print(f"| {name} | {f3:.3f} | {f05:.3f} | {pw:.3f} |")
+    ms = 1000 * np.median(costs, axis=0)
+    print(f"\nCPU time per piece (best of 3), median: sections() {ms[0]:.2f} ms; chords() on the same "
+          f"piece {ms[1]:.2f} ms (ratio {ms[0] / ms[1]:.2f})")
+
+
+def abc_tunes(path: str):
+    """(X number, header lines, body text) of every tune of an ABC file."""
+    text = open(path, encoding="latin-1").read()
+    for chunk in re.split(r"(?m)^X:", text)[1:]:
+        lines = chunk.splitlines()
+        number = int(lines[0].strip())
+        header = [l for l in lines[1:] if re.match(r"^[A-Za-z]:", l)]
+        body = "\n".join(l for l in lines[1:] if not re.match(r"^[A-Za-z]:", l) and not l.startswith("%"))
+        yield number, header, body
+
+
+def aabb_strain_bars(header, body) -> tuple[int, int] | None:
+    """Bars (as written, first ending kept) of strains A and B of a tune made of two repeated strains
+    and nothing else: no play order (``P:``/``Y:``), exactly two repeat ends, nothing after the second
+    strain but its second ending; else None."""
+    if any(l.startswith(("P:", "Y:")) for l in header):
+        return None
+    music = re.sub(r'"[^"]*"|![^!]*!|\{[^}]*\}', "", body)       # chord symbols, decorations, grace notes
+    ends = [m.start() for m in re.finditer(r":\|", music)]
+    if len(ends) != 2 or music.count("|:") > 2:
+        return None
+    tail = music[ends[1] + 2:].strip(" \n|]:")
+    if tail and not (tail.startswith(("[2", "2")) and tail.count("|") <= 2):
+        return None
+    first = music[:ends[0]]
+    second = music[ends[0] + 2:ends[1]]
+    if second.lstrip(" \n|").startswith("[2") and "||" in second:     # A's second ending comes first
+        second = second[second.find("||") + 2:]
+    return _bars(first), _bars(second)
+
+
+def _bars(strain: str) -> int:
+    """Bars of one strain's text (cells with notes between bar lines, the second ending dropped)."""
+    strain = strain.split("[2")[0].replace("[1", "")
+    cells = len([c for c in re.split(r"[|:\]]+", strain) if re.search(r"[A-Ga-g]", c)])
+    return cells - 1 if cells % 4 == 1 else cells     # 4k + 1 cells: a pickup split from the last bar
+
+
+def _strains_found(piece, found, bars_a: int, bars_b: int) -> bool | None:
+    """The strains A A B B (lengths in proportion to their written bars, from the first full bar line
+    to the end) are found when a section boundary lies within a bar of each inner strain boundary,
+    both A strains have the same sequence of labels, both B strains too, and A's differs from B's;
+    None when the MIDI's length is not that of A A B B."""
+    lines = piece.seconds(bar_lines(piece))
+    bar = float(np.median(np.diff(lines)))
+    start = lines[0] if _sounds_full_bar(piece, lines) else lines[1]
+    if abs((piece.duration_s - start) / bar - 2 * (bars_a + bars_b)) > 1.5:
+        return None                                   # the MIDI plays another order (e.g. A A B A A B)
+    share = np.cumsum([0, bars_a, bars_a, bars_b, bars_b]) / (2 * (bars_a + bars_b))
+    edges = start + (piece.duration_s - start) * share
+    starts = np.asarray([s["start_s"] for s in found])
+    if any(np.min(np.abs(starts - e)) > bar for e in edges[1:4]):
+        return False
+    lows = [-np.inf, *(edges[1:4] - bar / 2)]
+    highs = [*(edges[1:4] - bar / 2), np.inf]
+    strains = [[s["label"] for s in found if a <= s["start_s"] < b] for a, b in zip(lows, highs)]
+    return strains[0] == strains[1] and strains[2] == strains[3] and strains[0] != strains[2]
+
+
+def _sounds_full_bar(piece, lines) -> bool:
+    """Whether notes sound in the first half of the first bar (else it is a padded pickup)."""
+    first = float(piece.seconds(piece.onset.min()))
+    return first < lines[0] + (lines[1] - lines[0]) / 2
+
+
+def nottingham(corpora: str):
+    root = os.path.join(corpora, "nottingham")
+    found = tunes = other = 0
+    for name in sorted(os.listdir(os.path.join(root, "ABC_cleaned"))):
+        stem = name[:-4]
+        for number, header, body in abc_tunes(os.path.join(root, "ABC_cleaned", name)):
+            midi = os.path.join(root, "MIDI", f"{stem}{number}.mid")
+            strains = aabb_strain_bars(header, body)
+            if strains is None or not os.path.exists(midi):
+                continue
+            piece = from_midi_bytes(open(midi, "rb").read())
+            ok = _strains_found(piece, sections(piece), *strains)
+            other += ok is None
+            tunes += ok is not None
+            found += bool(ok)
+    print(f"\nNottingham AABB tunes played A A B B: {tunes} ({other} more whose MIDI plays another order "
+          f"left out); both strains found in {found} ({100 * found / max(tunes, 1):.1f} %)")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpora", default="/work/shared/corpora")
+    parser.add_argument("--half", default="all", choices=["all", "even", "odd"])
+    args = parser.parse_args(argv)
+    pop909(args.corpora, args.half)
+    nottingham(args.corpora)
+
+
+if __name__ == "__main__":
+    main()

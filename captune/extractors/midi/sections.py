@@ -1,0 +1,446 @@
+"""Sections of a symbolic piece: phrase-level segments on bar lines, labelled by repetition.
+
+Conventions: a section is ``{'start_s', 'end_s', 'label', 'kind'}`` in seconds,
+back to back from the first bar line to the end of the last note. Labels follow
+the phrase-structure convention of Dai, Zhang & Dannenberg (2020): upper case
+``A``, ``B``, ``C``… for melodic material (same letter, same melody), lower case
+for spans without melody: ``i`` the intro, ``o`` the outro, and ``b``, ``c``…
+(``i`` and ``o`` skipped) for instrumental passages, the same letter for the same
+passage. Kinds: ``intro`` / ``outro`` / ``instrumental`` for spans without melody
+(before the first, after the last, between melodic sections), ``chorus`` /
+``verse`` by :func:`name_kinds`' rule, else ``melodic``. A piece without melody,
+or without repetition, is one section.
+
+Method, on *bars* (the bar grid is an input, :func:`bar_lines`):
+
+1. The melody: the pitched track whose successive notes overlap least (a sung
+   line holds one note at a time; ties to the one sounding longer) among tracks
+   at or above the mean pitch, if at least ``MONOPHONIC`` of its notes do not
+   overlap; else the top line of all
+   pitched notes (a piano piece). A bar is melodic when the melody sounds for at
+   least ``MELODIC_SHARE`` of it; melodic gaps of one bar are filled (a breath).
+2. Bar self-similarity: the Jaccard similarity of the melody's (onset in
+   eighths from the bar line, pitch) sets, the second bar's window moved by up
+   to ``SHIFT_QUARTERS`` beats (the best kept), mixed with ``HARMONY_WEIGHT`` of
+   the cosine of the accompaniment's pitch-class durations (for bars without
+   melody, harmony alone; a melodic and a non-melodic bar: 0).
+3. Segmentation by dynamic programming over bar lines: a segment of L bars
+   earns the summed similarity of its bars to the best non-overlapping copy of
+   itself elsewhere in the piece (the diagonal stripes of the self-similarity
+   matrix) and pays ``SEGMENT_COST`` plus a hypermetric cost when L is not 4 or
+   8 (``LENGTH_COST``: phrases of popular and folk music run in 4 and 8 bars);
+   it gains ``BREATH_WEIGHT`` x the melody's silence around its first bar line
+   and ``REPEAT_WEIGHT`` x how sharply a repetition starts there
+   (:func:`repeat_starts`); segments never straddle a change between melodic
+   and non-melodic bars.
+4. Labels: each segment takes the label of the most similar earlier segment of
+   its class (mean similarity of bars aligned from their starts) if that is at
+   least ``SAME_LABEL``, else a new letter; a first lone bar (a pickup) joins
+   the next segment, and neighbours heard only once merge (:func:`merge_runs`).
+
+The bar grid (:func:`bar_lines`): bars shorter than 3 quarter notes (MIDI files
+declaring 1/4, or 2/4) are grouped ``round(4 / quarters)`` at a time; a MIDI
+file's grid is moved to the onsets' sub-beat phase and to the bar phase where
+harmony changes and long notes start, when these are clearly stronger
+(``REPHASE``); a score's bars are kept. A real meter estimate upstream makes
+this a no-op. ``SEGMENT_COST``, ``REPEAT_WEIGHT``, ``BREATH_WEIGHT``,
+``MELODIC_SHARE`` and the long-segment costs were tuned on the even POP909 songs
+002–454, ``HARMONY_WEIGHT`` on Nottingham (``benchmarks/sections.py``).
+"""
+
+import numpy as np
+
+from captune.extractors.midi.meter import beat_ticks
+from captune.extractors.midi.piece import Piece
+
+MONOPHONIC = 0.9       # share of a melody's notes that start after the previous one ends
+MELODIC_SHARE = 0.4    # share of a bar the melody sounds in for the bar to be melodic
+HARMONY_WEIGHT = 0.2   # weight of the accompaniment's harmony in bar similarity
+MAX_BARS = 16          # longest segment, in bars
+SEGMENT_COST = 2.5     # cost of a segment, in bars of perfect similarity
+LENGTH_COST = {4: 0.0, 8: 0.0, 2: 0.5, 6: 1.0, 12: 2.0, 16: 2.0}   # other lengths: IRREGULAR_COST
+IRREGULAR_COST = 3.0
+REPHASE = 1.2         # a MIDI file's bar phase is replaced by one this much stronger
+SHIFT_QUARTERS = 2     # a bar's melody is also compared this many quarter notes earlier and later
+PHASE_BINS = 24        # sub-beat phases tried when aligning the grid with the onsets
+BREATH_QUARTERS = (2, 1)   # quarter notes before and after a bar line in which a breath is sought
+BREATH_WEIGHT = 1.0    # gain of starting a segment after a silent melody, in bars of similarity
+REPEAT_WEIGHT = 2.0    # gain of starting a segment where a repetition starts, in bars of similarity
+SAME_LABEL = 0.5       # mean bar similarity for two segments to share a label
+
+
+def to_ticks(piece: Piece, seconds) -> np.ndarray:
+    """Ticks (float64) of times in seconds, through the tempo map (the inverse of ``piece.seconds``)."""
+    knots = np.append(piece.tempo_tick, max(piece.end_tick, int(piece.tempo_tick[-1])) + piece.tpq).astype(float)
+    at = piece.seconds(knots)
+    seconds = np.asarray(seconds, dtype=np.float64)
+    last = (seconds - at[-1]) * 1e6 * piece.tpq / piece.tempo_mspq[-1] + knots[-1]   # beyond the last knot
+    return np.where(seconds > at[-1], last, np.interp(seconds, at, knots))
+
+
+def bar_lines(piece: Piece, downbeats: np.ndarray | None = None) -> np.ndarray:
+    """Bar-line ticks (float64, the end of the last note appended) from ``downbeats`` (ticks; None:
+    the notated ones), moved onto the onsets' sub-beat phase (:func:`_onset_phase`). A MIDI file's
+    bar lines are a guess (module doc): where all bars have one length, the grid is rebuilt at that
+    length (bars shorter than 3 quarter notes grouped ``round(4 / quarters)`` at a time) from the
+    phase, in steps of the time signature's note value, where harmony changes and long notes start
+    most; the given phase is kept unless another is ``REPHASE`` times stronger. A score's bars
+    (``piece.pickup_ticks`` > 0) are kept as they are."""
+    if downbeats is None:
+        downbeats = beat_ticks(piece)[1]
+    lines = np.asarray(downbeats, dtype=np.float64) + _onset_phase(piece)
+    lines = lines[(lines >= 0) & (lines < piece.end_tick)]
+    if not len(lines):
+        lines = np.zeros(1)
+    bounds = np.append(lines, piece.end_tick)
+    bar = np.diff(lines)
+    if len(bar) < 2 or piece.pickup_ticks or np.ptp(bar) > 1:
+        return bounds
+    bar = float(bar[0])
+    merged = bar < 3 * piece.tpq
+    if merged:
+        bar *= max(1, int(round(4 * piece.tpq / bar)))
+    step = 4 * piece.tpq / int(piece.ts_denominator[-1])
+    steps = max(1, int(round(bar / step)))
+    grid = np.arange(lines[0], piece.end_tick, step)
+    strength = _downbeat_strength(piece, np.append(grid, piece.end_tick), steps)
+    totals = np.asarray([strength[p::steps].mean() for p in range(min(steps, len(strength)))])
+    phase = int(np.argmax(totals))
+    if not merged and totals[phase] < REPHASE * totals[0]:
+        return bounds
+    lines = grid[phase::steps]
+    if phase:
+        lines = np.concatenate([[grid[0]], lines])
+    return np.append(lines, piece.end_tick)
+
+
+def _onset_phase(piece: Piece) -> float:
+    """Ticks (within half a quarter note either way) by which the note onsets sit off the quarter-note
+    grid: the densest of 24 phases, smoothed over its neighbours, if ``REPHASE`` times denser than the
+    grid's own (phases a sixteenth, an eighth or three sixteenths off are rhythm and not tried). 0 for quantised files; POP909's
+    MIDI grid is offset from its music by a fraction of a beat in many songs."""
+    bins = PHASE_BINS
+    phase = np.rint((piece.onset % piece.tpq) * bins / piece.tpq).astype(np.int64) % bins
+    count = np.bincount(phase, minlength=bins).astype(np.float64)
+    smooth = count + 0.5 * (np.roll(count, 1) + np.roll(count, -1))
+    smooth[bins // 4::bins // 4] = 0.0          # a sixteenth, eighth or dotted eighth off is rhythm, not offset
+    best = int(np.argmax(smooth))
+    if smooth[best] < REPHASE * smooth[0]:      # the grid's own phase is (nearly) as dense: keep it
+        return 0.0
+    return (best if best <= bins // 2 else best - bins) * piece.tpq / bins
+
+
+def _downbeat_strength(piece: Piece, bounds: np.ndarray, k: int) -> np.ndarray:
+    """Per bar line: how much the harmony of the k bars after it differs from the k bars before it
+    (1 - cosine of pitch-class durations), plus the share of sounding time started on it."""
+    chroma = _chroma(piece, bounds, ~piece.is_drum)
+    cum = np.concatenate([np.zeros((1, 12)), np.cumsum(chroma, axis=0)])
+    n = len(chroma)
+    idx = np.arange(n)
+    before = cum[idx] - cum[np.maximum(idx - k, 0)]
+    after = cum[np.minimum(idx + k, n)] - cum[idx]
+    change = 1 - np.einsum("ij,ij->i", _unit(before), _unit(after))
+    pitched = ~piece.is_drum
+    near = np.searchsorted(bounds, piece.onset[pitched] + piece.tpq / 8, side="right") - 1
+    on_line = np.abs(piece.onset[pitched] - bounds[np.clip(near, 0, n)]) <= piece.tpq / 8
+    started = np.bincount(near[on_line].clip(0, n - 1), weights=piece.duration[pitched][on_line], minlength=n)
+    return change + started / max(piece.duration[pitched].sum(), 1) * n
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    norms = np.sqrt(np.einsum("ij,ij->i", x, x))[:, None]
+    return x / np.where(norms > 0, norms, 1.0)
+
+
+def melody_notes(piece: Piece) -> np.ndarray:
+    """Boolean mask of the melody's notes (module doc, step 1)."""
+    pitched = ~piece.is_drum
+    ids = np.unique(piece.track[pitched])
+    mean_pitch = piece.pitch[pitched].mean() if pitched.any() else 0.0
+    best, best_key = None, (MONOPHONIC, 0)
+    for t in ids if len(ids) > 1 else []:
+        mask = piece.track == t
+        if piece.pitch[mask].mean() < mean_pitch or mask.sum() < 2:
+            continue
+        on, off = piece.onset[mask], (piece.onset + piece.duration)[mask]
+        order = np.argsort(on, kind="stable")
+        share = np.mean(on[order][1:] >= off[order][:-1] - piece.tpq / 8)
+        key = (round(float(share), 2), int(piece.duration[mask].sum()))   # ties: the line sounding longer
+        if key >= best_key:
+            best, best_key = t, key
+    if best is not None:
+        return piece.track == best
+    return _top_line(piece, pitched)
+
+
+def _top_line(piece: Piece, pitched: np.ndarray) -> np.ndarray:
+    """The highest pitched note of every onset."""
+    idx = np.flatnonzero(pitched)
+    order = np.lexsort((-piece.pitch[idx], piece.onset[idx]))
+    idx = idx[order]
+    first = np.append(True, piece.onset[idx][1:] != piece.onset[idx][:-1])
+    mask = np.zeros(len(piece.onset), dtype=bool)
+    mask[idx[first]] = True
+    return mask
+
+
+def _chroma(piece: Piece, bounds: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """(bars x 12) sounding ticks per pitch class of the notes in ``mask`` between ``bounds``."""
+    n = len(bounds) - 1
+    on, off = piece.onset[mask].astype(np.float64), (piece.onset + piece.duration)[mask].astype(np.float64)
+    pc = piece.pitch[mask] % 12
+    first = np.clip(np.searchsorted(bounds, on, side="right") - 1, 0, n - 1)
+    last = np.clip(np.searchsorted(bounds, off, side="left") - 1, first, n - 1)
+    spans = last - first + 1
+    note = np.repeat(np.arange(len(on)), spans)
+    bar = np.repeat(first, spans) + (np.arange(spans.sum()) - np.repeat(np.cumsum(spans) - spans, spans))
+    overlap = np.maximum(np.minimum(off[note], bounds[bar + 1]) - np.maximum(on[note], bounds[bar]), 0)
+    return np.bincount(bar * 12 + pc[note], weights=overlap, minlength=n * 12).reshape(n, 12)
+
+
+def bar_similarity(piece: Piece, bounds: np.ndarray, melody: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(bars x bars similarity in [0, 1], melodic bar mask): module doc, steps 1-2."""
+    n = len(bounds) - 1
+    sounding = _chroma(piece, bounds, melody).sum(axis=1)
+    melodic = sounding >= MELODIC_SHARE * np.diff(bounds)
+    gaps = ~melodic[1:-1] & melodic[:-2] & melodic[2:]
+    melodic[1:-1] |= gaps
+    tune = _tune_similarity(piece, bounds, melody)
+    harmony = _unit(_chroma(piece, bounds, ~piece.is_drum & ~melody))
+    chords = harmony @ harmony.T
+    both = melodic[:, None] & melodic[None, :]
+    return np.where(both, (1 - HARMONY_WEIGHT) * tune + HARMONY_WEIGHT * chords, chords * ~(melodic[:, None] ^ melodic[None, :])), melodic
+
+
+def _window_codes(piece: Piece, starts: np.ndarray, length: np.ndarray, melody: np.ndarray):
+    """(window, code) pairs: every melody note whose onset falls in [start, start + length) of a window,
+    coded as (eighth from the window's start, pitch)."""
+    on = piece.onset[melody].astype(np.float64)
+    pitch = piece.pitch[melody].astype(np.int64)
+    lo = np.searchsorted(on, starts - piece.tpq / 8)
+    hi = np.searchsorted(on, starts + length - piece.tpq / 8)
+    counts = hi - lo
+    window = np.repeat(np.arange(len(starts)), counts)
+    note = np.repeat(lo, counts) + (np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts))
+    eighth = np.rint((on[note] - starts[window]) * 2 / piece.tpq).astype(np.int64)
+    return window, eighth * 128 + pitch[note]
+
+
+def _tune_similarity(piece: Piece, bounds: np.ndarray, melody: np.ndarray) -> np.ndarray:
+    """bars x bars: the Jaccard similarity of the melody's (eighth from the bar line, pitch) sets, the
+    second bar's window moved by up to ``SHIFT_QUARTERS`` quarter notes either way (the best kept), so
+    that a repeat still matches after a bar of another length."""
+    n = len(bounds) - 1
+    order = np.argsort(piece.onset[melody], kind="stable")
+    melody = np.flatnonzero(melody)[order]
+    mask = np.zeros(len(piece.onset), dtype=bool)
+    mask[melody] = True
+    shifts = np.arange(-SHIFT_QUARTERS, SHIFT_QUARTERS + 1) * piece.tpq
+    starts = (bounds[:-1][None, :] + shifts[:, None]).ravel()            # shift-major: shift s, bar j
+    length = np.tile(np.diff(bounds), len(shifts))
+    window, code = _window_codes(piece, starts, length, mask)
+    # unique (window, code) pairs; the common codes of a bar and every window by joining on the code
+    pair = np.unique(code * len(starts) + window)
+    code, window = pair // len(starts), pair % len(starts)
+    size = np.bincount(window, minlength=len(starts)).astype(np.float64)
+    first = np.flatnonzero(np.append(True, code[1:] != code[:-1]))
+    group = np.cumsum(np.append(True, code[1:] != code[:-1])) - 1
+    group_size = np.diff(np.append(first, len(code)))
+    plain = (window >= SHIFT_QUARTERS * n) & (window < (SHIFT_QUARTERS + 1) * n)
+    left = np.repeat(window[plain] - SHIFT_QUARTERS * n, group_size[group[plain]])
+    offsets = np.arange(len(left)) - np.repeat(np.cumsum(group_size[group[plain]]) - group_size[group[plain]],
+                                              group_size[group[plain]])
+    right = window[np.repeat(first[group[plain]], group_size[group[plain]]) + offsets]
+    common = np.bincount(left * len(starts) + right, minlength=n * len(starts)).reshape(n, len(starts))
+    union = size[SHIFT_QUARTERS * n:(SHIFT_QUARTERS + 1) * n, None] + size[None, :] - common
+    jaccard = np.where(union > 0, common / np.where(union > 0, union, 1), 0.0).reshape(n, len(shifts), n)
+    best = jaccard.max(axis=1)
+    return np.maximum(best, best.T)
+
+
+def melody_breaths(piece: Piece, bounds: np.ndarray, melody: np.ndarray) -> np.ndarray:
+    """Per bar line: the share of the ``BREATH_QUARTERS`` around it (two quarter notes before, one
+    after) in which the melody is silent, in sixteenths. Phrases start after a breath."""
+    step = piece.tpq / 4
+    before, after = BREATH_QUARTERS
+    frames = np.arange(bounds[0] - before * piece.tpq, bounds[-1] + after * piece.tpq, step)
+    on, off = piece.onset[melody], (piece.onset + piece.duration)[melody]
+    delta = np.zeros(len(frames) + 1)
+    np.add.at(delta, np.searchsorted(frames, on), 1)
+    np.add.at(delta, np.searchsorted(frames, off), -1)
+    silent = np.append(0, np.cumsum(np.cumsum(delta)[:-1] <= 0))
+    first = np.searchsorted(frames, bounds[:-1] - before * piece.tpq)
+    last = np.searchsorted(frames, bounds[:-1] + after * piece.tpq)
+    return (silent[last] - silent[first]) / np.maximum(last - first, 1)
+
+
+def diagonal_sums(similarity: np.ndarray) -> np.ndarray:
+    """(n + 1) x (n + 1) cumulative sums along the diagonals: ``cum[i, j]`` is the sum of
+    ``similarity[i - k, j - k]`` for k = 1..min(i, j), so bars a..a+m-1 against c..c+m-1 sum to
+    ``cum[a + m, c + m] - cum[a, c]``."""
+    n = len(similarity)
+    cum = np.zeros((n + 1, n + 1))
+    for i in range(n):
+        cum[i + 1, 1:] = similarity[i] + cum[i, :-1]
+    return cum
+
+
+def _window(cum: np.ndarray, start: np.ndarray, length: int) -> np.ndarray:
+    """starts x starts: the summed similarity of ``length`` bars from (a, c), cut at the piece's end."""
+    n = len(cum) - 1
+    a, c = start[:, None], start[None, :]
+    m = np.minimum(length, n - np.maximum(a, c))
+    return cum[a + m, c + m] - cum[a, c]
+
+
+def repetition(cum: np.ndarray, length: int, distance: np.ndarray) -> np.ndarray:
+    """Per start bar a (0..n - length): the summed similarity of bars a..a+length-1 to the best
+    non-overlapping copy (a start c with |c - a| >= length that fits); 0 where none fits.
+    ``distance``: |i - j| for bars i, j."""
+    count = len(cum) - length
+    sums = cum[length:, length:] - cum[:count, :count]
+    sums[distance[:count, :count] < length] = 0.0
+    return np.maximum(sums.max(axis=1), 0.0)
+
+
+def repeat_starts(cum: np.ndarray, span: int = 4) -> np.ndarray:
+    """Per bar a: how sharply a repetition starts there, the largest rise over partners c of the mean
+    similarity of the ``span`` bars from (a, c) over that of the ``span`` bars before (the start of a
+    diagonal stripe); 0 where none rises."""
+    n = len(cum) - 1
+    start = np.arange(n)
+    after = _window(cum, start, span) / span
+    back = np.maximum(start - span, 0)
+    before = (cum[start[:, None], start[None, :]]
+              - cum[np.maximum(back[:, None], back[None, :] + start[:, None] - start[None, :]).clip(0),
+                    np.maximum(back[None, :], back[:, None] + start[None, :] - start[:, None]).clip(0)]) / span
+    rise = after - before
+    np.fill_diagonal(rise, 0.0)
+    return np.maximum(rise.max(axis=1), 0.0)
+
+
+def segment(cum: np.ndarray, melodic: np.ndarray, breaths: np.ndarray) -> list[tuple[int, int]]:
+    """``(start bar, end bar)`` segments by the dynamic programme of the module doc (step 3), on the
+    diagonal sums of the bar similarity (:func:`diagonal_sums`)."""
+    n = len(cum) - 1
+    bonus = BREATH_WEIGHT * breaths + REPEAT_WEIGHT * repeat_starts(cum)
+    change = np.concatenate([[0], np.cumsum(melodic[1:] != melodic[:-1])])   # class runs
+    longest = min(MAX_BARS, n)
+    distance = np.abs(np.subtract.outer(np.arange(n), np.arange(n)))
+    gains = []                                        # [length - 1][start]
+    for length in range(1, longest + 1):
+        starts = np.arange(n - length + 1)
+        cost = SEGMENT_COST + LENGTH_COST.get(length, IRREGULAR_COST)
+        mixed = change[starts + length - 1] != change[starts]
+        gains.append(np.where(mixed, -np.inf, repetition(cum, length, distance) - cost + bonus[starts]).tolist())
+    best = [0.0] + [-np.inf] * n
+    back = [0] * (n + 1)
+    for end in range(1, n + 1):                      # plain floats: faster than numpy at this size
+        for length in range(1, min(longest, end) + 1):
+            score = best[end - length] + gains[length - 1][end - length]
+            if score > best[end]:
+                best[end], back[end] = score, length
+    cuts, end = [], n
+    while end > 0:
+        cuts.append((end - back[end], end))
+        end -= back[end]
+    return cuts[::-1]
+
+
+def label_segments(cum: np.ndarray, melodic: np.ndarray, segments: list[tuple[int, int]]) -> list[str]:
+    """A provisional label per segment (module doc, step 4): ``i``, ``o``, or ``M<n>`` (melodic) / ``n<n>``
+    (without melody) after the segment that first had it; :func:`merge_runs` turns them into letters."""
+    labels: list[str] = []
+    first_melodic = next((i for i, (a, _) in enumerate(segments) if melodic[a]), len(segments))
+    last_melodic = max((i for i, (a, _) in enumerate(segments) if melodic[a]), default=-1)
+    for i, (a, b) in enumerate(segments):
+        if not melodic[a] and (i < first_melodic or i > last_melodic):
+            labels.append("i" if i < first_melodic else "o")
+            continue
+        best, best_sim = None, SAME_LABEL
+        for j, (c, d) in enumerate(segments[:i]):
+            if melodic[c] != melodic[a] or labels[j] in ("i", "o"):
+                continue
+            m = min(b - a, d - c)
+            sim = (cum[a + m, c + m] - cum[a, c]) / m
+            if sim >= best_sim:
+                best, best_sim = labels[j], sim
+        labels.append(best if best is not None else ("M" if melodic[a] else "n") + str(i))
+    return labels
+
+
+def merge_runs(segments: list[tuple[int, int]], labels: list[str]) -> tuple[list[tuple[int, int]], list[str]]:
+    """A first segment of one bar (an anacrusis or a count-in) joins the next; neighbours merged when
+    both are the intro (``i``), both the outro (``o``), or both heard only once and of one class (with
+    or without melody); then letters re-assigned in order of first appearance."""
+    if len(segments) > 1 and segments[0][1] - segments[0][0] == 1:   # a lone first bar: a pickup, a count-in
+        segments = [(0, segments[1][1])] + segments[2:]
+        labels = labels[1:]
+    out_segments, out_labels = [], []
+    for seg, label in zip(segments, labels):
+        if out_labels:
+            prev = out_labels[-1]
+            once = labels.count(label) == 1 and labels.count(prev) == 1 and prev.isupper() == label.isupper()
+            if (label == prev and label in ("i", "o")) or (once and prev not in ("i", "o")
+                                                            and label not in ("i", "o")):
+                out_segments[-1] = (out_segments[-1][0], seg[1])
+                continue
+        out_segments.append(seg)
+        out_labels.append(label)
+    letters = {"upper": iter("ABCDEFGHIJKLMNOPQRSTUVWXYZ"), "lower": iter("bcdefghjklmnpqrstuvwxyz")}
+    names: dict[str, str] = {"i": "i", "o": "o"}
+    for label in out_labels:
+        if label not in names:
+            names[label] = next(letters["upper" if label.isupper() else "lower"], label)
+    return out_segments, [names[label] for label in out_labels]
+
+
+def name_kinds(labels: list[str], energy: list[float]) -> list[str]:
+    """Kinds per section: ``intro`` / ``outro`` / ``instrumental`` by label case and place; the
+    chorus is the melodic label heard at least twice with the highest mean ``energy`` (notes per
+    second x mean velocity) when at least two melodic labels repeat, and the verse the repeated label
+    that most often comes right before it, if it does so at least twice and is heard first (a
+    verse-chorus alternation that a verse opens); other melodic sections are ``melodic``."""
+    kinds = ["intro" if l == "i" else "outro" if l == "o" else "instrumental" if l.islower() else "melodic"
+             for l in labels]
+    repeated = sorted({l for l in labels if l.isupper() and labels.count(l) >= 2})
+    if len(repeated) < 2:
+        return kinds
+    mean = {l: np.mean([e for e, m in zip(energy, labels) if m == l]) for l in repeated}
+    chorus = max(repeated, key=lambda l: mean[l])
+    before = [labels[i - 1] for i in range(1, len(labels)) if labels[i] == chorus and labels[i - 1] in repeated
+              and labels[i - 1] != chorus]
+    verse = max(set(before), key=before.count) if before else None
+    if verse is None or before.count(verse) < 2 or labels.index(verse) > labels.index(chorus):
+        return kinds    # no verse-chorus alternation opened by the verse (a folk tune's A A B B, a rondo)
+    return ["chorus" if l == chorus else "verse" if l == verse else k for l, k in zip(labels, kinds)]
+
+
+def _energy(piece: Piece, bounds: np.ndarray, segments: list[tuple[int, int]]) -> list[float]:
+    """Notes per second x mean velocity of the pitched notes of each segment."""
+    pitched = ~piece.is_drum
+    edges = bounds[[a for a, _ in segments] + [segments[-1][1]]]
+    which = np.searchsorted(edges, piece.onset[pitched], side="right") - 1
+    inside = (which >= 0) & (which < len(segments))
+    count = np.bincount(which[inside], minlength=len(segments))
+    velocity = np.bincount(which[inside], weights=piece.velocity[pitched][inside], minlength=len(segments))
+    seconds = np.maximum(np.diff(piece.seconds(edges)), 1e-9)
+    return (count / seconds * velocity / np.maximum(count, 1)).tolist()
+
+
+def sections(piece: Piece, downbeats_s=None) -> list[dict]:
+    """The sections of ``piece`` on the bar lines from ``downbeats_s`` (seconds, e.g. the
+    ``downbeats_s`` fact; None: the notated grid); ``[]`` without a pitched note."""
+    pitched = ~piece.is_drum
+    if not pitched.any():
+        return []
+    bounds = bar_lines(piece, None if downbeats_s is None else to_ticks(piece, downbeats_s))
+    melody = melody_notes(piece)
+    similarity, melodic = bar_similarity(piece, bounds, melody)
+    cum = diagonal_sums(similarity)
+    segments = segment(cum, melodic, melody_breaths(piece, bounds, melody))
+    segments, labels = merge_runs(segments, label_segments(cum, melodic, segments))
+    kinds = name_kinds(labels, _energy(piece, bounds, segments))
+    times = np.round(piece.seconds(bounds), 3)
+    return [{"start_s": float(times[a]), "end_s": float(times[b]), "label": label, "kind": kind}
+            for (a, b), label, kind in zip(segments, labels, kinds)]

@@ -1,0 +1,60 @@
+"""Form sentences, time-stamped section captions and their fact check, on generated songs."""
+
+import numpy as np
+
+from captune.captioners import caption, factcheck
+from captune.captioners.form import bar_count, form_sentence, segment_captions
+from captune.captioners.prompts import facts_text
+from captune.extractors.midi import extract, from_midi_bytes
+from tests.fixtures import aabb_tune, verse_chorus_song
+
+
+def _facts(data):
+    return extract(from_midi_bytes(data))
+
+
+def test_form_sentence_of_a_verse_chorus_song():
+    facts = _facts(verse_chorus_song())
+    assert form_sentence(facts) == ("{subj} follows a verse-chorus form: an 8-bar intro, two verses, two choruses "
+                                    "and an 8-bar outro.")
+    assert form_sentence(_facts(aabb_tune())) == "Its form is A A B B, in 8-bar sections."
+
+
+def test_segment_captions_follow_the_sections_in_time():
+    facts = _facts(verse_chorus_song())
+    captions = segment_captions(facts)
+    assert [(c["start_s"], c["end_s"]) for c in captions] == [(16.0 * k, 16.0 * (k + 1)) for k in range(6)]
+    assert captions[1]["text"] == "The verse (A): 8 bars over the chords C, Am, F and G."
+    assert captions[3]["text"] == "The verse (A) returns: 8 bars over the chords C, Am, F and G."
+    for text, section in zip((c["text"] for c in captions), facts["sections"]):
+        assert factcheck.check_segment(text, section, facts) == []
+
+
+def test_fact_check_of_form_claims():
+    facts = _facts(verse_chorus_song())
+    good = "This song follows a verse-chorus form: an 8-bar intro, two verses, two choruses and an 8-bar outro."
+    assert factcheck.section_claims(good, facts) == ([], 4)
+    problems, _ = factcheck.section_claims("It opens with a 4-bar intro and has three choruses.", facts)
+    assert problems == ["form: says 4-bar intro, no such section of 4 bars", "form: says three choruses, there are 2"]
+    assert factcheck.section_claims("Its form is A B A B.", _facts(aabb_tune()))[0] == [
+        "form: says form is A B A B, the melodic sections are A A B B"]
+    wrong = factcheck.check_segment("The chorus (B): 4 bars over the chords Bb and F.", facts["sections"][2], facts)
+    assert wrong == ["section: says 4 bars, the section has 8", "section: names Bb, which does not sound in it"]
+
+
+def test_template_caption_states_the_form_and_passes_the_check():
+    facts = _facts(verse_chorus_song())
+    text = caption(facts, np.random.default_rng(0))
+    assert "verse-chorus form: an 8-bar intro, two verses, two choruses and an 8-bar outro." in text
+    assert factcheck.check(text, facts) == []
+
+
+def test_bar_count_groups_one_beat_bars_by_four():
+    facts = {"downbeats_s": [0.5 * k for k in range(40)], "time_signature": "1/4"}
+    assert bar_count({"start_s": 0.0, "end_s": 16.0}, facts) == 8
+
+
+def test_prompt_facts_list_the_sections():
+    line = [l for l in facts_text(_facts(verse_chorus_song())).splitlines() if l.startswith("form:")]
+    assert line == ["form: intro (8 bars), A verse (8 bars), B chorus (8 bars), A verse (8 bars), "
+                    "B chorus (8 bars), outro (8 bars)"]

@@ -1,0 +1,107 @@
+"""Sections from symbolic music: known-answer songs generated with mido (tests/fixtures.py)."""
+
+import numpy as np
+
+from captune.extractors.midi import from_midi_bytes
+from captune.extractors.midi.sections import bar_lines, sections
+from tests.fixtures import aabb_tune, make_midi, verse_chorus_song
+
+
+def _form(found):
+    return [(s["label"], s["kind"]) for s in found]
+
+
+def test_verse_chorus_song_gives_its_six_sections():
+    found = sections(from_midi_bytes(verse_chorus_song(bpm=120)))   # 2 s per bar, 16 s per 8-bar part
+    assert _form(found) == [("i", "intro"), ("A", "verse"), ("B", "chorus"), ("A", "verse"), ("B", "chorus"),
+                            ("o", "outro")]
+    assert [(s["start_s"], s["end_s"]) for s in found] == [(16.0 * k, 16.0 * (k + 1)) for k in range(6)]
+
+
+def test_aabb_tune_gives_a_a_b_b_without_verse_or_chorus():
+    found = sections(from_midi_bytes(aabb_tune(bpm=120)))
+    assert [s["label"] for s in found] == ["A", "A", "B", "B"]
+    assert [s["kind"] for s in found] == ["melodic"] * 4     # no verse-chorus alternation
+    assert [s["start_s"] for s in found] == [0.0, 16.0, 32.0, 48.0]
+
+
+def test_through_composed_random_melody_is_one_section():
+    rng = np.random.default_rng(7)
+    t, tune = 0.0, []
+    while t < 64:                                        # 16 bars of 4/4
+        dur = float(rng.choice([0.5, 1.0, 1.5, 2.0]))
+        tune.append((t, dur, int(rng.integers(55, 80)), 80))
+        t += dur
+    found = sections(from_midi_bytes(make_midi([(0, False, tune)], tempo_bpm=120)))
+    assert _form(found) == [("A", "melodic")]
+    assert found[0]["start_s"] == 0.0 and found[0]["end_s"] == tune[-1][0] / 2 + tune[-1][1] / 2
+
+
+def test_slower_tempo_keeps_labels_and_scales_times():
+    fast = sections(from_midi_bytes(verse_chorus_song(bpm=120)))
+    slow = sections(from_midi_bytes(verse_chorus_song(bpm=90)))
+    assert _form(slow) == _form(fast)
+    assert [round(s["start_s"] * 90 / 120, 3) for s in slow] == [s["start_s"] for s in fast]
+
+
+def test_one_beat_bars_are_grouped_into_four_beat_bars_at_the_chord_changes():
+    """A file declaring 1/4 (as many POP909 files do) with its music starting one beat late: the bar
+    lines are every 4 beats from the first chord, where harmony changes."""
+    piece = from_midi_bytes(_shifted_one_beat_bars())
+    lines = bar_lines(piece) / piece.tpq                      # in quarter notes
+    assert list(lines[:4]) == [0.0, 1.0, 5.0, 9.0]            # the pickup beat, then 4/4 bars
+
+
+def _shifted_one_beat_bars() -> bytes:
+    from tests.fixtures import chord_voicing
+    notes = [(0, 1, 67, 80)]                                  # a one-beat pickup
+    for k, label in enumerate(["C", "F", "G", "C", "Am", "Dm", "G", "C"]):
+        notes += [(1 + 4 * k, 4, p, 80) for p in chord_voicing(label, 3)]
+    return make_midi([(0, False, notes)], tempo_bpm=120, time_signature=(1, 4))
+
+
+def test_extract_gives_sections_on_its_downbeats():
+    from captune.extractors.midi import extract
+    facts = extract(from_midi_bytes(verse_chorus_song(bpm=120)))
+    assert [s["label"] for s in facts["sections"]] == ["i", "A", "B", "A", "B", "o"]
+    assert facts["sections"][1]["start_s"] == facts["downbeats_s"][8]
+
+
+def test_repeat_starts_and_repetition_match_brute_force():
+    from captune.extractors.midi.sections import diagonal_sums, repeat_starts, repetition
+    rng = np.random.default_rng(3)
+    x = rng.random((12, 12))
+    sim = (x + x.T) / 2
+    n, span, length = 12, 4, 3
+    cum = diagonal_sums(sim)
+
+    def window(a, c, m):            # bars a.. and c.. for up to m bars, inside the piece
+        return sum(sim[a + k, c + k] for k in range(m) if a + k < n and c + k < n)
+
+    rise = [max([window(a, c, span) / span - sum(sim[a - k, c - k] for k in range(1, span + 1)
+                                                 if a - k >= 0 and c - k >= 0) / span
+                 for c in range(n) if c != a] + [0.0]) for a in range(n)]
+    assert np.allclose(repeat_starts(cum, span), rise)
+    distance = np.abs(np.subtract.outer(np.arange(n), np.arange(n)))
+    best = [max([window(a, c, length) for c in range(n - length + 1) if abs(a - c) >= length] + [0.0])
+            for a in range(n - length + 1)]
+    assert np.allclose(repetition(cum, length, distance), best)
+
+
+def test_to_ticks_inverts_the_tempo_map():
+    from captune.extractors.midi.sections import to_ticks
+    piece = from_midi_bytes(make_midi([(0, False, [(0, 16, 60, 80)])], tempo_bpm=[(0, 120), (4, 60)]))
+    # 4 beats at 0.5 s, then 1 s per beat: tick of 2.0 s is beat 4, of 4.0 s beat 6 (tpq 480)
+    assert to_ticks(piece, [0.0, 1.0, 2.0, 4.0]).tolist() == [0.0, 960.0, 1920.0, 2880.0]
+
+
+def test_a_chorale_in_bar_form_gives_a_a_b():
+    """Bach's chorale BWV 269 (music21's corpus) is in bar form: the Stollen, repeated, then the Abgesang."""
+    import os
+
+    from music21 import corpus
+
+    from captune.extractors.score import from_score_bytes
+    path = str(corpus.getWork("bach/bwv269"))
+    found = sections(from_score_bytes(open(path, "rb").read(), os.path.splitext(path)[1]))
+    assert [(s["label"], s["kind"]) for s in found] == [("A", "melodic"), ("A", "melodic"), ("B", "melodic")]
