@@ -433,3 +433,36 @@ def test_2_a_folder_whose_first_build_was_killed_holds_no_dataset(tmp_path, monk
         load(str(tmp_path / "out"))
     code = cli.main(["validate", str(tmp_path / "out")])
     assert code == 1
+
+
+def test_b_validate_names_the_files_that_are_not_part_of_the_dataset(built, tmp_path, capsys):
+    import shutil
+
+    out, manifest = built
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy, symlinks=True)
+    shard = copy / manifest["shards"][0]["file"]
+    stray = copy / "runs" / "00009-killed" / "data" / shard.name
+    stray.parent.mkdir(parents=True)
+    shutil.copy(shard, stray)
+    code, printed, _ = _cli(["validate", str(copy)], capsys)
+    assert code == 1 and f"runs/00009-killed/data/{shard.name}: not part of the dataset" in printed
+    assert load(str(copy)).num_rows == manifest["counts"]["rows"]  # the loader ignores it
+
+
+def test_b_incremental_refuses_a_damaged_manifest_clearly(built, tmp_path):
+    import shutil
+
+    from captune.pipelines import incremental
+    from captune.schemas import DamagedManifest
+
+    out, _ = built
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy, symlinks=True)
+    text = (copy / "manifest.json").read_text()
+    (copy / "manifest.json").write_text(text[: len(text) // 2])  # cut short, as a non-atomic write could leave it
+    with pytest.raises(DamagedManifest, match="--incremental cannot tell what the folder holds"):
+        incremental.committed_manifest(str(copy), strict=True)
+    with pytest.raises(DamagedManifest):
+        build.run(["--input", str(out), "--output", str(copy), "--incremental", *IN_MEMORY])
+    assert not (copy / commit.LOCK).exists()  # the lock is released on the way out
