@@ -355,7 +355,8 @@ def run(argv: list[str] | None = None) -> dict:
         pipeline = make_pipeline(opts, options, plan, progress)
         if not opts.essentia_models:
             print(GENRE_NOTE, file=sys.stderr)
-        with console.filtered_stderr(opts.verbose) as stderr:
+        with console.filtered_stderr(opts.verbose) as stderr, \
+                console.exit_on_interrupt(lambda: commit.release(opts.output, holder)):
             with console.Progress(progress, total, stderr) if progress and total else contextlib.nullcontext():
                 result = pipeline.run()
                 result.wait_until_finish()

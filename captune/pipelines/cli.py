@@ -97,8 +97,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"captune: {exc}", file=sys.stderr)
         return 3
     except KeyboardInterrupt:
-        print("captune: interrupted; nothing was committed, the output folder keeps its previous dataset",
-              file=sys.stderr)
+        from captune.pipelines.console import INTERRUPTED  # Ctrl-C outside the run (during start-up)
+
+        print(INTERRUPTED, file=sys.stderr)
         return 130
 
 

@@ -7,7 +7,7 @@ modes; a thread of the launcher adds them up every few seconds (:class:`Progress
 Noise: Beam's worker processes inherit the launcher's stderr and log at INFO and WARNING on start-up
 (``apitools not found``, ``Discarding unparseable args``). :func:`filtered_stderr` puts a pipe in
 place of file descriptor 2 during the run and drops those log lines unless ``--verbose``; errors and
-tracebacks pass.
+tracebacks pass, except the KeyboardInterrupt tracebacks of worker processes that got the same Ctrl-C.
 """
 
 import contextlib
@@ -19,6 +19,7 @@ import threading
 import time
 
 NOISE = re.compile(r"^(INFO|WARNING|DEBUG):(root|__main__|apache_beam[\w.]*|absl):")
+TRACEBACK_BODY = (" ", "\t", "Traceback", "During handling", "The above exception", "\n")
 
 
 def note(folder: str | None, rows: int, failed: int) -> None:
@@ -112,6 +113,37 @@ def stop_descendants() -> None:
             pass
 
 
+INTERRUPTED = "captune: interrupted; nothing was committed, the output folder keeps its previous dataset"
+
+
+@contextlib.contextmanager
+def exit_on_interrupt(cleanup):
+    """During the block, Ctrl-C (SIGINT) or SIGTERM ends the run at once: the workers and analysis
+    children are stopped, ``cleanup()`` runs (the lock is released), one line is printed and the
+    process exits with status 130. Beam's runner may swallow a KeyboardInterrupt and wait for workers
+    that the same Ctrl-C stopped, so the handler does not raise one. Main thread only."""
+    def handle(signum, frame):
+        stop_descendants()
+        try:
+            cleanup()
+        finally:
+            os.write(STDERR_FD[0], (INTERRUPTED + "\n").encode())
+            os._exit(130)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.signal(s, handle) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+STDERR_FD = [2]  # the real stderr while filtered_stderr has a pipe in its place
+
+
 @contextlib.contextmanager
 def filtered_stderr(verbose: bool):
     """During the block, file descriptor 2 (inherited by Beam's worker processes) goes through a filter
@@ -125,6 +157,7 @@ def filtered_stderr(verbose: bool):
         return
     sys.stderr.flush()
     saved = os.dup(2)
+    STDERR_FD[0] = saved
     read_fd, write_fd = os.pipe()
     os.dup2(write_fd, 2)
     os.close(write_fd)
@@ -132,12 +165,22 @@ def filtered_stderr(verbose: bool):
     dropping = threading.Event()
 
     def pump():
+        held = None  # the lines of a traceback, until its last line says whether it is a Ctrl-C's
         with os.fdopen(read_fd, "rb") as pipe:
             for raw in pipe:
                 line = raw.decode("utf-8", "replace")
-                if not dropping.is_set() and not NOISE.match(line):
+                if held is not None:
+                    held.append(line)
+                    if line.startswith(TRACEBACK_BODY):
+                        continue
+                    line, lines, held = "", ([] if line.startswith("KeyboardInterrupt") else held), None
+                    real.writelines(lines)
+                elif line.startswith("Traceback (most recent call last):"):
+                    held = [line]
+                    continue
+                if line and not dropping.is_set() and not NOISE.match(line):
                     real.write(line)
-                    real.flush()
+                real.flush()
 
     thread = threading.Thread(target=pump, name="captune-stderr", daemon=True)
     thread.start()
@@ -150,6 +193,7 @@ def filtered_stderr(verbose: bool):
     finally:
         sys.stderr.flush()
         os.dup2(saved, 2)  # the pipe's last writer in this process is gone: the pump ends at EOF
+        STDERR_FD[0] = 2
         os.close(saved)
         thread.join(2)
         real.close()
