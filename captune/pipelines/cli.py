@@ -91,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _main(argv)
     except UsageError as exc:
-        print(exc, file=sys.stderr)
+        message = str(exc)
+        print(message if message.startswith("captune") else f"captune: {message}", file=sys.stderr)
         return 2
     except OutputLocked as exc:
         print(f"captune: {exc}", file=sys.stderr)

@@ -121,10 +121,14 @@ def acquire(out: str, run_id: str, echo=lambda m: print(m, file=sys.stderr)) -> 
     path = FileSystems.join(out, LOCK)
     me = holder_info(run_id)
     data = json.dumps(me, sort_keys=True).encode()
+    if is_local(out):
+        try:
+            os.makedirs(out, exist_ok=True)
+        except OSError as exc:  # a file in the way, no permission, a read-only file system
+            raise OutputNotWritable(f"cannot write to the output folder {out}: {exc.strerror or exc}") from None
     for _ in range(2):
         try:
             if is_local(out):
-                os.makedirs(out, exist_ok=True)
                 fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
                 with os.fdopen(fd, "wb") as fh:
                     fh.write(data)
@@ -138,6 +142,9 @@ def acquire(out: str, run_id: str, echo=lambda m: print(m, file=sys.stderr)) -> 
         except OSError as exc:
             raise OutputNotWritable(f"cannot write to the output folder {out}: {exc.strerror or exc}") from None
         holder = _read_lock(path)
+        if holder is None:  # perhaps being written this instant: look again before calling it stale
+            time.sleep(1.0)
+            holder = _read_lock(path)
         if not stale(holder):
             raise OutputLocked(
                 f"{out} is being built by {_describe(holder)}: wait for it to finish. If that build is "

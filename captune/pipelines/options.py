@@ -44,8 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rows-per-shard", dest="rows_per_shard", type=int, default=2000,
                         help="rows per Parquet shard, at most (default %(default)s)")
     parser.add_argument("--incremental", action="store_true",
-                        help="add to OUT: skip sources whose source_id OUT already holds, write new shards "
-                             "under a new run id, one manifest entry per run")
+                        help="add to OUT: skip sources whose source_id OUT already holds, write the new shards "
+                             "in a run folder of their own, commit one manifest naming every run's shards")
     parser.add_argument("--absolute-uris", dest="absolute_uris", action="store_true",
                         help="keep source_uri as matched; default: relative to the patterns' common root "
                              "(kept once in the manifest as root), so a published dataset carries no local paths")
