@@ -356,7 +356,7 @@ def run(argv: list[str] | None = None) -> dict:
         if not opts.essentia_models:
             print(GENRE_NOTE, file=sys.stderr)
         with console.filtered_stderr(opts.verbose) as stderr, \
-                console.exit_on_interrupt(lambda: commit.release(opts.output, holder)):
+                console.exit_on_interrupt(lambda: _interrupted(opts.output, holder, progress)):
             with console.Progress(progress, total, stderr) if progress and total else contextlib.nullcontext():
                 result = pipeline.run()
                 result.wait_until_finish()
@@ -368,6 +368,13 @@ def run(argv: list[str] | None = None) -> dict:
         if progress:
             shutil.rmtree(progress, ignore_errors=True)
     return manifest
+
+
+def _interrupted(out: str, holder: dict, progress: str | None) -> None:
+    """What Ctrl-C leaves to do: release the lock, delete the progress folder (nothing is committed)."""
+    commit.release(out, holder)
+    if progress:
+        shutil.rmtree(progress, ignore_errors=True)
 
 
 def count_inputs(patterns: list[str]) -> int | None:
