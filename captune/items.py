@@ -68,6 +68,7 @@ class Settings:
     key_profile: str = DEFAULT_PROFILE
     emotion_model: str | None = None     # JSON text of a trained model; None: the default model
     clip_seconds: float | None = None    # audio clip length in seconds; None: whole files
+    max_recording_s: float = 4 * 3600.0  # longest recording cut into clips (max_duration_s bounds each clip)
     render_midi: bool = False
     soundfont: str | None = None
     augment: plan.Settings | None = None  # None: originals only
@@ -173,7 +174,11 @@ def _audio_units(data: bytes, name: str, source_id: str, settings: Settings) -> 
     from captune.extractors import audio
     from captune.extractors.audio.chroma import CHROMA_SR, HOP, chromagram
 
-    recording = audio.from_audio_bytes(data, os.path.splitext(name)[1].lower(), settings.max_duration_s)
+    from captune.extractors.audio.facts import check_long_enough
+
+    whole_limit = settings.max_recording_s if settings.clip_seconds else settings.max_duration_s
+    recording = audio.from_audio_bytes(data, os.path.splitext(name)[1].lower(), whole_limit)
+    check_long_enough(recording)  # before the whole file's chromagram, which needs a few frames
     whole = chromagram(recording.samples, recording.sr)  # for the fingerprint, and a whole file's facts
     item = {"modality": "audio", "duration_s": round(recording.duration_s, 3),
             "fingerprint": fingerprint.from_chroma(whole[1], CHROMA_SR / HOP), "units": [], "parts": []}

@@ -9,6 +9,7 @@ Times are in beats = quarter notes (the MIDI convention). A note is
 """
 
 import io
+import json
 import os
 import struct
 import time
@@ -363,6 +364,14 @@ def pid_after(seconds=0.0):
     return os.getpid()
 
 
+def pid_after_busy(seconds=0.0):
+    """Keep a core busy for ``seconds`` of CPU time, then return the id of the process that ran the call."""
+    start = time.process_time()
+    while time.process_time() - start < seconds:
+        pass
+    return os.getpid()
+
+
 def pid_or_exit(code=None):
     """The process id, or end the process at once with exit ``code``."""
     if code is not None:
@@ -439,7 +448,19 @@ def two_piece_corpus(root):
     return root
 
 
+def shard_files(out) -> list:
+    """Paths of the shards the committed manifest of ``out`` lists, sorted."""
+    manifest = json.loads((out / "manifest.json").read_text())
+    return sorted(out / s["file"] for s in manifest["shards"])
+
+
 def read_rows(out) -> list[dict]:
-    """Every row of the shards under ``out/data``, sorted by id."""
-    return sorted((r for n in sorted(os.listdir(out / "data")) for r in pq.read_table(out / "data" / n).to_pylist()),
-                  key=lambda r: r["id"])
+    """Every row of the committed shards of ``out``, sorted by id."""
+    return sorted((r for p in shard_files(out) for r in pq.read_table(p).to_pylist()), key=lambda r: r["id"])
+
+
+def read_list(out, name: str = "failures") -> list[dict]:
+    """The committed list ``failures``, ``duplicates`` or ``near_duplicates`` of ``out``."""
+    manifest = json.loads((out / "manifest.json").read_text())
+    path = out / manifest["lists"][name]
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

@@ -42,7 +42,10 @@ def test_the_card_loads_with_huggingface_hub_and_has_the_hub_metadata(built):
     assert data.task_categories == ["text-to-audio", "text-generation"]
     (config,) = data.configs
     splits = sorted(manifest["counts"]["rows_by_split"])
-    assert config["data_files"] == [{"split": s, "path": f"data/{s}-*.parquet"} for s in splits]
+    run = manifest["run_dir"]
+    assert config["data_files"] == [{"split": s, "path": sorted(f["file"] for f in manifest["shards"] if f["split"] == s)}
+                                    for s in splits]
+    assert all(f.startswith(f"{run}/data/{s['split']}-") for s in config["data_files"] for f in s["path"])
     info = data.dataset_info
     assert info["features"] == datasets.Features.from_arrow_schema(SCHEMA)._to_yaml_list()
     assert {s["name"]: s["num_examples"] for s in info["splits"]} == manifest["counts"]["rows_by_split"]
@@ -51,13 +54,14 @@ def test_the_card_loads_with_huggingface_hub_and_has_the_hub_metadata(built):
 def test_the_card_tells_how_the_data_was_built_with_counts_plots_and_examples(built):
     src, out, manifest = built
     text = (out / "README.md").read_text()
-    for fact in (f"| run id | {manifest['run_id']} |", "| seed | 5 |", f"`{src}`", "| rows | 6 |",
+    assert str(src) not in text  # the builder's paths stay out of the card; inputs are relative to the root
+    for fact in (f"| run id | {manifest['run_id']} |", "| seed | 5 |", "| sources | `.` |", "| rows | 6 |",
                  "| failures: decode/not_midi | 1 |", "| C major |", "| Drums |", "## Example rows",
                  "| key_profile | \"albrecht\" |"):
         assert fact in text, fact
     for name in PLOTS:
-        assert f"](plots/{name})" in text
-        assert (out / "plots" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert f"]({manifest['run_dir']}/plots/{name})" in text
+        assert (out / manifest["run_dir"] / "plots" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "wall" not in text and "timings" not in text
 
 
@@ -65,16 +69,16 @@ def test_the_shards_load_with_load_dataset_offline(built, tmp_path):
     from datasets import load_dataset
 
     _, out, manifest = built
-    ds = load_dataset("parquet", data_dir=str(out / "data"), cache_dir=str(tmp_path / "cache"))
+    ds = load_dataset(str(out), cache_dir=str(tmp_path / "cache"))  # the card's data_files: the committed shards
     assert {s: ds[s].num_rows for s in ds} == manifest["counts"]["rows_by_split"]
     assert set(ds["train"].column_names) == set(SCHEMA.names)
 
 
 def test_the_same_build_writes_the_same_card_and_plots(built, tmp_path):
-    src, out, _ = built
+    src, out, manifest = built
     again = tmp_path / "again"
     _build(src, again)
-    for name in ["README.md", *(f"plots/{p}" for p in PLOTS)]:
+    for name in ["README.md", *(f"{manifest['run_dir']}/plots/{p}" for p in PLOTS)]:
         assert (out / name).read_bytes() == (again / name).read_bytes(), name
     assert json.loads((again / "manifest.json").read_text())["timings"]  # timings live only in the manifest
 

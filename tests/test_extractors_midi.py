@@ -592,7 +592,8 @@ def _alive(pid: int) -> bool:
 
 
 def test_isolated_timeout_then_recovers():
-    iso = Isolated(fx.pid_after, timeout_s=2.0)
+    """A call over its CPU-time limit (a parser spinning) is stopped; the next call gets a fresh child."""
+    iso = Isolated(fx.pid_after_busy, timeout_s=2.0)
     try:
         first = iso(0)
         assert first != os.getpid() and iso(0) == first   # one child serves call after call

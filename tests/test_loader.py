@@ -1,4 +1,7 @@
-"""The loader: pyarrow and datasets formats, schema-version checks, and the reader registry."""
+"""The loader: pyarrow and datasets formats, schema-version checks, the reader registry, and only
+the shards a committed manifest lists."""
+
+import json
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -7,7 +10,8 @@ from fixtures import make_midi, melody, progression_piece
 
 from captune.extractors import analyze
 from captune.pipelines.rows import make_row, source_id
-from captune.schemas import SCHEMA, SCHEMA_VERSION, UnknownSchemaVersion, load, to_table
+from captune.schemas import (SCHEMA, SCHEMA_VERSION, DamagedManifest, NoCommittedDataset, ShardChanged,
+                             UnknownSchemaVersion, load, to_table)
 from captune.schemas.loader import READERS
 
 
@@ -24,7 +28,15 @@ def out(tmp_path_factory):
     rows[1]["split"] = "test"
     pq.write_table(to_table(rows[:1]), root / "data" / "train-00000-of-00001.parquet")
     pq.write_table(to_table(rows[1:]), root / "data" / "test-00000-of-00001.parquet")
+    _commit(root)
     return root
+
+
+def _commit(root):
+    """A manifest listing every shard in ``root/data`` with its size, as a build's commit does."""
+    shards = [{"file": f"data/{p.name}", "split": p.name.split("-")[0], "bytes": p.stat().st_size}
+              for p in sorted((root / "data").iterdir())]
+    (root / "manifest.json").write_text(json.dumps({"shards": shards}))
 
 
 def test_arrow_load_returns_the_schema(out):
@@ -54,6 +66,7 @@ def _rewrite(out, tmp_path, transform):
     for shard in (out / "data").iterdir():
         table = pq.read_table(shard)
         pq.write_table(transform(table) if shard.name.startswith("train") else table, copy / "data" / shard.name)
+    _commit(copy)
     return copy
 
 
@@ -111,4 +124,26 @@ def test_a_version_2_shard_loads_with_the_version_3_columns_null(out, tmp_path):
 def test_a_current_version_shard_missing_a_column_is_an_error_not_a_silent_null(out, tmp_path):
     copy = _rewrite(out, tmp_path, lambda t: t.drop_columns(["tempo_source"]))
     with pytest.raises(ValueError, match="tempo_source"):
+        load(str(copy))
+
+
+def test_only_committed_shards_are_read_and_a_changed_one_is_refused(out, tmp_path):
+    """Problem 1 and 2 of issue 16: an unlisted shard (a killed build's, an older build's) is never read;
+    a folder with shards but no manifest is no dataset; a listed shard whose size changed is refused."""
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    shutil.copy(copy / "data" / "train-00000-of-00001.parquet", copy / "data" / "train-00000-of-00002.parquet")
+    assert load(str(copy)).num_rows == 2  # the stray copy is not part of the dataset
+    (copy / "manifest.json").unlink()
+    with pytest.raises(NoCommittedDataset, match="no committed dataset in"):
+        load(str(copy))
+    (copy / "manifest.json").write_text('{"shards": [')  # cut short
+    with pytest.raises(DamagedManifest, match="damaged"):
+        load(str(copy))
+    _commit(copy)
+    with open(copy / "data" / "test-00000-of-00001.parquet", "ab") as fh:
+        fh.write(b"extra")
+    with pytest.raises(ShardChanged, match="bytes, the manifest says"):
         load(str(copy))

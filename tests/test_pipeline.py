@@ -18,11 +18,11 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from fixtures import (SR, DRUMS_KIT, drum_pattern, float_wav_bytes, make_midi, melody, progression_audio,
-                      progression_piece, sine, wav_bytes)
+                      progression_piece, read_list, shard_files, sine, wav_bytes)
 
 from captune.pipelines import build
 from captune.pipelines.rows import split_of
-from captune.schemas import SCHEMA, SCHEMA_VERSION
+from captune.schemas import SCHEMA, SCHEMA_VERSION, load
 
 GOOD = {"e_minor.mid", "c_major.mid", "drums_only.mid", "bwv66.6.mxl", "a_minor.wav"}
 EXPECTED_FAILURES = {  # file name → (stage, reason)
@@ -100,10 +100,10 @@ def _build(patterns, out, *extra):
 
 def _rows(out) -> list[dict]:
     rows = []
-    for name in sorted(os.listdir(out / "data")):
-        table = pq.read_table(out / "data" / name)
-        assert table.schema.equals(SCHEMA, check_metadata=False), name
-        assert name.startswith(("train-", "test-")) and name.endswith(".parquet")
+    for path in shard_files(out):
+        table = pq.read_table(path)
+        assert table.schema.equals(SCHEMA, check_metadata=False), path
+        assert path.name.startswith(("train-", "test-")) and path.name.endswith(".parquet")
         rows += table.to_pylist()
     return rows
 
@@ -123,8 +123,8 @@ def built(corpus, tmp_path_factory):
 def test_every_input_is_a_row_a_failure_or_a_duplicate(corpus, built):
     root, _, n_files = corpus
     out, manifest = built
-    rows, failures = _rows(out), _jsonl(out / "failures" / "failures.jsonl")
-    duplicates = _jsonl(out / "failures" / "duplicates.jsonl")
+    rows, failures = _rows(out), read_list(out, "failures")
+    duplicates = read_list(out, "duplicates")
     counts = manifest["counts"]
     # inputs: every matched path plus the pattern that matched nothing
     assert counts["inputs"] == n_files + 1
@@ -137,7 +137,8 @@ def test_every_input_is_a_row_a_failure_or_a_duplicate(corpus, built):
     by_name = {os.path.basename(f["source_uri"]): (f["stage"], f["reason"]) for f in failures}
     assert by_name == {**EXPECTED_FAILURES, "*.mid": ("match", "no_match")}
     assert [os.path.basename(d["source_uri"]) for d in duplicates] == ["e_minor_copy.mid"]
-    assert duplicates[0]["duplicate_of"] == str(root / "e_minor.mid")
+    assert duplicates[0]["duplicate_of"] == "e_minor.mid"  # relative to the patterns' root, kept in the manifest
+    assert manifest["root"] == str(root) and not any(str(root) in u for u in (r["source_uri"] for r in rows))
     uris = [r["source_uri"] for r in rows] + [f["source_uri"] for f in failures] + [d["source_uri"] for d in duplicates]
     assert len(uris) == len(set(uris)), "an input came out twice"
     for f in failures:
@@ -145,8 +146,8 @@ def test_every_input_is_a_row_a_failure_or_a_duplicate(corpus, built):
     assert counts["failures_by_reason"]["decode/not_midi"] == 2
 
 
-def test_rows_carry_the_known_facts(built):
-    out, _ = built
+def test_rows_carry_the_known_facts(corpus, built):
+    out, manifest = built
     rows = {os.path.basename(r["source_uri"]): r for r in _rows(out)}
     em = rows["e_minor.mid"]
     assert (em["modality"], em["key"], em["time_signature"], em["tempo_bpm"]) == ("midi", "E minor", "3/4", 96.0)
@@ -158,7 +159,7 @@ def test_rows_carry_the_known_facts(built):
     assert "E minor" in em["caption"] and em["caption_source"] == "template"
     assert em["control_sentences"]["key"] and "E minor" in em["control_sentences"]["key"]
     assert em["media"]["path"] == "e_minor.mid" and em["media"]["bytes"][:4] == b"MThd"
-    with open(em["source_uri"], "rb") as fh:  # read again by the shard writer: the whole file, unchanged
+    with open(os.path.join(manifest["root"], em["source_uri"]), "rb") as fh:  # read again by the shard writer: the whole file, unchanged
         assert em["media"]["bytes"] == fh.read()
 
     drums = rows["drums_only.mid"]
@@ -189,11 +190,13 @@ def test_same_inputs_and_seed_give_the_same_files(corpus, built, tmp_path):
     out1, _ = built
     out2 = tmp_path / "again"
     _build(patterns, out2)
+    run = json.loads((out1 / "manifest.json").read_text())["run_dir"]
+    assert run == json.loads((out2 / "manifest.json").read_text())["run_dir"]
     for folder in ("data", "failures"):
-        names = sorted(os.listdir(out1 / folder))
-        assert names == sorted(os.listdir(out2 / folder))
+        names = sorted(os.listdir(out1 / run / folder))
+        assert names == sorted(os.listdir(out2 / run / folder))
         for name in names:
-            assert (out1 / folder / name).read_bytes() == (out2 / folder / name).read_bytes(), name
+            assert (out1 / run / folder / name).read_bytes() == (out2 / run / folder / name).read_bytes(), name
 
     out3 = tmp_path / "seed"
     _build(patterns, out3, "--seed", "1")
@@ -212,7 +215,9 @@ def test_manifest_records_the_run(built):
     assert manifest["rows_made"] == manifest["counts"]["rows"] and "warnings" not in manifest
     assert manifest["timings"]["wall_s"] > 0 and manifest["timings"]["files_per_s"] > 0
     assert sum(s["rows"] for s in manifest["shards"]) == manifest["counts"]["rows"]
-    assert {s["file"] for s in manifest["shards"]} == {f"data/{n}" for n in os.listdir(out / "data")}
+    run = manifest["run_dir"]
+    assert {s["file"] for s in manifest["shards"]} == {f"{run}/data/{n}" for n in os.listdir(out / run / "data")}
+    assert sorted(os.listdir(out)) == ["README.md", "manifest.json", "runs"]  # no lock, no staging left
 
 
 def test_an_item_over_the_time_limit_is_a_timeout_failure(corpus, tmp_path):
@@ -233,7 +238,7 @@ def test_demo_builds_from_the_bundled_corpus(tmp_path, capsys):
     assert manifest["counts"]["inputs"] == 3
     assert manifest["counts"]["rows"] + manifest["counts"]["failures"] == 3
     assert manifest["counts"]["rows"] >= 2
-    assert f"shards in {out}/data" in printed and "manifest.json" in printed
+    assert f"committed: {out}/manifest.json" in printed
 
 
 def test_a_pattern_that_cannot_be_matched_is_a_failure_record():
@@ -278,26 +283,26 @@ def test_an_incremental_run_killed_half_way_and_run_again_has_every_input_exactl
     with pytest.raises(Exception, match="killed"):
         _build([str(src)], out, *args)
     monkeypatch.undo()
-    assert len(list((out / "data").glob("*.parquet"))) > len(first["shards"])  # uncommitted shards on disk
+    assert len(list(out.glob("runs/*/data/*.parquet"))) > len(first["shards"])  # uncommitted shards on disk
     assert json.loads((out / "manifest.json").read_text())["runs"] == first["runs"]
+    assert load(str(out)).num_rows == 3  # the loader reads only the committed shards
 
     second = _build([str(src)], out, *args)
     third = _build([str(src)], out, *args)
-    rows, failures = _rows(out), _jsonl(out / "failures" / "failures.jsonl")
-    duplicates = _jsonl(out / "failures" / "duplicates.jsonl")
+    rows, failures = _rows(out), read_list(out, "failures")
+    duplicates = read_list(out, "duplicates")
     uris = [r["source_uri"] for r in rows] + [f["source_uri"] for f in failures] + [d["source_uri"] for d in duplicates]
     assert sorted(os.path.basename(u) for u in uris) == sorted(p.name for p in src.iterdir())
     assert len({r["source_id"] for r in rows}) == len(rows) == 5
     a0 = next(r["source_id"] for r in rows if r["source_uri"].endswith("a0.mid"))
-    assert duplicates == [{"source_uri": str(src / "a0_copy.mid"), "source_id": a0,
-                           "duplicate_of": str(src / "a0.mid")}]
+    assert duplicates == [{"source_uri": "a0_copy.mid", "source_id": a0, "duplicate_of": "a0.mid"}]
     # run 2 skips a0-a2, bad.mid (a failure with a source id) and a0_copy (listed as a duplicate)
     assert [r["skipped"] for r in third["runs"]] == [0, 5, 7]
     assert [r["counts"]["rows"] for r in third["runs"]] == [3, 2, 0] and third["runs"][:2] == second["runs"]
     assert third["counts"] == second["counts"] and third["counts"]["inputs"] == 7
     listed = {s["file"] for s in third["shards"]}
-    assert listed == {f"data/{p.name}" for p in (out / "data").glob("*.parquet")}  # the killed run's files are gone
-    assert all(f.count("-") == 4 for f in listed)  # data/{split}-{run}-NNNNN-of-MMMMM.parquet
+    assert listed == {str(p.relative_to(out)) for p in out.glob("runs/*/data/*.parquet")}  # the killed run's are gone
+    assert {f.split("/")[1] for f in listed} == {r["run_dir"].split("/")[1] for r in (first, second)}
     assert check_dataset(str(out))["success"]
 
 

@@ -29,7 +29,7 @@ def rows(tmp_path_factory):
     build.run(["--input", str(root), "--output", str(out), "--clip-seconds", "8", "--render-midi",
                "--augment", "musicbench", "--pitch-shifts", "2", "--tempo-changes", "0", "--volume-changes", "0",
                "--verify-augmentation", *IN_MEMORY])
-    assert not (out / ".staging").exists()  # the clips' FLAC waited there for the shard writer
+    assert not list(out.glob("runs/*/.staging"))  # the clips' FLAC waited there for the shard writer
     return read_rows(out)
 
 
@@ -113,5 +113,5 @@ def test_a_clip_that_cannot_be_analysed_costs_its_rows_only(tmp_path):
     assert counts["failures_by_reason"] == {"clip/too_short": 1}
     assert counts["inputs"] == counts["sources"] == 1 and counts["file_failures"] == 0
     assert manifest["rows_made"] == 10 and "warnings" not in manifest
-    [record] = [json.loads(line) for line in (out / "failures" / "failures.jsonl").read_text().splitlines()]
+    [record] = [json.loads(line) for line in (out / json.loads((out / "manifest.json").read_text())["lists"]["failures"]).read_text().splitlines()]
     assert record["stage"] == "clip" and record["detail"].startswith("clip at 9 s")

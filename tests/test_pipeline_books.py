@@ -9,6 +9,7 @@ book in its folder's group.
 """
 
 import json
+import os
 
 import pytest
 from fixtures import ABC_BOOK, ABC_BOOK_TUNES, ABC_JIG, read_rows
@@ -34,11 +35,11 @@ def test_every_tune_is_a_row_and_the_book_one_source(built):
     assert counts["file_failures"] == 0 and counts["failures_by_reason"] == {"piece/no_notes": 1}
     assert counts["rows"] == len(rows) == 2 * 3 + 2  # three tunes and the jig, each with one shift
     assert manifest["rows_made"] == len(rows) and "warnings" not in manifest
-    [record] = [json.loads(line) for line in (out / "failures" / "failures.jsonl").read_text().splitlines()]
+    [record] = [json.loads(line) for line in (out / manifest["lists"]["failures"]).read_text().splitlines()]
     assert record["source_uri"].endswith("book.abc") and record["stage"] == "piece"
     assert record["detail"].startswith("tune 4")
-    [duplicate] = [json.loads(line) for line in (out / "failures" / "duplicates.jsonl").read_text().splitlines()]
-    assert duplicate["source_uri"].endswith("copy_of_book.abc") and duplicate["duplicate_of"].endswith("/book.abc")
+    [duplicate] = [json.loads(line) for line in (out / manifest["lists"]["duplicates"]).read_text().splitlines()]
+    assert duplicate["source_uri"].endswith("copy_of_book.abc") and os.path.basename(duplicate["duplicate_of"]) == "book.abc"
 
 
 def test_tune_rows_carry_their_own_facts_and_media(built):

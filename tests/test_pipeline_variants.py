@@ -9,7 +9,7 @@ import json
 import os
 
 import pytest
-from fixtures import IN_MEMORY, make_midi, melody, progression_piece, read_rows
+from fixtures import IN_MEMORY, make_midi, melody, progression_piece, read_list, read_rows
 
 from captune.pipelines import build
 
@@ -120,8 +120,7 @@ def test_dedup_near_keeps_the_longest_version_and_lists_the_other(corpus, tmp_pa
     manifest = _build(corpus, tmp_path / "dedup", "--dedup", "near")
     rows = read_rows(tmp_path / "dedup")
     assert sorted(os.path.basename(r["source_uri"]) for r in rows) == ["other.mid", "tune.mid"]  # 96 bpm: longer
-    near = [json.loads(line) for line in (tmp_path / "dedup" / "failures" / "near_duplicates.jsonl").read_text()
-            .splitlines()]
+    near = read_list(tmp_path / "dedup", "near_duplicates")
     assert [os.path.basename(n["source_uri"]) for n in near] == ["tune_in_d.mid"]
     assert near[0]["duplicate_of"].endswith("tune.mid")
     c = manifest["counts"]

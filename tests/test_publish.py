@@ -2,6 +2,8 @@
 prints the token; the upload path is exercised against a recording stand-in for ``HfApi`` (no Hub
 server runs in the tests)."""
 
+import json
+
 import huggingface_hub
 import pytest
 from fixtures import IN_MEMORY, make_midi, melody
@@ -43,8 +45,9 @@ def test_dry_run_lists_every_file_and_never_prints_the_token(out, no_network, ca
     assert "from the HF_TOKEN environment variable" in printed.out and "(private)" in printed.out
     files = files_to_upload(str(out))
     names = [p for p, _ in files]
-    assert {"README.md", "manifest.json", "failures/failures.jsonl"} <= set(names)
-    assert any(n.startswith("data/train-") for n in names) and any(n.startswith("plots/") for n in names)
+    run = json.loads((out / "manifest.json").read_text())["run_dir"]
+    assert {"README.md", "manifest.json", f"{run}/failures/failures.jsonl"} <= set(names)
+    assert any(n.startswith(f"{run}/data/train-") for n in names) and any(n.startswith(f"{run}/plots/") for n in names)
     assert not any(n.startswith("llm_cache") for n in names)
     for path, size in files:
         assert f"{size:>12}  {path}" in printed.out
@@ -56,7 +59,7 @@ def test_a_dataset_that_fails_validation_is_not_published(out, tmp_path, no_netw
 
     bad = tmp_path / "bad"
     shutil.copytree(out, bad)
-    shard = next((bad / "data").glob("*.parquet"))
+    shard = next(bad.glob("runs/*/data/*.parquet"))
     shard.write_bytes(shard.read_bytes()[:100])
     assert cli.main(["publish", str(bad), "--repo-id", "someone/x", "--dry-run"]) == 1
     assert "not published" in capsys.readouterr().out

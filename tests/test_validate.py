@@ -107,7 +107,7 @@ def test_validating_a_2000_row_shard_takes_seconds(dataset):
 def _copy(dataset, tmp_path):
     out = tmp_path / "copy"
     shutil.copytree(dataset[0], out)
-    return out, sorted((out / "data").glob("train-*.parquet"))[0]
+    return out, sorted(out.glob("runs/*/data/train-*.parquet"))[0]
 
 
 def _validate(out, capsys) -> tuple[int, str]:

@@ -15,15 +15,55 @@ into one ABC file per tune, each with the book's file header (the lines before
 the first ``X:``, whose fields apply to every tune in the ABC standard), so that
 each tune is decoded, analysed and stored on its own. Any other file that
 music21 reads as several pieces (an Opus) is refused with ``multi_piece_score``.
+
+A compressed MusicXML file (``.mxl``, a ZIP archive) whose members would unpack to more than
+``MAX_UNPACKED_BYTES`` is refused with ``too_large`` before music21 opens it (a 290 KB file can
+unpack to 300 MB of XML, which music21 parses into 3.5 GB); the sizes are read from the ZIP's
+central directory and checked again while reading, so a lying directory cannot slip through.
 """
 
+import io
 import os
 import tempfile
+import zipfile
+import zlib
 
 from captune.extractors.errors import BadInput
 from captune.extractors.midi.piece import Piece, from_midi_bytes
 
 SCORE_SUFFIXES = (".xml", ".musicxml", ".mxl", ".abc", ".krn")
+MAX_UNPACKED_BYTES = 64 * 2 ** 20  # the largest orchestral MusicXML in music21's corpus unpacks to ~7 MB
+
+
+def check_unpacked_size(data: bytes, limit: int = MAX_UNPACKED_BYTES) -> None:
+    """Raise ``BadInput('too_large')`` when the ZIP archive ``data`` unpacks to more than ``limit``
+    bytes (an archive that is not a ZIP is left to the parser)."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        return
+    with archive:
+        stated = sum(info.file_size for info in archive.infolist())
+        if stated > limit:
+            raise BadInput("too_large", f"the archive unpacks to {stated} bytes, over the {limit} byte limit")
+        total = 0
+        for info in archive.infolist():
+            try:
+                member = archive.open(info)
+            except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError):
+                return  # a damaged or encrypted member: music21 reports it
+            with member:
+                while True:
+                    try:
+                        chunk = member.read(2 ** 20)
+                    except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, zlib.error):
+                        return
+                    if not chunk:
+                        break
+                    total += len(chunk)
+                    if total > limit:
+                        raise BadInput("too_large", f"the archive unpacks to over the {limit} byte limit "
+                                                    "(more than its directory states)")
 
 
 def abc_tunes(data: bytes) -> list[bytes]:
@@ -52,6 +92,8 @@ def score_to_midi(data: bytes, suffix: str) -> tuple[bytes, bool, float]:
 
     if not data:
         raise BadInput("empty_file", "the file has 0 bytes")
+    if suffix == ".mxl":
+        check_unpacked_size(data)
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "score" + suffix)
         with open(path, "wb") as fh:

@@ -1,14 +1,17 @@
-"""``captune build``: inputs → captioned, validated Parquet shards + manifest.
+"""``captune build``: inputs → captioned, validated Parquet shards + manifest, committed atomically.
 
-Layout of the output folder (Hugging Face style)::
+Layout of the output folder (see :mod:`captune.pipelines.commit`)::
 
-    OUT/data/{train,test}-NNNNN-of-MMMMM.parquet   rows, sorted by id within a shard
-    OUT/failures/failures.jsonl                    inputs that could not be used, with the reason
-    OUT/failures/duplicates.jsonl                  byte-identical copies of a kept input
-    OUT/manifest.json                              run id, versions, options, counts, shards (sha256,
-                                                   validation), timings
-    OUT/README.md, OUT/plots/*.png                 the Hugging Face dataset card and its plots
+    OUT/manifest.json                              the commit record: run id, versions, options, counts,
+                                                   exactly the shards (sha256, size, validation) and lists
+                                                   of the dataset, timings
+    OUT/README.md                                  the Hugging Face dataset card (its data_files: the shards)
+    OUT/runs/NNNNN-<run>/data/{train,test}-NNNNN-of-MMMMM.parquet   rows, sorted by id within a shard
+    OUT/runs/NNNNN-<run>/failures/failures.jsonl   inputs that could not be used, with the reason
+    OUT/runs/NNNNN-<run>/failures/duplicates.jsonl byte-identical copies of a kept input
+    OUT/runs/NNNNN-<run>/plots/*.png               the card's plots
     OUT/llm_cache/ab/<sha256>.json                 LLM responses by (model, prompt) (--captioner llm)
+    OUT/.lock                                      while a build runs
 
 With ``--captioner llm`` a step after the analysis batches the rows
 (``BatchElements``) and replaces each template caption by an LLM caption that
@@ -16,9 +19,12 @@ passes the fact check (``LLMCaption``); every row comes out either way.
 """
 
 import argparse
+import contextlib
 import json
 import os
+import shutil
 import sys
+import tempfile
 import time
 from collections import Counter
 
@@ -28,14 +34,14 @@ from apache_beam.io.filesystems import FileSystems
 import captune
 from captune import items
 from captune.augment import plan
-from captune.pipelines import incremental
-from captune.pipelines.card import write_card
+from captune.pipelines import commit, console, incremental
+from captune.pipelines.card import PLOTS, write_card
 from captune.pipelines.incremental import merge_failures
-from captune.pipelines.options import check_build_options, check_llm_options, emotion_model_text, parse
+from captune.pipelines.options import UsageError, check_build_options, check_llm_options, emotion_model_text, parse
 from captune.pipelines.grouping import GroupNearDuplicates
 from captune.pipelines.transforms import (
     FAILURES, NAMESPACE, AnalyzeAndCaption, AnalyzePart, AssignShard, KeepFirstCopy, KeepOnePerGroup, LLMCaption, MatchInputs,
-    ReadAndHash, SetGroup, SkipKnown, WriteShard,
+    ReadAndHash, SetGroup, SkipKnown, WriteShard, common_root, expand_pattern, pattern_root, relative_uri,
     group_key, llm_settings, run_id, write_jsonl,
 )
 from captune.schemas import SCHEMA_VERSION
@@ -49,7 +55,8 @@ def item_settings(o: argparse.Namespace) -> items.Settings:
         augment = plan.Settings(semitones=tuple(o.pitch_shifts), tempo_count=o.tempo_changes,
                                 tempo_range=tuple(o.tempo_range), volume_count=o.volume_changes,
                                 gain_range=tuple(o.gain_range))
-    return items.Settings(max_duration_s=o.max_duration, key_profile=o.key_profile,
+    return items.Settings(max_duration_s=o.max_duration, max_recording_s=o.max_recording_duration,
+                          key_profile=o.key_profile,
                           emotion_model=emotion_model_text(o), clip_seconds=o.clip_seconds,
                           render_midi=o.render_midi, soundfont=o.soundfont, augment=augment,
                           verify=o.verify_augmentation, essentia_models=o.essentia_models, seed=o.seed)
@@ -89,11 +96,13 @@ def group_sizes(group_of):
 class BuildDataset(beam.PTransform):
     """patterns → (rows, failures, duplicates, shards written) PCollections."""
 
-    def __init__(self, opts: argparse.Namespace, state: dict = incremental.EMPTY, run: str | None = None):
+    def __init__(self, opts: argparse.Namespace, state: dict, run: str, progress: str | None = None):
         """``state``: what the output folder holds (:func:`captune.pipelines.incremental.committed`),
-        whose sources are skipped (``--incremental``); ``run``: the run id put in shard names."""
+        whose sources are skipped (``--incremental``); ``run``: the run folder relative to OUT
+        (:func:`captune.pipelines.commit.run_folder`), where shards and staged media go."""
         super().__init__()
-        self.opts, self.state, self.run = opts, state, run
+        self.opts, self.state, self.run, self.progress = opts, state, run, progress
+        self.root = uri_root(opts, state["manifest"])
 
     def expand(self, patterns):
         o = self.opts
@@ -103,13 +112,14 @@ class BuildDataset(beam.PTransform):
             FAILURES, main="items")
         st = self.state
         recorded = frozenset(st["sources"].values()) | {r["source_uri"] for r in st["failures"] + st["duplicates"]}
-        new = read.items | "SkipKnown" >> beam.ParDo(SkipKnown(st["sources"], recorded)).with_outputs(
+        new = read.items | "SkipKnown" >> beam.ParDo(SkipKnown(st["sources"], recorded, self.root)).with_outputs(
             "duplicates", "skipped", main="items")
         kept = (new.items | "GroupCopies" >> beam.GroupByKey()
                 | "KeepFirstCopy" >> beam.ParDo(KeepFirstCopy()).with_outputs("duplicates", FAILURES, main="items"))
         analysis = dict(settings=item_settings(o), test_fraction=o.test_fraction, timeout_s=o.item_timeout,
-                        staging=staging_dir(o.output), musicbench_captions=o.augment != "none")
-        analyzed = kept.items | "AnalyzeAndCaption" >> beam.ParDo(AnalyzeAndCaption(**analysis)).with_outputs(
+                        staging=staging_dir(o.output, self.run), musicbench_captions=o.augment != "none", memory_mb=o.item_memory_mb)
+        first = dict(analysis, progress=self.progress)
+        analyzed = kept.items | "AnalyzeAndCaption" >> beam.ParDo(AnalyzeAndCaption(**first)).with_outputs(
             FAILURES, "sources", "parts", main="rows")
         parts = (analyzed.parts | "SpreadParts" >> beam.Reshuffle()
                  | "AnalyzePart" >> beam.ParDo(AnalyzePart(**analysis)).with_outputs(FAILURES, main="rows"))
@@ -125,7 +135,7 @@ class BuildDataset(beam.PTransform):
         shards = (rows
                   | "AssignShard" >> beam.ParDo(AssignShard(o.rows_per_shard), beam.pvalue.AsDict(split_sizes))
                   | "GroupShards" >> beam.GroupByKey()
-                  | "WriteShard" >> beam.ParDo(WriteShard(FileSystems.join(o.output, "data"), self.run)).with_outputs(
+                  | "WriteShard" >> beam.ParDo(WriteShard(o.output, f"{self.run}/data", self.root)).with_outputs(
                       FAILURES, main="written"))
         failures = ((matched[FAILURES], read[FAILURES], kept[FAILURES], analyzed[FAILURES], parts[FAILURES], shards[FAILURES])
                     | "AllFailures" >> beam.Flatten())
@@ -140,10 +150,12 @@ class BuildDataset(beam.PTransform):
                 "skipped": new.skipped | "CountSkipped" >> beam.combiners.Count.Globally()}
 
 
-def _write_outputs(built, opts: argparse.Namespace, patterns: list[str], state: dict, rid: str):
-    """Failure and duplicate lists, then the manifest and the dataset card once every shard is written.
-    ``state``: what the folder held before (:func:`captune.pipelines.incremental.committed`; empty
-    unless ``--incremental``), merged with this run's outputs."""
+def _write_outputs(built, opts: argparse.Namespace, patterns: list[str], state: dict, rid: str, run: str,
+                   generation: int):
+    """Failure and duplicate lists, then the run's manifest (``OUT/<run>/manifest.json``, not yet
+    committed) once every shard is written. ``state``: what the folder held before
+    (:func:`captune.pipelines.incremental.committed`; empty unless ``--incremental``), merged with this
+    run's outputs."""
     out = opts.output
     failures = built["failures"] | "FailureList" >> beam.combiners.ToList()
     duplicates = built["duplicates"] | "DuplicateList" >> beam.combiners.ToList()
@@ -152,35 +164,44 @@ def _write_outputs(built, opts: argparse.Namespace, patterns: list[str], state: 
 
     def write_manifest(_, failures, duplicates, near, written, paths, unmatched, skipped, sources, groups,
                        largest):
-        shards = sorted(({k: v for k, v in s.items() if k != "llm_errors"} for s in written), key=lambda s: s["file"])
+        shards = sorted(({k: v for k, v in s.items() if k not in ("llm_errors", "source_ids")} for s in written),
+                        key=lambda s: s["file"])
+        with_rows = len({i for s in written for i in s["source_ids"]})
+        root = uri_root(opts, state["manifest"])
+        failures, duplicates, near = ([relative_record(r, root) for r in records]
+                                      for records in (failures, duplicates, near))
         previous = state["manifest"] or {}
-        kept = sources - len(near)
+        rowless = sources - len(near) - with_rows  # every row failed validation: counted as a file failure
         this_run = {"run_id": rid, "inputs": patterns, "seed": opts.seed, "skipped": skipped,
-                    "counts": summarize(paths + unmatched, kept, shards, failures, duplicates, near),
+                    "counts": summarize(paths + unmatched, with_rows, shards, failures, duplicates, near, rowless),
                     "shards": [s["file"] for s in shards], "validation": overall_validation(shards)}
         all_failures = merge_failures(state["failures"], failures)
         all_duplicates = state["duplicates"] + duplicates
         all_near = state["near_duplicates"] + near
         all_shards = sorted(previous.get("shards", []) + shards, key=lambda s: s["file"])
-        all_sources = previous.get("counts", {}).get("sources", 0) + kept
-        inputs = (all_sources + len(file_failures(all_failures)) + len(all_duplicates) + len(all_near)
+        all_sources = previous.get("counts", {}).get("sources", 0) + with_rows
+        all_rowless = previous.get("counts", {}).get("sources_without_rows", 0) + rowless
+        inputs = (all_sources + len(file_failures(all_failures)) + all_rowless + len(all_duplicates) + len(all_near)
                   if previous else paths + unmatched)
-        write_jsonl(FileSystems.join(out, "failures", "failures.jsonl"), all_failures,
-                    lambda r: (r["source_uri"], r["stage"]))
-        write_jsonl(FileSystems.join(out, "failures", "duplicates.jsonl"), all_duplicates,
-                    lambda r: r["source_uri"])
-        write_jsonl(FileSystems.join(out, "failures", "near_duplicates.jsonl"), all_near,
-                    lambda r: r["source_uri"])
+        lists = {name: commit.list_path(run, name) for name in commit.LISTS}
+        write_jsonl(FileSystems.join(out, lists["failures"]), all_failures, lambda r: (r["source_uri"], r["stage"]))
+        write_jsonl(FileSystems.join(out, lists["duplicates"]), all_duplicates, lambda r: r["source_uri"])
+        write_jsonl(FileSystems.join(out, lists["near_duplicates"]), all_near, lambda r: r["source_uri"])
         manifest = {
             "run_id": rid,
+            "generation": generation,
+            "run_dir": run,
+            "lists": lists,
+            "plots": [f"{run}/plots/{name}" for name in PLOTS],
             "runs": previous.get("runs", []) + [this_run],
             "pipeline_version": captune.__version__,
             "schema_version": SCHEMA_VERSION,
             "inputs": previous.get("inputs", []) + [p for p in patterns if p not in previous.get("inputs", [])],
+            "root": root,
             "output": out,
             "options": {k: v for k, v in sorted(vars(opts).items()) if k not in ("input", "output")},
             "seed": opts.seed,
-            "counts": summarize(inputs, all_sources, all_shards, all_failures, all_duplicates, all_near),
+            "counts": summarize(inputs, all_sources, all_shards, all_failures, all_duplicates, all_near, all_rowless),
             "groups": {"split_by": opts.split_by, "groups": groups, "sources": sources,
                        "largest": [{"group_id": g, "sources": n} for g, n in largest]},
             "shards": all_shards,
@@ -189,9 +210,8 @@ def _write_outputs(built, opts: argparse.Namespace, patterns: list[str], state: 
         errors = sorted({e for s in written for e in s["llm_errors"]})
         if opts.captioner == "llm":
             manifest["llm_errors"] = errors[:10]
-        with FileSystems.create(FileSystems.join(out, "manifest.json")) as fh:
-            fh.write(json.dumps(manifest, indent=2, sort_keys=True).encode())
-        write_card(out, manifest, opts.license)
+        commit.atomic_write(FileSystems.join(out, run, commit.MANIFEST),
+                            json.dumps(manifest, indent=2, sort_keys=True).encode())
         yield manifest["counts"]
 
     side = beam.pvalue.AsSingleton
@@ -200,6 +220,31 @@ def _write_outputs(built, opts: argparse.Namespace, patterns: list[str], state: 
                                             side(shards), side(built["paths"]), side(built["unmatched"]),
                                             side(built["skipped"]), side(built["sources"]), side(built["groups"]),
                                             side(built["group_sizes"])))
+
+
+def uri_root(opts: argparse.Namespace, committed: dict | None) -> str | None:
+    """The folder ``source_uri`` values are relative to: the patterns' common root (an incremental
+    run: the committed dataset's), None with ``--absolute-uris``; raises :class:`UsageError` when an
+    incremental run's patterns lie outside the committed root."""
+    if opts.absolute_uris:
+        return None
+    if committed is None or not opts.incremental:
+        return common_root(list(opts.input))
+    root = committed.get("root")  # None: absolute uris (also every manifest before relative uris)
+    outside = [p for p in opts.input if root is not None and relative_uri(pattern_root(p) + "/x", root) ==
+               pattern_root(p) + "/x"]
+    if outside:
+        raise UsageError(f"--incremental: {', '.join(outside)} is not below the dataset's root {root}, which its "
+                         "source_uri values are relative to; use patterns below it")
+    return root
+
+
+def relative_record(record: dict, root: str | None) -> dict:
+    """A failure, duplicate or near-duplicate record with its uris relative to ``root``."""
+    out = dict(record, source_uri=relative_uri(record["source_uri"], root))
+    if "duplicate_of" in record:
+        out["duplicate_of"] = relative_uri(record["duplicate_of"], root)
+    return out
 
 
 def overall_validation(shards: list) -> dict:
@@ -222,10 +267,13 @@ def file_failures(failures: list) -> list:
     return [f for f in failures if f["stage"] not in ROW_STAGES]
 
 
-def summarize(inputs: int, sources: int, shards: list, failures: list, duplicates: list, near: list) -> dict:
+def summarize(inputs: int, sources: int, shards: list, failures: list, duplicates: list, near: list,
+              rowless: int = 0) -> dict:
     """Counts for the manifest. Every input file is one of: a source with rows, a failure of a whole
     file, a byte-identical duplicate or a near-duplicate dropped by ``--dedup near`` (``inputs = sources +
-    file_failures + duplicates + near_duplicates``); ``rows`` counts the rows written (a source gives
+    file_failures + duplicates + near_duplicates``); a file analysed whose every row failed (``rowless``,
+    e.g. each rejected by validation) is not a source with rows but one of the ``file_failures`` (also
+    counted alone as ``sources_without_rows``); ``rows`` counts the rows written (a source gives
     one per clip and variant), ``failures`` every record (those of :data:`ROW_STAGES` stand for rows of a
     source: a clip's or a tune's original and variants, or one invalid row); ``captions``
     counts rows by ``caption_check.status`` (accepted, retried, fallback, template)."""
@@ -239,7 +287,8 @@ def summarize(inputs: int, sources: int, shards: list, failures: list, duplicate
         "rows": sum(rows_by_split.values()),
         "rows_by_split": dict(sorted(rows_by_split.items())),
         "failures": len(failures),
-        "file_failures": len(file_failures(failures)),
+        "file_failures": len(file_failures(failures)) + rowless,
+        "sources_without_rows": rowless,
         "failures_by_reason": dict(sorted(Counter(f"{f['stage']}/{f['reason']}" for f in failures).items())),
         "duplicates": len(duplicates),
         "near_duplicates": len(near),
@@ -247,25 +296,45 @@ def summarize(inputs: int, sources: int, shards: list, failures: list, duplicate
     }
 
 
-def build_pipeline(argv: list[str] | None = None) -> tuple[beam.Pipeline, argparse.Namespace]:
-    """The build's pipeline, constructed but not run, and captune's options. ``argv`` as on the command
-    line: captune's flags (see :func:`captune.pipelines.options.add_arguments`) plus any Beam flags.
-    With ``--incremental`` this reads the output folder and deletes its uncommitted shards."""
+def parse_checked(argv: list[str] | None) -> tuple[argparse.Namespace, object]:
+    """captune's options and Beam's, every check that needs no output folder done (bad flags, options,
+    models: SystemExit before any work)."""
     opts, options = parse(argv)
     if not opts.input or not opts.output:
-        raise SystemExit("captune build needs at least one input pattern and --output")
+        raise UsageError("captune build needs at least one input pattern and --output")
     check_build_options(opts)
     check_llm_options(opts)
     emotion_model_text(opts)  # a bad --emotion-model stops here, before any work
-    state = incremental.committed(opts.output) if opts.incremental else incremental.EMPTY
-    if opts.incremental:
-        incremental.remove_uncommitted(opts.output, state["manifest"])
+    return opts, options
+
+
+def plan_run(opts: argparse.Namespace) -> dict:
+    """What this build adds to the output folder: ``{state, run_id, generation, run}`` (``state``: the
+    committed sources skipped with ``--incremental``; ``run``: the run folder relative to OUT)."""
+    manifest = incremental.committed_manifest(opts.output, strict=opts.incremental)
+    state = incremental.committed(opts.output, manifest) if opts.incremental else incremental.EMPTY
     rid = run_id(opts.input, opts.seed, state["sources"])
+    generation = commit.next_generation(manifest)
+    return {"manifest": manifest, "state": state, "run_id": rid, "generation": generation,
+            "run": commit.run_folder(generation, rid)}
+
+
+def make_pipeline(opts: argparse.Namespace, options, plan: dict, progress: str | None = None) -> beam.Pipeline:
+    """The build's pipeline for :func:`plan_run`'s ``plan``, constructed but not run; ``progress``: a
+    local folder where the analysis notes each file (:mod:`captune.pipelines.console`)."""
     pipeline = beam.Pipeline(options=options)
     built = (pipeline | "Patterns" >> beam.Create(opts.input)
-             | "Build" >> BuildDataset(opts, state, rid if opts.incremental else None))
-    _write_outputs(built, opts, list(opts.input), state, rid)
-    return pipeline, opts
+             | "Build" >> BuildDataset(opts, plan["state"], plan["run"], progress))
+    _write_outputs(built, opts, list(opts.input), plan["state"], plan["run_id"], plan["run"], plan["generation"])
+    return pipeline
+
+
+def build_pipeline(argv: list[str] | None = None) -> tuple[beam.Pipeline, argparse.Namespace]:
+    """The build's pipeline, constructed but not run (nothing is written), and captune's options.
+    ``argv`` as on the command line: captune's flags (see :func:`captune.pipelines.options.add_arguments`)
+    plus any Beam flags."""
+    opts, options = parse_checked(argv)
+    return make_pipeline(opts, options, plan_run(opts)), opts
 
 
 GENRE_NOTE = ("captune: the genre column stays null: no genre model is configured (--essentia-models DIR "
@@ -273,30 +342,75 @@ GENRE_NOTE = ("captune: the genre column stays null: no genre model is configure
 
 
 def run(argv: list[str] | None = None) -> dict:
-    """Build a dataset; returns the manifest (with timings). ``argv``: see :func:`build_pipeline`."""
+    """Build a dataset and commit it; returns the committed manifest (with timings). ``argv``: see
+    :func:`build_pipeline`. Holds ``OUT/.lock`` from before the folder is read until after the commit."""
     started = time.time()
-    pipeline, opts = build_pipeline(argv)
-    if not opts.essentia_models:
-        print(GENRE_NOTE, file=sys.stderr)
-    result = pipeline.run()
-    result.wait_until_finish()
-    remove_staging(opts.output)
-    return finish_manifest(opts.output, started, row_counts(result))
+    opts, options = parse_checked(argv)
+    total = count_inputs(opts.input)
+    holder = commit.acquire(opts.output, run_id(opts.input, opts.seed))
+    progress = tempfile.mkdtemp(prefix="captune-progress-") if is_local_runner(options) else None
+    try:
+        plan = plan_run(opts)
+        commit.remove_unlisted(opts.output, plan["manifest"])  # what killed builds left
+        pipeline = make_pipeline(opts, options, plan, progress)
+        if not opts.essentia_models:
+            print(GENRE_NOTE, file=sys.stderr)
+        with console.filtered_stderr(opts.verbose) as stderr, \
+                console.exit_on_interrupt(lambda: _interrupted(opts.output, holder, progress)):
+            with console.Progress(progress, total, stderr) if progress and total else contextlib.nullcontext():
+                result = pipeline.run()
+                result.wait_until_finish()
+        remove_staging(opts.output, plan["run"])
+        manifest = finish_manifest(FileSystems.join(opts.output, plan["run"]), started, row_counts(result))
+        commit.commit(opts.output, manifest, lambda out, m: write_card(out, m, opts.license))
+    finally:
+        commit.release(opts.output, holder)
+        if progress:
+            shutil.rmtree(progress, ignore_errors=True)
+    return manifest
+
+
+def _interrupted(out: str, holder: dict, progress: str | None) -> None:
+    """What Ctrl-C leaves to do: release the lock, delete the progress folder (nothing is committed)."""
+    commit.release(out, holder)
+    if progress:
+        shutil.rmtree(progress, ignore_errors=True)
+
+
+def count_inputs(patterns: list[str]) -> int | None:
+    """Files the local patterns match (None if a pattern is remote: not counted before the run); raises
+    :class:`UsageError` when no pattern matches anything (a pattern matching nothing beside others that
+    match is a ``match/no_match`` failure record instead)."""
+    if any(not commit.is_local(p) for p in patterns):
+        return None
+    matched = {p: expand_pattern(p) for p in patterns}
+    if not any(matched.values()):
+        raise UsageError("captune build: no file matches " + ", ".join(repr(p) for p in patterns)
+                         + " (a folder means every file below it; quote globs with ** so the shell keeps them)")
+    return len({path for paths in matched.values() for path in paths})
+
+
+def is_local_runner(options) -> bool:
+    """True for the DirectRunner, whose workers share this machine's file system."""
+    from apache_beam.options.pipeline_options import StandardOptions
+
+    return options.view_as(StandardOptions).runner in ("DirectRunner", "direct", None)
 
 
 STAGING = ".staging"
 
 
-def staging_dir(out: str) -> str:
+def staging_dir(out: str, run: str) -> str:
     """Where large generated media (clips, renderings) waits between the analysis and the shard writer,
-    so that no shuffle carries it (:class:`captune.pipelines.transforms.AnalyzeAndCaption`)."""
-    return FileSystems.join(out, STAGING)
+    so that no shuffle carries it (:class:`captune.pipelines.transforms.AnalyzeAndCaption`): inside the
+    run's folder, so no other build touches it."""
+    return FileSystems.join(out, run, STAGING)
 
 
-def remove_staging(out: str) -> None:
+def remove_staging(out: str, run: str) -> None:
     """Delete the staged files once the shards hold their media (file by file: object stores have no
     folders), then the local folder."""
-    path = staging_dir(out)
+    path = staging_dir(out, run)
     staged = [m.path for m in FileSystems.match([FileSystems.join(path, "*")])[0].metadata_list]
     if staged:
         FileSystems.delete(staged)
@@ -339,12 +453,12 @@ def lost_rows(counted: dict, counts: dict) -> list[str]:
     return [f"{before} {a} rows but only {b} {after}" for before, a, after, b in steps if a != b]
 
 
-def finish_manifest(out: str, started: float, counted: dict | None = None) -> dict:
-    """Add wall-clock timings to the manifest the pipeline wrote and, given the :func:`row_counts`,
+def finish_manifest(folder: str, started: float, counted: dict | None = None) -> dict:
+    """Add wall-clock timings to the manifest the pipeline wrote in ``folder`` (the run's folder) and, given the :func:`row_counts`,
     check that every row the analysis made reached a shard, the failure list or the near-duplicate
     list: a shortfall is recorded under ``warnings`` (naming the step where rows went missing) and
     printed, so rows are never lost silently."""
-    path = FileSystems.join(out, "manifest.json")
+    path = FileSystems.join(folder, commit.MANIFEST)
     with FileSystems.open(path) as fh:
         manifest = json.loads(fh.read())
     wall = time.time() - started
@@ -358,6 +472,5 @@ def finish_manifest(out: str, started: float, counted: dict | None = None) -> di
             manifest["warnings"] = warnings
             for warning in warnings:
                 print(f"captune: WARNING: {warning}", file=sys.stderr)
-    with FileSystems.create(path) as fh:
-        fh.write(json.dumps(manifest, indent=2, sort_keys=True).encode())
+    commit.atomic_write(path, json.dumps(manifest, indent=2, sort_keys=True).encode())
     return manifest

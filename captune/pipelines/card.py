@@ -1,7 +1,7 @@
-"""The dataset card ``OUT/README.md`` and its plots ``OUT/plots/*.png``.
+"""The dataset card ``OUT/README.md`` and its plots ``OUT/<run folder>/plots/*.png``.
 
 The card is a Hugging Face dataset card: a YAML header (license, task and size categories, one
-``default`` config whose ``data_files`` name the train and test shards, ``dataset_info`` features
+``default`` config whose ``data_files`` name exactly the committed train and test shards, ``dataset_info`` features
 from the Arrow schema, split sizes), then how the data was built (versions, options, seed, sources),
 tables of counts and distributions, plots and example rows. Everything in it comes from the shards
 and the manifest without its timings, so the same build writes the same card and plots.
@@ -10,6 +10,7 @@ and the manifest without its timings, so the same build writes the same card and
 import io
 import json
 import os
+import re
 from collections import Counter
 
 import pyarrow as pa
@@ -43,6 +44,13 @@ def read_stats(out: str, shards: list[dict]) -> pa.Table:
     return table.sort_by("id")
 
 
+def data_files(manifest: dict) -> list[dict]:
+    """The card's ``data_files``: per split, exactly the shards the manifest lists (sorted)."""
+    splits = sorted({s["split"] for s in manifest["shards"]})
+    return [{"split": split, "path": sorted(s["file"] for s in manifest["shards"] if s["split"] == split)}
+            for split in splits]
+
+
 def card_data(manifest: dict, license: str):
     """The YAML header as a ``huggingface_hub.DatasetCardData``."""
     from datasets.info import DatasetInfo, DatasetInfosDict
@@ -56,8 +64,7 @@ def card_data(manifest: dict, license: str):
         listed = [s for s in manifest["shards"] if s["split"] == split]
         splits.add(SplitInfo(name=split, num_examples=sum(s["rows"] for s in listed),
                              num_bytes=sum(s.get("bytes", 0) for s in listed)))
-    configs = [{"config_name": "default", "default": True,
-                "data_files": [{"split": s, "path": f"data/{s}-*.parquet"} for s in splits]}] if splits else None
+    configs = [{"config_name": "default", "default": True, "data_files": data_files(manifest)}] if splits else None
     data = DatasetCardData(
         license=license, task_categories=TASK_CATEGORIES, tags=TAGS, pretty_name="captune dataset",
         size_categories=[size_category(manifest["counts"]["rows"])], configs=configs)
@@ -67,15 +74,52 @@ def card_data(manifest: dict, license: str):
     return data
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_MARKDOWN = re.compile(r"([\\`*\[\]#!|~])")  # emphasis, code, links and images, headings, tables
+
+
+def plain(text: str) -> str:
+    """Text without control characters (terminal escapes, bidirectional overrides, line breaks): each
+    shown as ``\\xNN`` / ``\\uNNNN``."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+def esc(text: str) -> str:
+    """``text`` (a file name, a pattern, an option value) safe to put in the card's Markdown: control
+    characters shown (:func:`plain`), HTML's ``& < >`` as entities, Markdown's punctuation escaped."""
+    return _MARKDOWN.sub(r"\\\1", plain(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
+
+
+class _Raw(str):
+    """A table cell already escaped."""
+
+
+class Code(str):
+    """A table cell shown as inline code (a column name, a type, an id): backticks cannot end it early."""
+
+
 def _cell(value) -> str:
+    if isinstance(value, Code):
+        return "`" + plain(value).replace("`", "'").replace("|", "\\|") + "`"
     text = "" if value is None else f"{value:.1f}" if isinstance(value, float) else str(value)
-    return text.replace("|", "\\|").replace("\n", " ")
+    return esc(text)
+
+
+def relative_pattern(pattern: str, root: str | None) -> str:
+    """An input pattern as the card shows it: relative to the dataset's root (``.`` for the root)."""
+    if root is None:
+        return pattern
+    return "." if pattern.rstrip("/") == root else pattern[len(root) + 1:] if pattern.startswith(root + "/") else pattern
+
+
+PATH_OPTIONS = ("soundfont", "essentia_models", "emotion_model", "llm_model", "llm_cache", "caption_examples",
+                "llm_endpoint")  # the builder's local paths and URLs: kept in manifest.json, not in the card
 
 
 def table_md(header: tuple, rows) -> str:
-    """A Markdown table."""
+    """A Markdown table; every cell escaped (:func:`_cell`)."""
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(v if isinstance(v, _Raw) else _cell(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
 
 
@@ -150,15 +194,18 @@ def card_body(manifest: dict, stats: pa.Table, examples: list[dict]) -> str:
         "augmentation variant, with musical facts (key, chords, tempo, beats, meter, instruments, loudness, "
         "emotion), a MidiCaps-style caption and MusicBench-style control sentences.",
         "## Loading",
-        "```python\nfrom datasets import load_dataset\nds = load_dataset(\"parquet\", data_dir=\"data\")\n"
-        "# or, with the schema version checked:\nfrom captune.schemas import load\n"
-        "ds = load(\".\", format=\"datasets\")\n```",
+        "```python\nfrom datasets import load_dataset\nds = load_dataset(\"path/to/this/folder\")  # or the Hub repo id;"
+        " the data_files above name the shards\n"
+        "# or, with the schema version and the shards' sizes checked against manifest.json:\n"
+        "from captune.schemas import load\nds = load(\"path/to/this/folder\", format=\"datasets\")\n```",
         "## How it was built",
         table_md(("", ""), [("captune", manifest["pipeline_version"]), ("schema version", manifest["schema_version"]),
                             ("run id", manifest["run_id"]), ("seed", manifest["seed"]),
-                            ("sources", ", ".join(f"`{p}`" for p in manifest["inputs"]))]),
+                            ("sources", _Raw(", ".join(_cell(Code(relative_pattern(p, manifest.get("root"))))
+                                                       for p in manifest["inputs"])))]),
         "Options:",
-        table_md(("option", "value"), sorted((k, json.dumps(v)) for k, v in options.items())),
+        table_md(("option", "value"), sorted((k, json.dumps(v)) for k, v in options.items()
+                                             if k not in PATH_OPTIONS)),
         "## Counts",
         table_md(("", "count"), [("inputs", c["inputs"]), ("sources with rows", c["sources"]), ("rows", c["rows"]),
                                  *((f"rows in {s}", n) for s, n in c["rows_by_split"].items()),
@@ -167,7 +214,8 @@ def card_body(manifest: dict, stats: pa.Table, examples: list[dict]) -> str:
                                  ("failures", c["failures"]),
                                  *((f"failures: {r}", n) for r, n in c["failures_by_reason"].items())]),
         f"Validation (suite `{v.get('suite')}`): {v.get('rows', 0)} rows checked, {v.get('rejected', 0)} "
-        "rejected to the failure list. Failed inputs are listed in `failures/failures.jsonl`.",
+        "rejected to the failure list. Failed inputs are listed in "
+        f"{_cell(Code(manifest.get('lists', {}).get('failures', 'failures/failures.jsonl')))}.",
         *groups_section(manifest.get("groups"), stats),
         "## Distributions",
         table_md(("", "values"), [("tempo (bpm)", _spread(d["tempo_bpm"])),
@@ -180,11 +228,11 @@ def card_body(manifest: dict, stats: pa.Table, examples: list[dict]) -> str:
         table_md(("emotion quadrant", "rows"), sorted(d["quadrants"].items())),
         table_md(("form", "rows"), sorted(d["forms"].items(), key=lambda kv: (-kv[1], kv[0]))[:20]),
         table_md(("sections", "rows"), sorted(d["section_counts"].items())),
-        "\n".join(f"![{title}](plots/{name})" for name, (_, title, _) in PLOTS.items()),
+        "\n".join(f"![{title}]({manifest.get('run_dir', '.')}/plots/{name})" for name, (_, title, _) in PLOTS.items()),
         "## Example rows",
         table_md(EXAMPLE_COLUMNS, [[r[k] for k in EXAMPLE_COLUMNS] for r in examples]),
         "## Fields",
-        table_md(("column", "type"), [(f"`{f.name}`", f"`{f.type}`") for f in SCHEMA]),
+        table_md(("column", "type"), [(Code(f.name), Code(str(f.type))) for f in SCHEMA]),
     ]
     return "\n\n".join(parts) + "\n"
 
@@ -198,28 +246,29 @@ def groups_section(groups: dict | None, stats: pa.Table) -> list[str]:
         first_file.setdefault(g, os.path.basename(uri))
     rule = {"group": "near-duplicate groups found from fingerprints (MinHash + LSH)",
             "content": "each distinct file", "folder": "the folder of each file"}.get(
-        groups["split_by"], f"the match of `{groups['split_by']}` in each path")
+        groups["split_by"], f"the match of {_cell(Code(groups['split_by']))} in each path")
     parts = ["## Groups and splits",
              f"The split is drawn per group, so every version, clip and variant of a piece lands in the same "
              f"split. Groups: {rule}; {groups['groups']} groups from {groups['sources']} sources."]
     if groups["largest"]:
         parts.append(table_md(("group", "sources", "a file in it"),
-                              [(f"`{g['group_id'][:12]}`", g["sources"], first_file.get(g["group_id"], ""))
+                              [(Code(g["group_id"][:12]), g["sources"], first_file.get(g["group_id"], ""))
                                for g in groups["largest"]]))
     return parts
 
 
 def write_card(out: str, manifest: dict, license: str, n_examples: int = 3) -> None:
-    """Write ``OUT/README.md`` and ``OUT/plots/*.png`` for the dataset the manifest describes; the
-    examples are the ``n_examples`` rows of smallest id."""
+    """Write ``OUT/README.md`` (atomically) and the plots in the run's folder for the dataset the
+    manifest describes; the examples are the ``n_examples`` rows of smallest id."""
     from huggingface_hub import DatasetCard
+
+    from captune.pipelines.commit import atomic_write
 
     stats = read_stats(out, manifest["shards"])
     dist = distributions(stats)
     for name, (key, title, xlabel) in PLOTS.items():
-        with FileSystems.create(FileSystems.join(out, "plots", name)) as fh:
+        with FileSystems.create(FileSystems.join(out, manifest.get("run_dir", "."), "plots", name)) as fh:
             fh.write(plot_png(dist[key], title, xlabel))
     examples = [dict(r, file=os.path.basename(r["source_uri"])) for r in stats.slice(0, n_examples).to_pylist()]
     card = DatasetCard(f"---\n{card_data(manifest, license).to_yaml()}\n---\n\n{card_body(manifest, stats, examples)}")
-    with FileSystems.create(FileSystems.join(out, "README.md")) as fh:
-        fh.write(str(card).encode())
+    atomic_write(FileSystems.join(out, "README.md"), str(card).encode())

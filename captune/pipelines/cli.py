@@ -8,21 +8,23 @@
                                       use it with build --emotion-model model.json
     captune publish OUT --repo-id user/name [--private] [--dry-run]
 
-Patterns come first; every flag captune does not know goes to Beam unchanged
-(``--runner DataflowRunner --project P --region R --temp_location gs://…``).
+Patterns come first; every other flag is captune's or a Beam pipeline option, passed to Beam
+unchanged (``--runner DataflowRunner --project P --region R --temp_location gs://…``); a flag that is
+neither stops the command at once with a suggestion. ``--verbose`` shows Beam's own log.
 """
 
 import argparse
 import logging
 import sys
 
-from captune.pipelines import build, demo
-from captune.pipelines.options import add_arguments
+from captune.pipelines.errors import OutputLocked, UsageError
 
 USAGE = __doc__
 
 
 def _build_help() -> str:
+    from captune.pipelines.options import add_arguments
+
     parser = argparse.ArgumentParser(prog="captune build", usage="captune build PATTERN [PATTERN ...] --output OUT "
                                      "[flags] [Beam flags]", add_help=False)
     add_arguments(parser)
@@ -59,8 +61,9 @@ def format_summary(manifest: dict) -> str:
         lines.append(f"    LLM: {error}")
     if t:
         lines.append(f"  wall time   {t['wall_s']} s ({t['files_per_s']} files/s)")
-    lines.append(f"  shards in {out.rstrip('/')}/data, summary in {out.rstrip('/')}/manifest.json,"
-                 f" failures in {out.rstrip('/')}/failures/")
+    root = out.rstrip("/")
+    lines.append(f"  committed: {root}/manifest.json names the {len(manifest.get('shards', []))} shard(s) and the lists in "
+                 f"{root}/{manifest.get('run_dir', 'data')}/; card {root}/README.md")
     return "\n".join(lines)
 
 
@@ -77,9 +80,33 @@ def validate(args: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The ``captune`` command; returns the exit status (2: a usage mistake found before any work,
+    130: interrupted)."""
     argv = sys.argv[1:] if argv is None else argv
-    logging.basicConfig(level=logging.WARNING)
-    logging.getLogger("apache_beam").setLevel(logging.ERROR)  # worker chatter; errors still show
+    verbose = "--verbose" in argv
+    if not logging.getLogger().handlers:  # before Beam is imported: its import-time warnings stay quiet
+        logging.basicConfig(level=logging.INFO if verbose else logging.ERROR)
+    logging.getLogger().setLevel(logging.INFO if verbose else logging.ERROR)
+    logging.getLogger("apache_beam").setLevel(logging.INFO if verbose else logging.ERROR)
+    try:
+        return _main(argv)
+    except UsageError as exc:
+        message = str(exc)
+        print(message if message.startswith("captune") else f"captune: {message}", file=sys.stderr)
+        return 2
+    except OutputLocked as exc:
+        print(f"captune: {exc}", file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:
+        from captune.pipelines.console import INTERRUPTED  # Ctrl-C outside the run (during start-up)
+
+        print(INTERRUPTED, file=sys.stderr)
+        return 130
+
+
+def _main(argv: list[str]) -> int:
+    from captune.pipelines import build, demo
+
     if not argv or argv[0] in ("-h", "--help"):
         print(USAGE)
         return 0

@@ -1,11 +1,14 @@
-"""captune's own flags; every other flag goes to Beam unchanged."""
+"""captune's own flags, parsed strictly; every other flag must be a Beam pipeline option, and goes to
+Beam unchanged."""
 
 import argparse
+import difflib
 import os
 
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions, WorkerOptions
 
 from captune.extractors.analyze import DEFAULT_MAX_DURATION_S
+from captune.pipelines.errors import UsageError
 from captune.extractors.midi.key import DEFAULT_PROFILE, PROFILES
 
 
@@ -16,13 +19,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", help="output folder (local or gs://)")
     parser.add_argument("--seed", type=int, default=0, help="seed of every random choice (captions)")
     parser.add_argument("--max-duration", dest="max_duration", type=float, default=DEFAULT_MAX_DURATION_S,
-                        help="longest accepted item in seconds (default %(default)s)")
+                        help="longest accepted item in seconds: a file, or with --clip-seconds a clip "
+                             "(default %(default)s)")
+    parser.add_argument("--max-recording-duration", dest="max_recording_duration", type=float, default=4 * 3600.0,
+                        help="with --clip-seconds: longest recording cut into clips, seconds (default "
+                             "%(default)s)")
     parser.add_argument("--max-file-mb", dest="max_file_mb", type=float, default=64.0,
                         help="largest accepted input file in MiB (default %(default)s)")
     parser.add_argument("--item-timeout", dest="item_timeout", type=float, default=60.0,
-                        help="seconds one item may take to decode and analyse (audio: per MB, and times "
-                             "the rows per clip with --augment; rendered MIDI: times its rows); 0 runs "
-                             "in-process without a limit (default %(default)s)")
+                        help="CPU seconds one item may use to decode and analyse, however busy the machine "
+                             "(audio: per MB, and times the rows per clip with --augment; rendered MIDI: times "
+                             "its rows; a wall-clock backstop of 10 times that plus 60 s); 0 runs in-process "
+                             "without limits (default %(default)s)")
+    parser.add_argument("--item-memory-mb", dest="item_memory_mb", type=float, default=4096.0,
+                        help="MiB of memory one item's analysis may use beyond the analysis code itself "
+                             "(address space of the isolated child); 0: no limit (default %(default)s)")
     parser.add_argument("--key-profile", dest="key_profile", choices=sorted(PROFILES), default=DEFAULT_PROFILE,
                         help="key profile (default %(default)s, chosen by measurement)")
     parser.add_argument("--emotion-model", dest="emotion_model",
@@ -33,8 +44,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rows-per-shard", dest="rows_per_shard", type=int, default=2000,
                         help="rows per Parquet shard, at most (default %(default)s)")
     parser.add_argument("--incremental", action="store_true",
-                        help="add to OUT: skip sources whose source_id OUT already holds, write new shards "
-                             "under a new run id, one manifest entry per run")
+                        help="add to OUT: skip sources whose source_id OUT already holds, write the new shards "
+                             "in a run folder of their own, commit one manifest naming every run's shards")
+    parser.add_argument("--absolute-uris", dest="absolute_uris", action="store_true",
+                        help="keep source_uri as matched; default: relative to the patterns' common root "
+                             "(kept once in the manifest as root), so a published dataset carries no local paths")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show Beam's own log (start-up notes, worker messages); default: errors only")
     parser.add_argument("--license", default="other",
                         help="license of the dataset for the card's YAML header, a Hugging Face license id such "
                              "as cc-by-4.0 or mit (default %(default)s: say which in the card)")
@@ -131,7 +147,10 @@ def check_build_options(opts: argparse.Namespace) -> None:
             raise SystemExit(f"--split-by {opts.split_by!r}: not group, content, folder or a valid regular "
                              f"expression ({exc})") from None
     if opts.clip_seconds is not None and opts.clip_seconds <= 0:
-        raise SystemExit("--clip-seconds must be positive")
+        raise UsageError("--clip-seconds must be positive")
+    if opts.clip_seconds is not None and opts.clip_seconds > opts.max_duration:
+        raise UsageError(f"--clip-seconds {opts.clip_seconds:g} is over --max-duration {opts.max_duration:g}, "
+                         "which bounds each clip")
     if opts.soundfont and not os.path.isfile(opts.soundfont):
         raise SystemExit(f"--soundfont {opts.soundfont}: no such file")
     if opts.tempo_changes < 0 or opts.volume_changes < 0:
@@ -178,11 +197,60 @@ def emotion_model_text(opts: argparse.Namespace) -> str | None:
     return text
 
 
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors raise :class:`UsageError` instead of exiting."""
+
+    def error(self, message):
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def beam_flags() -> set[str]:
+    """Every flag a Beam pipeline option class defines (``--runner``, ``--direct_num_workers``, …)."""
+    from apache_beam.options.pipeline_options import _BeamArgumentParser
+
+    parser = _BeamArgumentParser(allow_abbrev=False)
+    for cls in {str(c): c for c in PipelineOptions.__subclasses__()}.values():
+        cls._add_argparse_args(parser)
+    return {o for action in parser._actions for o in action.option_strings if o.startswith("--")}
+
+
+def captune_flags() -> set[str]:
+    parser = _Parser(add_help=False)
+    add_arguments(parser)
+    return {o for action in parser._actions for o in action.option_strings}
+
+
+def unknown_flags(beam_argv: list[str]) -> list[str]:
+    """Flags in ``beam_argv`` that no Beam option defines, each with a suggestion when one is close:
+    ``"--clip-secs (did you mean --clip-seconds?)"``."""
+    known = beam_flags()
+    ours = captune_flags()
+    problems = []
+    for arg in beam_argv:
+        if not arg.startswith("--") or arg == "--":
+            continue
+        name = arg.split("=", 1)[0]
+        if name in known:
+            continue
+        close = difflib.get_close_matches(name, sorted(ours), n=1, cutoff=0.6) or \
+            difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.75)
+        problems.append(f"{name} (did you mean {close[0]}?)" if close else name)
+    return problems
+
+
 def parse(argv: list[str]) -> tuple[argparse.Namespace, PipelineOptions]:
-    """(captune's options, Beam's options from every other flag)."""
-    parser = argparse.ArgumentParser(prog="captune build", add_help=False)
+    """(captune's options, Beam's options from every other flag); raises :class:`UsageError` for a flag
+    that is neither captune's nor a Beam option, or a bad value, before anything starts."""
+    parser = _Parser(prog="captune build", add_help=False, allow_abbrev=False)
     add_arguments(parser)
     opts, beam_argv = parser.parse_known_args(argv)
+    stray = [a for a in beam_argv if not a.startswith("-")]
+    unknown = unknown_flags(beam_argv)
+    if unknown:
+        raise UsageError("captune build: unknown flag" + ("s " if len(unknown) > 1 else " ") + ", ".join(unknown)
+                         + " (neither a captune flag, see `captune build --help`, nor a Beam pipeline option)")
+    if stray and not any(a.startswith("--") for a in beam_argv):
+        raise UsageError(f"captune build: unexpected argument(s) {' '.join(stray)} (input patterns come first)")
     given = {a[2:].split("=")[0] for a in beam_argv if a.startswith("--")}
     return opts, with_local_defaults(PipelineOptions(beam_argv), given)
 

@@ -1,6 +1,7 @@
 """``captune publish OUT --repo-id user/name [--private] [--dry-run]``: a built dataset to the Hub.
 
-Uploads the card, the manifest, the shards, the plots and the failure lists (never ``llm_cache/``)
+Uploads the card, the manifest and exactly the shards, plots and failure lists the committed manifest
+names (never ``llm_cache/``, nor a file a killed build left)
 with ``huggingface_hub`` after checking the dataset as ``captune validate`` does; a dataset that
 fails the check is not published. The token comes from ``HF_TOKEN`` or the Hugging Face cache
 (``hf auth login``) and is never printed. ``--dry-run`` lists every file with its size in bytes and
@@ -8,16 +9,17 @@ makes no network call.
 """
 
 import argparse
-import glob
 import os
-
-PATTERNS = ("README.md", "manifest.json", "data/*.parquet", "plots/*.png", "failures/*.jsonl")
 
 
 def files_to_upload(out: str) -> list[tuple[str, int]]:
-    """(path relative to ``out``, size in bytes) of every file that would be uploaded, sorted."""
-    paths = {p for pattern in PATTERNS for p in glob.glob(os.path.join(out, pattern))}
-    return sorted((os.path.relpath(p, out), os.path.getsize(p)) for p in paths)
+    """(path relative to ``out``, size in bytes) of every file that would be uploaded, sorted: the card,
+    the manifest and what it names; raises :class:`captune.schemas.NoCommittedDataset` without one."""
+    from captune.pipelines.commit import listed_files
+    from captune.schemas.loader import read_manifest
+
+    names = {"README.md", "manifest.json"} | listed_files(read_manifest(out))
+    return sorted((n, os.path.getsize(os.path.join(out, n))) for n in names if os.path.isfile(os.path.join(out, n)))
 
 
 def token_source() -> str | None:
@@ -34,12 +36,12 @@ def publish(out: str, repo_id: str, *, private: bool = False, dry_run: bool = Fa
     dataset fails validation or there is nothing to upload or no token. ``api``: an ``HfApi``."""
     from captune.schemas.check import check_dataset, format_report
 
-    files = files_to_upload(out)
     report = check_dataset(out)
     if not report["success"]:
         echo(format_report(out, report))
         echo("not published: the dataset fails validation")
         return 1
+    files = files_to_upload(out)
     verb = "would upload" if dry_run else "uploading"
     echo(f"{verb} {len(files)} files ({sum(s for _, s in files)} bytes) to "
          f"https://huggingface.co/datasets/{repo_id} ({'private' if private else 'public'})")

@@ -10,6 +10,7 @@ import io
 import json
 import logging
 import os
+import re
 from collections import Counter
 
 import apache_beam as beam
@@ -20,7 +21,8 @@ from apache_beam.metrics import Metrics
 
 from captune import items
 from captune.extractors import BadInput, modality_of
-from captune.pipelines.isolation import Isolated, ItemTimeout, WorkerCrashed
+from captune.pipelines import console
+from captune.pipelines.isolation import Isolated, ItemTimeout, ItemTooLarge, WorkerCrashed
 from captune.pipelines.grouping import forced_group, keep_one
 from captune.pipelines.rows import item_rows, source_id, split_of
 from captune.schemas import to_table
@@ -37,20 +39,82 @@ def failure(uri: str, stage: str, reason: str, detail: str, source: str | None =
     return {"source_uri": uri, "source_id": source, "stage": stage, "reason": reason, "detail": detail}
 
 
+def safe_uri(path: str) -> str:
+    """``path`` as text that encodes as UTF-8: the bytes of a file name that are not UTF-8 (which
+    Python decodes to lone surrogates, PEP 383) written ``\\xNN``, e.g. ``caf\\xe9.mid`` for Latin-1
+    ``café.mid``. :func:`fs_path` turns it back."""
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+_ESCAPED_BYTE = re.compile(r"\\x([89a-f][0-9a-f])")
+
+
+def fs_path(uri: str) -> str:
+    """The path to open for a uri made by :func:`safe_uri` (a path that exists as written wins)."""
+    if "\\x" not in uri or FileSystems.get_scheme(uri) not in (None, "file") or os.path.exists(uri):
+        return uri
+    return _ESCAPED_BYTE.sub(lambda m: chr(0xDC00 + int(m.group(1), 16)), uri)
+
+
 def expand_pattern(pattern: str) -> list[str]:
-    """Paths a pattern names, sorted. Local globs (``**`` recursive) also list
+    """Paths a pattern names, sorted, as :func:`safe_uri` text. Local globs (``**`` recursive) also list
     folders whose name has a media suffix (``x.mid/``), so they are reported
     rather than silently skipped; a pattern naming an existing local folder
-    means every file below it."""
+    means every file below it. Symbolic links are resolved once: paths reaching the same file (a link,
+    a loop of linked folders) give one input, the first path in sorted order."""
     if FileSystems.get_scheme(pattern) not in (None, "file"):
         return sorted(m.path for m in FileSystems.match([pattern])[0].metadata_list)
     if os.path.isdir(pattern):
-        return sorted(p for p in glob.glob(os.path.join(pattern, "**", "*"), recursive=True) if os.path.isfile(p))
-    return sorted(p for p in glob.glob(pattern, recursive=True) if os.path.isfile(p) or modality_of(p))
+        found = [p for p in glob.glob(os.path.join(glob.escape(pattern), "**", "*"), recursive=True) if os.path.isfile(p)]
+    else:
+        found = [p for p in glob.glob(pattern, recursive=True) if os.path.isfile(p) or modality_of(p)]
+    first = {}
+    for path in sorted(found):
+        first.setdefault(os.path.realpath(path), path)
+    return sorted(safe_uri(p) for p in first.values())
+
+
+def pattern_root(pattern: str) -> str:
+    """The folder a pattern starts from: the folder it names, else its path up to the first component
+    with a wildcard (``*?[``), else the folder of the file it names; no trailing slash."""
+    scheme = FileSystems.get_scheme(pattern)
+    if scheme in (None, "file") and os.path.isdir(pattern):
+        return os.path.normpath(pattern)
+    head = re.split(r"[*?\[]", pattern, maxsplit=1)[0]
+    cut = head.rfind("/")
+    root = head[:cut] if cut >= 0 else ""
+    if scheme not in (None, "file"):
+        return root
+    return os.path.normpath(root) if root else "."
+
+
+def common_root(patterns: list[str]) -> str | None:
+    """The deepest folder holding every pattern's root (None when they share none, e.g. two buckets)."""
+    roots = [pattern_root(p) for p in patterns]
+    if all(FileSystems.get_scheme(r) in (None, "file") for r in roots):
+        absolute = {os.path.isabs(r) for r in roots}
+        return os.path.commonpath(roots) if len(absolute) == 1 else None
+    prefix = os.path.commonprefix(roots)
+    if prefix not in roots:
+        prefix = prefix[:prefix.rfind("/")] if "/" in prefix else ""
+    return prefix if "://" in prefix and prefix.split("://", 1)[1] else None
+
+
+def relative_uri(uri: str, root: str | None) -> str:
+    """``uri`` relative to ``root`` (unchanged when ``root`` is None or does not hold it)."""
+    if root is None:
+        return uri
+    if root in (".", ""):
+        return uri[2:] if uri.startswith("./") else uri
+    return uri[len(root) + 1:] if uri.startswith(root.rstrip("/") + "/") else uri
 
 
 class MatchInputs(beam.DoFn):
-    """pattern → path per match; a pattern matching nothing, or that cannot be
+    """pattern → path per match (:func:`expand_pattern`); a pattern matching nothing, or that cannot be
     matched at all, is a failure."""
 
     def process(self, pattern):
@@ -75,10 +139,10 @@ class ReadAndHash(beam.DoFn):
 
     def process(self, path):
         try:
-            with FileSystems.open(path, compression_type="uncompressed") as fh:
+            with FileSystems.open(fs_path(path), compression_type="uncompressed") as fh:
                 data = fh.read(self.max_bytes + 1)
         except Exception as exc:  # directories, permissions, vanished files, network errors
-            reason = "is_directory" if isinstance(exc, IsADirectoryError) or os.path.isdir(path) else "read_error"
+            reason = "is_directory" if isinstance(exc, IsADirectoryError) or os.path.isdir(fs_path(path)) else "read_error"
             yield beam.pvalue.TaggedOutput(FAILURES, failure(path, "read", reason, f"{type(exc).__name__}: {exc}"))
             return
         if len(data) > self.max_bytes:
@@ -94,9 +158,10 @@ class SkipKnown(beam.DoFn):
     A known source goes to the ``skipped`` output as its path and, when that path is not recorded in the
     folder yet, to the ``duplicates`` output as ``{source_uri, source_id, duplicate_of}``."""
 
-    def __init__(self, known: dict, recorded: frozenset):
-        """``known``: source id → its uri in the folder; ``recorded``: every uri the folder lists."""
-        self.known, self.recorded = known, recorded
+    def __init__(self, known: dict, recorded: frozenset, root: str | None = None):
+        """``known``: source id → its uri in the folder; ``recorded``: every uri the folder lists (relative
+        to ``root``, :func:`relative_uri`)."""
+        self.known, self.recorded, self.root = known, recorded, root
 
     def process(self, item):
         source, (path, _) = item
@@ -104,7 +169,7 @@ class SkipKnown(beam.DoFn):
             yield item
             return
         yield beam.pvalue.TaggedOutput("skipped", path)
-        if path not in self.recorded:
+        if relative_uri(path, self.root) not in self.recorded:
             yield beam.pvalue.TaggedOutput("duplicates", {"source_uri": path, "source_id": source,
                                                           "duplicate_of": self.known[source]})
 
@@ -122,7 +187,7 @@ class KeepFirstCopy(beam.DoFn):
             yield beam.pvalue.TaggedOutput("duplicates", {"source_uri": dup_path, "source_id": source,
                                                           "duplicate_of": path})
         try:
-            with FileSystems.open(path, compression_type="uncompressed") as fh:
+            with FileSystems.open(fs_path(path), compression_type="uncompressed") as fh:
                 data = fh.read(size + 1)
         except Exception as exc:  # vanished since it was hashed, permissions, network errors
             yield beam.pvalue.TaggedOutput(FAILURES, failure(path, "read", "read_error", f"{type(exc).__name__}: {exc}"))
@@ -135,28 +200,30 @@ class KeepFirstCopy(beam.DoFn):
 
 class _Isolated(beam.DoFn):
     """Base of the DoFns that call a function of :mod:`captune.items` in an isolated child process
-    with a time limit (``timeout_s`` per ordinary item, scaled by the call's amount of work; 0: in
-    this process) and turn a file's units into rows."""
+    with a CPU-time limit (``timeout_s`` CPU seconds per ordinary item, scaled by the call's amount of
+    work; 0: in this process, no limits) and a memory limit (``memory_mb``, MiB), and turn a file's
+    units into rows; ``progress``: a local folder where each file is noted (:func:`console.note`)."""
 
     FN = None  # the function of captune.items to call
 
     def __init__(self, settings: items.Settings, *, test_fraction: float, timeout_s: float, staging: str,
-                 musicbench_captions: bool = False):
+                 musicbench_captions: bool = False, memory_mb: float = 0, progress: str | None = None):
         self.settings, self.test_fraction, self.timeout_s = settings, test_fraction, timeout_s
         self.staging, self.musicbench_captions = staging, musicbench_captions
+        self.memory_mb, self.progress = memory_mb, progress
         self.rows = Metrics.counter(NAMESPACE, "rows")
         self.failed = Metrics.counter(NAMESPACE, "failures")
 
     def setup(self):
         fn = type(self).FN
-        self._fn = Isolated(fn, self.timeout_s) if self.timeout_s > 0 else fn
+        self._fn = Isolated(fn, self.timeout_s, self.memory_mb) if self.timeout_s > 0 else fn
 
     def teardown(self):
         if isinstance(self._fn, Isolated):
             self._fn.close()
 
     def call(self, *args, work: float = 1.0):
-        """``FN(*args, settings)``; raises BadInput, ItemTimeout or WorkerCrashed."""
+        """``FN(*args, settings)``; raises BadInput, ItemTimeout, ItemTooLarge or WorkerCrashed."""
         if isinstance(self._fn, Isolated):
             return self._fn(*args, self.settings, timeout_s=self.timeout_s * work)
         return self._fn(*args, self.settings)
@@ -170,6 +237,8 @@ class _Isolated(beam.DoFn):
             record = failure(path, stage or exc.stage, exc.reason, exc.detail, source)
         except ItemTimeout as exc:
             record = failure(path, stage or "analyze", "timeout", str(exc), source)
+        except (ItemTooLarge, MemoryError) as exc:
+            record = failure(path, stage or "analyze", "memory_limit", str(exc) or "out of memory", source)
         except WorkerCrashed as exc:
             record = failure(path, stage or "analyze", "crashed", str(exc), source)
         self.failed.inc()
@@ -211,6 +280,7 @@ class AnalyzeAndCaption(_Isolated):
         work = items.work_factor(path, len(data), self.settings)
         processed, record = self.attempt(path, source, None, lambda: self.call(data, path, source, work=work))
         if record is not None:
+            console.note(self.progress, 0, 1)
             yield beam.pvalue.TaggedOutput(FAILURES, record)
             return
         yield beam.pvalue.TaggedOutput("sources", (source, {
@@ -218,7 +288,9 @@ class AnalyzeAndCaption(_Isolated):
         for part in processed["parts"]:
             yield beam.pvalue.TaggedOutput("parts", (path, source, processed["modality"], part,
                                                      processed["fingerprint"]))
-        yield from self.make_rows(path, source, processed, data)
+        rows = self.make_rows(path, source, processed, data)
+        console.note(self.progress, len(rows), 0)
+        yield from rows
 
 
 class AnalyzePart(_Isolated):
@@ -390,10 +462,9 @@ def llm_errors(table, limit: int = 5) -> list[str]:
     return sorted(seen)[:limit]
 
 
-def shard_name(split: str, index: int, count: int, run: str | None = None) -> str:
-    """Hugging Face shard file name, e.g. ``train-00000-of-00008.parquet``, or with an incremental
-    run's id ``train-<run>-00000-of-00008.parquet``."""
-    return f"{split}-{run + '-' if run else ''}{index:05d}-of-{count:05d}.parquet"
+def shard_name(split: str, index: int, count: int) -> str:
+    """Hugging Face shard file name, e.g. ``train-00000-of-00008.parquet``."""
+    return f"{split}-{index:05d}-of-{count:05d}.parquet"
 
 
 class AssignShard(beam.DoFn):
@@ -451,7 +522,7 @@ def with_media(rows):
         origin = row[MEDIA_FROM]
         row = {k: v for k, v in row.items() if k != MEDIA_FROM}
         try:
-            with FileSystems.open(origin["uri"], compression_type="uncompressed") as fh:
+            with FileSystems.open(fs_path(origin["uri"]), compression_type="uncompressed") as fh:
                 data = fh.read()
         except Exception as exc:  # vanished, no permission, network error
             bad.append(failure(row["source_uri"], "validate", "media_unreadable",
@@ -472,8 +543,10 @@ class WriteShard(beam.DoFn):
     shuffles given its bytes again (:func:`with_media`); yields its name,
     row count, sha256, size in bytes and validation summary, and a failure record per rejected row."""
 
-    def __init__(self, data_dir: str, run: str | None = None):
-        self.data_dir, self.run = data_dir, run
+    def __init__(self, out: str, folder: str, root: str | None = None):
+        """``folder``: where the shards go, relative to the output folder ``out`` (``runs/…/data``);
+        ``root``: the folder the rows' ``source_uri`` is written relative to (None: as matched)."""
+        self.out, self.folder, self.root = out, folder, root
         self.seen = Metrics.counter(NAMESPACE, "rows_to_shards")
 
     def process(self, element):
@@ -481,6 +554,8 @@ class WriteShard(beam.DoFn):
         rows = list(rows)
         self.seen.inc(len(rows))
         rows, missing = with_media(rows)
+        rows = [dict(r, source_uri=relative_uri(r["source_uri"], self.root)) for r in rows]
+        missing = [dict(m, source_uri=relative_uri(m["source_uri"], self.root)) for m in missing]
         for record in missing:
             yield beam.pvalue.TaggedOutput(FAILURES, record)
         table, invalid = validate_rows(sorted(rows, key=lambda r: r["id"]))
@@ -488,15 +563,15 @@ class WriteShard(beam.DoFn):
         invalid += rejected
         for record in invalid:
             yield beam.pvalue.TaggedOutput(FAILURES, record)
-        name = shard_name(split, index, count, self.run)
+        name = shard_name(split, index, count)
         buffer = io.BytesIO()
         pq.write_table(table, buffer, compression="zstd", row_group_size=100)
         data = buffer.getvalue()
-        with FileSystems.create(FileSystems.join(self.data_dir, name)) as fh:
+        with FileSystems.create(FileSystems.join(self.out, self.folder, name)) as fh:
             fh.write(data)
-        yield {"file": f"data/{name}", "split": split, "rows": table.num_rows, "captions": caption_counts(table),
+        yield {"file": f"{self.folder}/{name}", "split": split, "rows": table.num_rows, "captions": caption_counts(table),
                "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data), "validation": validation,
-               "llm_errors": llm_errors(table)}
+               "llm_errors": llm_errors(table), "source_ids": sorted(set(table.column("source_id").to_pylist()))}
 
 
 def write_jsonl(path: str, records: list[dict], sort_key) -> None:

@@ -48,7 +48,7 @@ ROW_EXPECTATIONS = [
     ("ExpectColumnValuesToBeInSet", {"column": "key_alternative", "value_set": KEYS}),
     ("ExpectColumnValuesToBeInSet", {"column": "emotion_quadrant", "value_set": [1, 2, 3, 4]}),
     ("ExpectColumnValuesToBeInSet", {"column": "schema_version", "value_set": [SCHEMA_VERSION]}),
-    ("ExpectColumnValuesToMatchRegex", {"column": "time_signature", "regex": r"^[1-9]\d*/(?:1|2|4|8|16|32|64)$"}),
+    ("ExpectColumnValuesToMatchRegex", {"column": "time_signature", "regex": r"^[1-9]\d*/(?:1|2|4|8|16|32|64|128)$"}),
     ("ExpectColumnValuesToMatchRegex", {"column": "caption_source", "regex": r"^(?:template|llm:.+)$"}),
     ("ExpectColumnValuesToBeBetween", {"column": "duration_s", "min_value": 0, "max_value": 86400,
                                        "strict_min": True}),

@@ -2,9 +2,12 @@
 
 Conventions: :class:`Audio` holds ``samples`` as float32 mono in [-1, 1] at
 ``sr`` = 44100 Hz (librosa's ``y`` / ``sr``); ``duration_s`` = len / sr.
-Decoding uses essentia's ``AudioLoader`` (ffmpeg: wav, flac, mp3, ogg, any rate
-and channel count) on a temporary file, averages the channels and resamples with
-a polyphase filter (``scipy.signal.resample_poly``, deterministic).
+Decoding uses essentia's ``AudioLoader`` (ffmpeg: wav, flac, mp3, ogg, any rate;
+one or two channels) on a temporary file, averages the channels and resamples with
+a polyphase filter (``scipy.signal.resample_poly``, deterministic). essentia refuses
+more than two channels: a PCM or float WAV with more is read by :func:`wav_samples`
+(plain numpy) and mixed down the same way; any other format with more than two
+channels is ``too_many_channels`` (convert it with ``ffmpeg -i in.flac -ac 2 out.flac``).
 
 Bad input raises ``BadInput(reason, detail, stage='decode')``:
 
@@ -18,6 +21,7 @@ Bad input raises ``BadInput(reason, detail, stage='decode')``:
   word decode as MPEG frames whatever the suffix, so random bytes are not
   always refused;
 - ``no_audio``: zero samples (a WAV header declaring none, or nothing decoded);
+- ``too_many_channels``: a FLAC, Ogg, MP3 … (not WAV) with more than two channels;
 - ``nan_samples``: NaN or infinite samples;
 - ``silent``: peak below ``SILENCE_DBFS`` (-60 dBFS: a 16-bit file's dither or
   hum stays below it, any music above);
@@ -76,6 +80,42 @@ def _declared_frames(data: bytes) -> int | None:
     return None
 
 
+def wav_samples(data: bytes) -> tuple[np.ndarray, int] | None:
+    """(samples as float64 frames x channels in [-1, 1], rate) of a PCM (8, 16, 24, 32 bit) or IEEE
+    float (32, 64 bit) WAV, plain or WAVE_FORMAT_EXTENSIBLE; None for any other file."""
+    if data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        return None
+    pos, fmt = 12, None
+    while pos + 8 <= len(data):
+        chunk, size = data[pos:pos + 4], int.from_bytes(data[pos + 4:pos + 8], "little")
+        body = data[pos + 8:pos + 8 + size]
+        if chunk == b"fmt " and len(body) >= 16:
+            tag, channels, rate = (int.from_bytes(body[a:b], "little") for a, b in ((0, 2), (2, 4), (4, 8)))
+            bits = int.from_bytes(body[14:16], "little")
+            if tag == 0xFFFE and len(body) >= 26:
+                tag = int.from_bytes(body[24:26], "little")  # the sub-format GUID starts with the tag
+            fmt = (tag, channels, rate, bits)
+        elif chunk == b"data" and fmt is not None:
+            tag, channels, rate, bits = fmt
+            width = bits // 8
+            if channels < 1 or width < 1 or (tag, bits) not in ((1, 8), (1, 16), (1, 24), (1, 32), (3, 32), (3, 64)):
+                return None
+            frames = len(body) // (width * channels)
+            raw = np.frombuffer(body[:frames * width * channels], np.uint8)
+            if tag == 3:
+                samples = raw.view("<f4" if bits == 32 else "<f8").astype(np.float64)
+            elif bits == 8:
+                samples = (raw.astype(np.float64) - 128) / 128
+            elif bits == 24:
+                b = raw.reshape(-1, 3).astype(np.int32)
+                samples = ((b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)) << 8 >> 8) / 2 ** 23
+            else:
+                samples = raw.view("<i2" if bits == 16 else "<i4").astype(np.float64) / 2 ** (bits - 1)
+            return samples.reshape(frames, channels), rate
+        pos += 8 + size + (size & 1)
+    return None
+
+
 def _load(path: str, max_duration_s: float | None) -> tuple[np.ndarray, int, int, float]:
     """(stereo samples, rate, channels, stated duration s or 0) of the file at ``path``; the stated
     duration is 0 for MPEG audio, whose header gives only an estimate (exact for VBR files only with
@@ -90,6 +130,13 @@ def _load(path: str, max_duration_s: float | None) -> tuple[np.ndarray, int, int
         stereo, rate, channels, _, _, codec = es.AudioLoader(filename=path)()
     except RuntimeError as exc:
         message = str(exc).splitlines()[0].replace(path, "the file" + os.path.splitext(path)[1])
+        if "more than 2 channels" in message:
+            with open(path, "rb") as fh:
+                wav = wav_samples(fh.read())
+            if wav is not None:
+                return wav[0], int(wav[1]), wav[0].shape[1], 0.0
+            raise BadInput("too_many_channels", "more than 2 channels: essentia's decoder reads at most 2 (a WAV "
+                                                "is read by captune itself); convert it to stereo") from None
         raise BadInput("decode_error", message[:200]) from None  # no temp path: records stay deterministic
     return stereo, int(rate), int(channels), 0.0 if codec.startswith("mp") else stated
 

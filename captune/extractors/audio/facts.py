@@ -25,6 +25,13 @@ from captune.extractors.words import duration_word
 MIN_DURATION_S = 1.0
 
 
+def check_long_enough(audio: Audio) -> None:
+    """Raise ``BadInput('too_short', stage='extract')`` for audio under ``MIN_DURATION_S``."""
+    if audio.duration_s < MIN_DURATION_S:
+        raise BadInput("too_short", f"{audio.duration_s:.2f} s is under the {MIN_DURATION_S:g} s "
+                       "the analysis frames need", stage="extract")
+
+
 def extract(audio: Audio, key_profile: str | None = None, chroma=None) -> dict:
     """Duration, tempo, beats, key, chords, loudness and low-level statistics of ``audio``.
 
@@ -35,9 +42,7 @@ def extract(audio: Audio, key_profile: str | None = None, chroma=None) -> dict:
     than ``MIN_DURATION_S`` raises ``BadInput('too_short', stage='extract')``; an
     essentia failure ``BadInput('extract_error', stage='extract')``.
     """
-    if audio.duration_s < MIN_DURATION_S:
-        raise BadInput("too_short", f"{audio.duration_s:.2f} s is under the {MIN_DURATION_S:g} s "
-                       "the analysis frames need", stage="extract")
+    check_long_enough(audio)
     try:
         return _facts(audio, key_profile, chroma)
     except RuntimeError as exc:  # essentia reports every failure as RuntimeError

@@ -13,6 +13,11 @@ scores that state no tempo (their seconds then assume 120 bpm, the MIDI default)
 for scores and 0 for MIDI files, which do not say. ``ts_declared`` is False when the
 file holds no time-signature event (the 4/4 is then the SMF default); ``notated``
 is True for a score, whose meter is the composer's.
+
+Refused as ``BadInput`` (stage ``decode``): ``no_notes``; ``no_note_offs`` (note-ons that no
+note-off ends, which symusic drops); ``absurd_tempo``: more quarter notes than ``MAX_BPM`` allows
+in the piece's seconds (a tempo of 1 µs per quarter makes a beat grid of millions of frames for a
+few seconds of music: the grids of the analysis are sized by beats, so this caps them by the music).
 """
 
 from dataclasses import dataclass
@@ -26,6 +31,8 @@ from captune.extractors.midi.container import check_smf
 from captune.extractors.midi.part_names import refine_programs
 
 DEFAULT_MSPQ = 500_000  # 120 bpm, the Standard MIDI File default
+MAX_BPM = 1000.0  # the schema's top tempo; a piece averaging more quarters per minute is refused
+SLACK_QUARTERS = 16  # a very short piece may have a few fast quarters (grace-note runs, a flourish)
 DRUM_PROGRAM = 128
 
 
@@ -116,7 +123,7 @@ def from_score(score: Score, tempo_known: bool = True, pickup_quarters: float = 
     tempo_tick, (mspq,) = _map_from_zero(tempos["time"], [tempos["mspq"].astype(np.float64)], [DEFAULT_MSPQ])
     ts_tick, (num, den) = _map_from_zero(sigs["time"], [sigs["numerator"], sigs["denominator"]], [4, 4])
     mspq = np.where(mspq > 0, mspq, DEFAULT_MSPQ)
-    return Piece(
+    piece = Piece(
         tpq=int(score.ticks_per_quarter),
         onset=onset[order].astype(np.int64),
         duration=np.maximum(duration[order], 0).astype(np.int64),
@@ -130,6 +137,61 @@ def from_score(score: Score, tempo_known: bool = True, pickup_quarters: float = 
         pickup_ticks=round(pickup_quarters * score.ticks_per_quarter),
         ts_declared=bool(len(sigs["time"])), notated=notated,
     )
+    check_tempo_map(piece)
+    return piece
+
+
+def check_tempo_map(piece: Piece) -> None:
+    """Raise ``BadInput('absurd_tempo')`` when the piece has more quarter notes than :data:`MAX_BPM`
+    allows in its duration (plus :data:`SLACK_QUARTERS`)."""
+    quarters = piece.end_tick / piece.tpq
+    allowed = piece.duration_s * MAX_BPM / 60 + SLACK_QUARTERS
+    if quarters > allowed:
+        raise BadInput("absurd_tempo", f"{quarters:.0f} quarter notes in {piece.duration_s:.3g} s: a tempo map "
+                                       f"over {MAX_BPM:.0f} bpm on average")
+
+
+def _varlen(data: bytes, pos: int) -> tuple[int, int]:
+    value = 0
+    for _ in range(4):
+        byte = data[pos]
+        pos += 1
+        value = (value << 7) | (byte & 0x7F)
+        if byte < 0x80:
+            break
+    return value, pos
+
+
+def count_note_ons(data: bytes) -> int:
+    """Note-on events with a velocity above 0 in the ``MTrk`` chunks of Standard MIDI File bytes (a walk
+    of the events: delta times, running status, meta and sysex events skipped by their lengths)."""
+    count, pos = 0, 8 + int.from_bytes(data[4:8], "big")
+    while pos + 8 <= len(data):
+        size = int.from_bytes(data[pos + 4:pos + 8], "big")
+        chunk, end, pos = data[pos:pos + 4], min(pos + 8 + size, len(data)), pos + 8
+        status = 0
+        try:
+            while chunk == b"MTrk" and pos < end:
+                _, pos = _varlen(data, pos)
+                if data[pos] >= 0x80:
+                    status, pos = data[pos], pos + 1
+                if status == 0xFF:
+                    length, pos = _varlen(data, pos + 1)
+                    pos += length
+                elif status in (0xF0, 0xF7):
+                    length, pos = _varlen(data, pos)
+                    pos += length
+                elif 0xC0 <= status < 0xE0:
+                    pos += 1
+                elif status >= 0x80:
+                    count += status >> 4 == 0x9 and data[pos + 1] > 0
+                    pos += 2
+                else:
+                    break  # data without a status: stop reading this track
+        except IndexError:  # a track cut short: what was read counts
+            pass
+        pos = end
+    return count
 
 
 def load_score(data: bytes) -> Score:
@@ -148,4 +210,12 @@ def from_midi_bytes(data: bytes, tempo_known: bool = True, pickup_quarters: floa
                     notated: bool = False) -> Piece:
     """Decode Standard MIDI File bytes into a :class:`Piece` (raises :class:`BadInput`); ``notated``:
     the bytes are a score's rendering."""
-    return from_score(load_score(data), tempo_known=tempo_known, pickup_quarters=pickup_quarters, notated=notated)
+    score = load_score(data)
+    try:
+        return from_score(score, tempo_known=tempo_known, pickup_quarters=pickup_quarters, notated=notated)
+    except BadInput as exc:
+        ons = count_note_ons(data) if exc.reason == "no_notes" else 0
+        if ons:
+            raise BadInput("no_note_offs", f"{ons} note-on(s) but no note-off ends any of them (a note needs "
+                                           "both; a note-on of velocity 0 counts as a note-off)") from None
+        raise
