@@ -34,6 +34,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from captune.captioners.modulation import modulation_sentence
+
 __all__ = ["caption"]
 
 MAX_INSTRUMENTS = 5
@@ -80,7 +82,8 @@ def caption(facts: Mapping, rng: np.random.Generator) -> str:
     noun = _pick(rng, _NOUNS)
     intro = _intro(facts, noun, rng)
     frame = [s for s in (_key_sentence(facts, rng), _meter_sentence(facts, rng), _tempo_sentence(facts, rng)) if s]
-    others = [s for s in (_chord_sentence(facts, rng), _duration_sentence(facts, rng)) if s]
+    others = [s for s in (_chord_sentence(facts, rng), _duration_sentence(facts, rng),
+                          modulation_sentence(facts)) if s]
 
     budget = MAX_SENTENCES - len(others) - (intro is not None)
     if len(frame) > 1 and (len(frame) > budget or rng.random() < 0.5):

@@ -3,7 +3,7 @@
 The keys are the MIDI path's (:func:`captune.extractors.midi.extract`) plus
 ``loudness_range_lu`` and ``audio_stats``; what audio cannot tell is None:
 ``time_signature``, ``instruments``, ``instrument_programs``, ``note_stats``.
-Emotion is not estimated here. Facts of each kind: :mod:`.rhythm`, :mod:`.key`,
+Emotion is not estimated here; ``key_changes`` holds the global key alone. Facts of each kind: :mod:`.rhythm`, :mod:`.key`,
 :mod:`.chords`, :mod:`.downbeats` (from the chord changes), :mod:`.loudness`,
 :mod:`.stats`.
 """
@@ -49,6 +49,7 @@ def _facts(audio: Audio, key_profile: str | None, chroma) -> dict:
     facts.update(rhythm(y))
     times, treble, bass = chromagram(y, sr) if chroma is None else chroma
     facts.update(key(y, treble.mean(axis=0), key_profile))
+    facts["key_changes"] = [{"time_s": 0.0, "key": facts["key"]}] if facts["key"] else []  # no local keys yet
     segments = (chords_from_chroma(times, treble, bass, facts["beats_s"], audio.duration_s, facts["key"])
                 if facts["key"] else [])
     facts["chords"] = segments
