@@ -15,7 +15,8 @@ from captune.captioners.factcheck import check
 from captune.captioners.modulation import MIN_SHARE, lasting_keys, modulation_sentence
 from captune.extractors.midi import extract, from_midi_bytes
 from captune.extractors.midi.key import key
-from captune.extractors.midi.key_changes import SWITCH, key_changes, viterbi
+from captune.extractors.midi.key_changes import SWITCH, key_changes
+from captune.extractors.midi.viterbi import viterbi
 from test_key import A_PART, EXPOSITION, RECAPITULATION, SECOND_GROUP, sections
 
 BAR_S = 2.0

@@ -43,7 +43,8 @@ def extract(piece: Piece, key_profile: str = DEFAULT_PROFILE, emotion_model=None
         facts.update(beats(piece) if piece.tempo_known else {"beats_s": None, "downbeats_s": None})
     facts.update(key(piece, key_profile) or _NO_KEY)
     facts["key_changes"] = key_changes(piece, facts["key"], key_profile)
-    segments = chords(piece, facts["key"], beat_ticks=beat_grid) if facts["key"] else []
+    segments = (chords(piece, facts["key"], beat_ticks=beat_grid, key_changes=facts["key_changes"])
+                if facts["key"] else [])
     facts["chords"] = segments
     facts["chord_summary"], facts["chord_summary_count"] = progression_summary([s["label"] for s in segments])
     facts.update(instruments(piece))

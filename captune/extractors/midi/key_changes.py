@@ -31,6 +31,7 @@ import numpy as np
 from captune.extractors.midi.chords import segment_chroma
 from captune.extractors.midi.key import DEFAULT_PROFILE, _MATRICES, _name
 from captune.extractors.midi.piece import Piece
+from captune.extractors.midi.viterbi import viterbi
 
 FRAME = 4.0    # quarter notes per frame (a bar of 4/4)
 WINDOW = 1     # frames either side summed into a frame's evidence (12 quarter notes in all)
@@ -58,39 +59,12 @@ def local_evidence(chroma: np.ndarray, profile: str = DEFAULT_PROFILE) -> np.nda
     return np.einsum("tj,kj->tk", z, _MATRICES[profile]) / 12.0  # silent rows are 0; no BLAS pool
 
 
-def viterbi(evidence: np.ndarray, switch: float = SWITCH) -> np.ndarray:
-    """Key index per frame maximising summed evidence minus ``switch`` per change.
-
-    With one cost for every change, the best way into a key is to stay in it or to come
-    from the frame's best key: the forward pass keeps the scores, each frame's best key and
-    its threshold, and the backtrack decides stay-or-jump from them."""
-    n, states = evidence.shape
-    scores = np.empty((n, states))
-    scores[0] = evidence[0]
-    leader = np.zeros(n, dtype=np.int64)
-    threshold = np.zeros(n)
-    for t in range(1, n):
-        prev = scores[t - 1]
-        leader[t] = best = prev.argmax()
-        threshold[t] = prev[best] - switch
-        np.maximum(prev, threshold[t], out=scores[t])
-        scores[t] += evidence[t]
-    path = np.empty(n, dtype=np.int64)
-    state = int(scores[-1].argmax())
-    for t in range(n - 1, 0, -1):
-        path[t] = state
-        if scores[t - 1, state] < threshold[t]:
-            state = int(leader[t])
-    path[0] = state
-    return path
-
-
 def key_changes(piece: Piece, global_key: str | None, profile: str = DEFAULT_PROFILE) -> list[dict]:
     """``[{'time_s', 'key'}, ...]`` (see module doc); empty without a global key."""
     if global_key is None or not (~piece.is_drum).any():
         return []
     bounds = frame_bounds(piece)
-    path = viterbi(local_evidence(segment_chroma(piece, bounds), profile))
+    path = viterbi(local_evidence(segment_chroma(piece, bounds), profile), SWITCH)
     starts = np.flatnonzero(np.append(True, path[1:] != path[:-1]))
     if len(starts) == 1:
         return [{"time_s": 0.0, "key": global_key}]
