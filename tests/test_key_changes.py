@@ -15,7 +15,7 @@ from captune.captioners.factcheck import check
 from captune.captioners.modulation import MIN_SHARE, lasting_keys, modulation_sentence
 from captune.extractors.midi import extract, from_midi_bytes
 from captune.extractors.midi.key import key
-from captune.extractors.midi.key_changes import SWITCH, key_changes
+from captune.extractors.midi.key_changes import key_changes
 from captune.extractors.midi.viterbi import viterbi
 from test_key import A_PART, EXPOSITION, RECAPITULATION, SECOND_GROUP, sections
 
@@ -67,13 +67,15 @@ def test_drums_only_have_no_key_changes():
 
 
 def test_viterbi_pays_the_switch_cost_only_for_a_lasting_gain():
-    # Two states: state 1 better by 0.5 for 3 frames (gain 1.5 < SWITCH x 2 to go and come back).
+    # Two states: state 1 better by 0.5 for 3 frames: a gain of 1.5, under the 2 x 1.0 of going
+    # there and back; for the last 6 frames a gain of 3.0, over the 1.0 of going once.
     evidence = np.zeros((10, 2))
     evidence[:, 0] = 1.0
     evidence[4:7, 1] = 1.5
-    assert viterbi(evidence, SWITCH).tolist() == [0] * 10
-    evidence[4:, 1] = 1.5  # lasting: 6 frames x 0.5 = 3 > SWITCH
-    assert viterbi(evidence, SWITCH).tolist() == [0] * 4 + [1] * 6
+    assert viterbi(evidence, 1.0).tolist() == [0] * 10
+    evidence[4:, 1] = 1.5
+    assert viterbi(evidence, 1.0).tolist() == [0] * 4 + [1] * 6
+    assert viterbi(evidence, 3.5).tolist() == [0] * 10  # a cost above the gain: no change
 
 
 def test_extract_fills_key_changes():

@@ -10,10 +10,12 @@ Method (a hidden Markov model over the 24 keys, decoded by Viterbi):
 
 1. Frames of ``FRAME`` quarter notes from the first onset; each frame holds how
    long every pitch class sounds (non-drum notes).
-2. Local evidence of every key in every frame: the Pearson r of the profile
-   summed over the frame and ``WINDOW`` frames either side with the key
-   profiles (:func:`captune.extractors.midi.key.correlations`); frames whose
-   window is silent give no evidence.
+2. Local evidence of every key in every frame: the Pearson r of the frame's
+   profile with the key profiles (:func:`captune.extractors.midi.key.correlations`)
+   minus ``OUT_OF_SCALE`` times the share of the frame's sounding time on
+   pitch classes outside the key's scale (major; natural minor + its raised
+   seventh): the accidentals of a new key (the F# of a move from C to G) are
+   what tells it from the old one; silent frames give no evidence.
 3. The path maximising the summed evidence minus ``SWITCH`` per change of key:
    a change pays only when the new key fits better for long enough, so a
    passing secondary dominant or a one-bar tonicisation is not a modulation.
@@ -21,7 +23,7 @@ Method (a hidden Markov model over the 24 keys, decoded by Viterbi):
    piece's ends and its final bass, and so can tell a minor key from its
    relative major better than the frames can).
 
-``FRAME``, ``WINDOW`` and ``SWITCH`` were chosen on the even-numbered DCML
+``FRAME``, ``OUT_OF_SCALE`` and ``SWITCH`` were chosen on the even-numbered DCML
 movements against their theorists' local-key regions (checked on the odd ones
 and on POP909's key regions; ``benchmarks/key_agreement.py``, README).
 """
@@ -33,9 +35,23 @@ from captune.extractors.midi.key import DEFAULT_PROFILE, _MATRICES, _name
 from captune.extractors.midi.piece import Piece
 from captune.extractors.midi.viterbi import viterbi
 
-FRAME = 4.0    # quarter notes per frame (a bar of 4/4)
-WINDOW = 1     # frames either side summed into a frame's evidence (12 quarter notes in all)
-SWITCH = 2.0   # cost of a change of key, in units of Pearson r summed over frames
+FRAME = 4.0         # quarter notes per frame (a bar of 4/4)
+OUT_OF_SCALE = 0.5  # evidence lost per share of the frame's time outside the key's scale
+SWITCH = 3.0        # cost of a change of key, in units of the evidence summed over frames
+_MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
+_MINOR_SCALE = (0, 2, 3, 5, 7, 8, 10, 11)  # natural minor + the raised seventh
+
+
+def _outside() -> np.ndarray:
+    """24 x 12: 1.0 where a pitch class lies outside the key's scale (rows as the key profiles)."""
+    out = np.ones((24, 12))
+    for tonic in range(12):
+        out[tonic, [(tonic + i) % 12 for i in _MAJOR_SCALE]] = 0.0
+        out[12 + tonic, [(tonic + i) % 12 for i in _MINOR_SCALE]] = 0.0
+    return out
+
+
+_OUTSIDE = _outside()
 
 
 def frame_bounds(piece: Piece) -> np.ndarray:
@@ -48,15 +64,16 @@ def frame_bounds(piece: Piece) -> np.ndarray:
 
 
 def local_evidence(chroma: np.ndarray, profile: str = DEFAULT_PROFILE) -> np.ndarray:
-    """frames x 24: Pearson r of each frame's windowed profile with every key (0 where silent)."""
-    n = len(chroma)
-    cumulative = np.concatenate([np.zeros((1, 12)), np.cumsum(chroma, axis=0)])
-    i = np.arange(n)
-    window = cumulative[np.minimum(i + WINDOW + 1, n)] - cumulative[np.maximum(i - WINDOW, 0)]
-    centred = window - window.mean(axis=1, keepdims=True)
+    """frames x 24: each frame's Pearson r with every key minus ``OUT_OF_SCALE`` x its share
+    outside the key's scale (0 where silent)."""
+    centred = chroma - chroma.mean(axis=1, keepdims=True)
     spread = centred.std(axis=1, keepdims=True)
     z = centred / np.where(spread > 0, spread, 1.0)
-    return np.einsum("tj,kj->tk", z, _MATRICES[profile]) / 12.0  # silent rows are 0; no BLAS pool
+    total = chroma.sum(axis=1, keepdims=True)
+    outside = np.einsum("tj,kj->tk", chroma / np.where(total > 0, total, 1.0), _OUTSIDE)
+    evidence = np.einsum("tj,kj->tk", z, _MATRICES[profile]) / 12.0 - OUT_OF_SCALE * outside  # no BLAS pool
+    evidence[total[:, 0] <= 0] = 0.0
+    return evidence
 
 
 def key_changes(piece: Piece, global_key: str | None, profile: str = DEFAULT_PROFILE) -> list[dict]:
