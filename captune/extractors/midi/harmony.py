@@ -42,9 +42,11 @@ Method (a score for every template on every frame, then the best path):
    tied the segments to a notated bar grid (wrong where a MIDI file starts
    with an unpadded pickup) and blurred changes within the bar.
 
-The weights of 1-6 were set by measurement on Nottingham and POP909, and
-``CHANGE`` on the even-numbered items of DCML and POP909 (checked on the odd
-ones and on Nottingham; ``benchmarks/accuracy.py``; figures in the README).
+The weights of 1 and 4-6 were set by measurement on Nottingham and POP909;
+``CHANGE``, ``BASS_ROOT`` and ``BASS_FOREIGN`` (with the Viterbi path, the
+bass needs half the weight it had when each frame took its own best label) on
+the even-numbered items of DCML and POP909, checked on the odd ones and on
+Nottingham (``benchmarks/accuracy.py``; figures in the README).
 No sus chords: the vocabulary is unchanged. numpy only; template matching by gather-and-sum, not a
 matrix product (no BLAS thread pool).
 """
@@ -57,8 +59,8 @@ from captune.extractors.midi.viterbi import viterbi
 from captune.extractors.pitch import parse_key
 
 SUBDIVIDE = 2                 # evidence frames per beat
-BASS_ROOT = 0.12
-BASS_FOREIGN = 0.10
+BASS_ROOT = 0.06
+BASS_FOREIGN = 0.05
 KEY_PRIOR = 0.06
 SEVENTH_COST = 0.03
 RARE_COST = 0.06
