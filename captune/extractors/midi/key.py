@@ -82,6 +82,7 @@ def _key_matrix(profile: str) -> np.ndarray:
 
 
 _MATRICES = {name: _key_matrix(name) for name in PROFILES}
+_TONICS = np.arange(24) % 12  # tonic pitch class of each row
 
 
 def pitch_class_profile(piece: Piece, opening: float | None = None, from_end: bool = False) -> np.ndarray:
@@ -140,7 +141,7 @@ def key(piece: Piece, profile: str = DEFAULT_PROFILE, opening: float | None = OP
     r = correlations(start, profile)
     if closing:
         end = correlations(pitch_class_profile(piece, opening, from_end=True), profile)
-        r = r + closing * np.maximum(end, 0.0)  # the end supports a key; it does not veto one
+        r = r + closing * np.maximum(np.nan_to_num(end), 0.0)  # the end supports a key, never vetoes one
     score = r.copy()
     if final_bass_weight:
         score[_TONICS == final_bass(piece)] += final_bass_weight
@@ -148,9 +149,6 @@ def key(piece: Piece, profile: str = DEFAULT_PROFILE, opening: float | None = OP
     confidence = r[best] / (1 + closing)
     return {"key": _name(best), "key_confidence": round(float(max(confidence, 0.0)), 4),
             "key_alternative": _name(second)}
-
-
-_TONICS = np.arange(24) % 12
 
 
 def _name(row: int) -> str:

@@ -31,6 +31,7 @@ and on POP909's key regions; ``benchmarks/key_agreement.py``, README).
 import numpy as np
 
 from captune.extractors.midi.chords import segment_chroma
+from captune.extractors.midi.harmony import _MAJOR_SCALE, _MINOR_SCALE  # the chord prior's scales
 from captune.extractors.midi.key import DEFAULT_PROFILE, _MATRICES, _name
 from captune.extractors.midi.piece import Piece
 from captune.extractors.midi.viterbi import viterbi
@@ -38,8 +39,6 @@ from captune.extractors.midi.viterbi import viterbi
 FRAME = 4.0         # quarter notes per frame (a bar of 4/4)
 OUT_OF_SCALE = 0.5  # evidence lost per share of the frame's time outside the key's scale
 SWITCH = 3.0        # cost of a change of key, in units of the evidence summed over frames
-_MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
-_MINOR_SCALE = (0, 2, 3, 5, 7, 8, 10, 11)  # natural minor + the raised seventh
 
 
 def _outside() -> np.ndarray:
