@@ -8,7 +8,8 @@ Every table has a baseline measured in the same run:
 - chords: duration-weighted chord symbol recall (mir_eval ``majmin`` and
   ``sevenths``, summed over the corpus: seconds labelled right / seconds
   evaluated); baseline: the plain beat-synchronous template matcher captune
-  started with (``chords(piece, key, method='plain')``), with captune's key.
+  started with (``chords(piece, key, method='plain')``), with captune's key; the default
+  is given captune's key and ``key_changes``, as the pipeline does.
 - tempo and beats, from note onsets on performance-like MIDI: POP909 songs are
   rewritten without their tempo map (one 120 bpm event, notes placed at their
   real seconds plus Gaussian timing jitter of ``--jitter-ms``), so that only the
@@ -20,13 +21,15 @@ Every table has a baseline measured in the same run:
   Baseline: the file's own (fake) tempo map, i.e. what captune reported before.
   The same songs with their real tempo map are shown as the upper bound.
 
-Corpora (see ``corpora.py``): POP909 (``chord_midi.txt``, ``key_audio.txt``
+Corpora (see ``corpora.py``): DCML (theorists' global keys and chord labels,
+music21 on every movement), POP909 (``chord_midi.txt``, ``key_audio.txt``
 first region, ``beat_midi.txt``: algorithmic labels, so agreement, not truth)
 and Nottingham (first ``K:``; ABC chord symbols placed in time by music21 with
 repeats expanded; tunes whose expanded length differs from the MIDI by more
 than one quarter note are skipped and counted).
 
     python benchmarks/accuracy.py [--corpora /work/shared/corpora] [--sample 200] [--tempo-songs 300]
+        [--music21-cache FILE]
 """
 
 import argparse
@@ -35,7 +38,6 @@ import random
 import shlex
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 
 import mir_eval
 import numpy as np
@@ -44,15 +46,17 @@ from captune.extractors.errors import BadInput
 from captune.extractors.midi import from_midi_bytes
 from captune.extractors.midi.chords import chords
 from captune.extractors.midi.key import key
+from captune.extractors.midi.key_changes import key_changes
 from captune.extractors.midi.meter import beats as notated_beats
 from captune.extractors.midi.onset_tempo import lacks_tempo_map, onset_beats
 from captune.extractors.midi.piece import Piece
 from captune.extractors.midi.tempo import map_tempo
-from captune.extractors.pitch import key_name, pitch_class
+from captune.extractors.pitch import pitch_class
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from corpora import (DEFAULT_CORPORA, chord_intervals, nottingham_chords, nottingham_corpus,  # noqa: E402
-                     pop909_beats, pop909_chords, pop909_corpus)
+from corpora import (DEFAULT_CORPORA, chord_intervals, dcml_corpus, dcml_rows, nottingham_chords,  # noqa: E402
+                     nottingham_corpus, pop909_beats, pop909_chords, pop909_corpus)
+from key_agreement import music21_keys  # noqa: E402
 
 UNKNOWN = "X"
 HARTE_QUALITY = {"": "maj", "m": "min", "dim": "dim", "aug": "aug", "7": "7", "maj7": "maj7", "m7": "min7",
@@ -68,6 +72,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--jitter-ms", type=float, default=20.0,
                         help="standard deviation of the onset jitter, ms (default %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="seed of samples and jitter (default %(default)s)")
+    parser.add_argument("--music21-cache", default=None,
+                        help="JSON file of music21 answers (path -> key), read and extended (default: none)")
     return parser.parse_args(argv)
 
 
@@ -80,19 +86,6 @@ def load(path: str) -> Piece | None:
 
 
 # --- key ------------------------------------------------------------------------
-
-def music21_key(path: str) -> str:
-    """music21 ``analyze('key')`` in mir_eval form, ``'X'`` if it fails."""
-    from music21 import converter
-    try:
-        estimate = converter.parse(path, forceSource=True, storePickle=False).analyze("key")
-    except Exception:
-        return UNKNOWN
-    tonic = estimate.tonic.name.replace("-", "b")
-    if tonic.lower() not in mir_eval.key.KEY_TO_SEMITONE:
-        return key_name(estimate.tonic.pitchClass, estimate.mode)
-    return f"{tonic} {estimate.mode}"
-
 
 def key_scores(references: list[str], estimates: list[str]) -> tuple[float, float]:
     """(mean weighted score, exact share)."""
@@ -260,17 +253,18 @@ def analyse_item(path: str) -> dict:
     k = key(piece)
     name = k["key"] if k else None
     return {"key": name or UNKNOWN,
-            "harmony": chords(piece, name) if name else [],
+            "harmony": chords(piece, name, key_changes=key_changes(piece, name)) if name else [],
             "plain": chords(piece, name, method="plain") if name else [],
             "end_s": piece.duration_s}
 
 
-def evaluate_corpus(title: str, items, refs, sample: int, seed: int) -> tuple[list[str], dict]:
-    """Key and chord tables of one corpus; ``refs`` maps item name → (intervals, labels) or None."""
+def evaluate_corpus(title: str, items, refs, sample: int, seed: int, cache: str | None = None
+                    ) -> tuple[list[str], dict]:
+    """Key and chord tables of one corpus; ``refs`` maps item name → (intervals, labels) or None;
+    music21's keys through ``cache`` (:func:`key_agreement.music21_keys`)."""
     results = [analyse_item(item.path) for item in items]
     chosen = sorted(random.Random(seed).sample(range(len(items)), min(sample, len(items))))
-    with ProcessPoolExecutor() as pool:
-        m21 = list(pool.map(music21_key, [items[i].path for i in chosen], chunksize=4))
+    m21 = music21_keys([items[i].path for i in chosen], cache)
     refs_key = [item.reference for item in items]
     est_key = [r["key"] for r in results]
     base_w, base_x = key_scores([refs_key[i] for i in chosen], m21)
@@ -302,12 +296,17 @@ def evaluate_corpus(title: str, items, refs, sample: int, seed: int) -> tuple[li
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     started = time.perf_counter()
-    out = []
+    dcml = dcml_corpus(args.corpora)
+    dcml_refs = {f"{row['corpus']}/{row['piece']}": (np.asarray([c[:2] for c in row["chords"]]).reshape(-1, 2),
+                                                     [c[2] for c in row["chords"]])
+                 for row in dcml_rows(args.corpora) if row["chords"]}
+    lines, _ = evaluate_corpus(f"DCML: {len(dcml.items)} classical movements (theorists' labels)",
+                               dcml.items, dcml_refs, len(dcml.items), args.seed, args.music21_cache)
+    print("\n".join(lines), flush=True)
     pop = pop909_corpus(args.corpora)
     pop_refs = {item.name: pop909_chords(os.path.dirname(item.path)) for item in pop.items}
     lines, _ = evaluate_corpus("POP909: 909 songs (labels are algorithmic: agreement, not truth)",
-                               pop.items, pop_refs, args.sample, args.seed)
-    out += lines
+                               pop.items, pop_refs, args.sample, args.seed, args.music21_cache)
     print("\n".join(lines), flush=True)
     notts = nottingham_corpus(args.corpora)
     table = nottingham_chords(args.corpora)
@@ -320,13 +319,14 @@ def main(argv: list[str] | None = None) -> int:
             notts_refs[item.name] = ref
     lines, _ = evaluate_corpus(f"Nottingham: {len(notts.items)} tunes in major/minor keys "
                                f"({skipped} without a chord reference that lines up with the MIDI)",
-                               notts.items, notts_refs, args.sample, args.seed)
+                               notts.items, notts_refs, args.sample, args.seed, args.music21_cache)
     print("\n".join(lines), flush=True)
     lines = evaluate_tempo(args.corpora, args.tempo_songs, args.jitter_ms, args.seed)
     print("\n".join(lines), flush=True)
     print(f"\n{time.perf_counter() - started:.0f} s. Reproduce: python benchmarks/accuracy.py --corpora "
           f"{shlex.quote(args.corpora)} --sample {args.sample} --tempo-songs {args.tempo_songs} "
-          f"--jitter-ms {args.jitter_ms:g} --seed {args.seed}")
+          f"--jitter-ms {args.jitter_ms:g} --seed {args.seed}"
+          + (f" --music21-cache {shlex.quote(args.music21_cache)}" if args.music21_cache else ""))
     return 0
 
 

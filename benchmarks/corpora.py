@@ -10,6 +10,9 @@ keys ``'Gb major'``, chord labels in Harte syntax (``'G:maj'``, ``'E:min7'``,
   ``chord_midi.txt`` (``start end Harte``) and ``beat_midi.txt`` (``time ...``
   per beat). All labels came from algorithms checked by the authors: agreement,
   not truth.
+- DCML (``dcml/``): ``midi/<corpus>__<piece>.mid`` and ``items.jsonl`` (theorists'
+  global key, local key regions ``[[start_s, end_s, key], ...]`` and chord labels;
+  120 qpm score time, repeats not expanded).
 - Nottingham (``nottingham/``): ``MIDI/<book><X>.mid`` (full tune, melody +
   chords, rendered from the ABC with repeats expanded, no tempo map: 120 bpm)
   and ``ABC_cleaned/<book>.abc``. The key is the first ``K:`` of tune ``X:``;
@@ -100,6 +103,36 @@ def pop909_chords(song_dir: str) -> tuple[np.ndarray, list[str]]:
 def pop909_beats(song_dir: str) -> np.ndarray:
     """Beat times (s) of ``beat_midi.txt`` (first column)."""
     return np.loadtxt(os.path.join(song_dir, "beat_midi.txt"), usecols=0, ndmin=1)
+
+
+def pop909_key_regions(song_dir: str) -> list[tuple[float, float, str]]:
+    """``key_audio.txt`` of a POP909 song: ``[(start_s, end_s, 'Gb major'), ...]``."""
+    regions = []
+    with open(os.path.join(song_dir, "key_audio.txt")) as fh:
+        for line in fh:
+            parts = line.split()
+            if len(parts) >= 3:
+                tonic, mode = parts[2].split(":")
+                regions.append((float(parts[0]), float(parts[1]), f"{tonic} {POP909_MODES[mode]}"))
+    return regions
+
+
+# --- DCML ----------------------------------------------------------------------
+
+def dcml_rows(corpora: str) -> list[dict]:
+    """The rows of ``dcml/items.jsonl`` with ``path`` made absolute."""
+    root = os.path.join(corpora, "dcml")
+    with open(os.path.join(root, "items.jsonl")) as fh:
+        rows = [json.loads(line) for line in fh if line.strip()]
+    for row in rows:
+        row["path"] = os.path.join(root, row["path"])
+    return rows
+
+
+def dcml_corpus(corpora: str) -> Corpus:
+    """The DCML movements with their global key; item names are ``<corpus>/<piece>``."""
+    items = [Item(f"{row['corpus']}/{row['piece']}", row["path"], row["key"]) for row in dcml_rows(corpora)]
+    return Corpus("DCML (theorists' global key)", items, {})
 
 
 # --- Nottingham: keys ----------------------------------------------------------

@@ -55,8 +55,8 @@ RETURN = ["G", "D7", "G", "G"]
 def test_opening_key_outweighs_a_longer_excursion_to_the_dominant():
     p = piece(sections(A_PART, B_PART, RETURN))
     assert key(p)["key"] == "G major"
-    # The plain sum is swayed by the long B part: the case the opening weight is for.
-    assert key(p, opening=None)["key"] == "D major"
+    # The plain sum is swayed by the long B part: the case the start and end weights are for.
+    assert key(p, opening=None, closing=0, final_bass_weight=0)["key"] == "D major"
 
 
 def test_a_last_chorus_lifted_a_semitone_keeps_the_home_key():
@@ -70,7 +70,49 @@ def test_a_last_chorus_lifted_a_semitone_keeps_the_home_key():
         notes += [(t + shift, d, pitch, v) for t, d, pitch, v in more]
     p = piece(tracks)
     assert key(p)["key"] == "C major"
-    assert key(p, opening=None)["key"] == "Db major"
+    assert key(p, opening=None, closing=0, final_bass_weight=0)["key"] == "Db major"
+
+
+# A sonata-like plan: 16 bars in C major, a second group of 24 bars in G major
+# (the dominant, with its F#), 16 bars back in C. More time is spent in G, but
+# the movement starts and ends in C: its key is C major.
+EXPOSITION = ["C", "F", "G7", "C"] * 4
+SECOND_GROUP = ["G", "D7", "G", "D", "Em", "A7", "D7", "G"] * 3
+RECAPITULATION = ["C", "F", "G7", "C"] * 4
+
+
+def test_a_sonata_plan_keeps_the_key_it_starts_and_ends_in():
+    p = piece(sections(EXPOSITION, SECOND_GROUP, RECAPITULATION))
+    assert key(p)["key"] == "C major"
+
+
+def test_a_whole_tone_lift_for_the_last_chorus_keeps_the_first_key():
+    # I-vi-IV-V in C for 32 bars, the last chorus (8 bars) a whole tone up, in D.
+    tracks = sections(["C", "Am", "F", "G"] * 8)
+    for (_, _, notes), (_, _, more) in zip(tracks, sections(["C", "Am", "F", "G"] * 2, transpose=2)):
+        notes += [(t + 32 * 4.0, d, pitch, v) for t, d, pitch, v in more]
+    assert key(piece(tracks))["key"] == "C major"
+
+
+def test_a_folk_b_part_in_the_dominant_keeps_the_tonic():
+    # AABA-like: 8 bars in G, 8 bars in D (the dominant), 8 bars in G.
+    p = piece(sections(A_PART, ["D", "G", "A7", "D"] * 2, A_PART))
+    assert key(p)["key"] == "G major"
+
+
+def test_a_picardy_third_leaves_the_piece_in_minor():
+    # i-iv-V7-i in A minor three times, then a final cadence on A major (C#).
+    p = piece(sections(["Am", "Dm", "E7", "Am"] * 3 + ["Am", "Dm", "E7", "A"]))
+    assert key(p)["key"] == "A minor"
+
+
+def test_a_relative_major_minor_tie_shows_a_low_margin():
+    # Am and C alternating, white notes only, no leading tone: C major and A minor
+    # are the two answers, and the runner-up is the other one.
+    tie = key(piece(sections(["Am", "C"] * 8)))
+    assert {tie["key"], tie["key_alternative"]} == {"C major", "A minor"}
+    clear = key(piece(sections(["C", "F", "G7", "C"] * 4)))
+    assert clear["key"] == "C major" and clear["key_alternative"] != "A minor"
 
 
 @pytest.mark.parametrize("semitones", range(12))
@@ -113,7 +155,7 @@ def test_uniform_weighting_is_the_plain_profile_sum():
         notes.append((t, dur, 62 + degree, 80))
         t += dur
     p = piece([(0, False, notes)])
-    plain = key(p, "albrecht", opening=None)
+    plain = key(p, "albrecht", opening=None, closing=0, final_bass_weight=0)
     assert plain["key"] == "D major" and plain["key_confidence"] > 0.999
     durations = pitch_class_profile(p)
     # each duration was rounded to the tick (480 per quarter note)

@@ -11,11 +11,12 @@ emotion model is run on the variant's facts.
   ``s`` and take the conventional spelling of the new key (F# minor -2 -> E minor,
   C major +3 -> Eb major); chord roots (and slash basses) move by ``s`` and are
   re-spelled for the new key (:func:`captune.extractors.pitch.spell_root`),
-  qualities and ``N`` kept; ``chord_summary`` likewise; ``note_stats``
+  qualities and ``N`` kept; ``chord_summary`` likewise; every ``key_changes`` key
+  moves like ``key``; ``note_stats``
   ``pitch_min`` / ``pitch_max`` / ``pitch_mean`` + ``s``.
 - ``tempo_change`` by ratio ``r``: ``tempo_bpm`` and every ``tempo_changes`` bpm
   x ``r`` (``tempo_word`` recomputed); every time in seconds / ``r``
-  (``tempo_changes``, ``beats_s``, ``downbeats_s``, chord and section bounds, ``duration_s``,
+  (``tempo_changes``, ``key_changes``, ``beats_s``, ``downbeats_s``, chord and section bounds, ``duration_s``,
   ``duration_word`` recomputed; section labels and kinds kept); ``note_stats`` ``note_density`` x ``r``.
 - ``volume_change``: ``note_stats`` ``mean_velocity`` x the time-average of the
   gain curve over the clip (:func:`captune.augment.plan.mean_gain`; exact when
@@ -83,6 +84,8 @@ def _shift(f: dict, s: int) -> None:
     for name in ("key", "key_alternative"):
         if name in f:
             f[name] = transpose_key(f[name], s)
+    for change in f.get("key_changes") or []:
+        change["key"] = transpose_key(change["key"], s)
     key = f.get("key")
     for chord in f.get("chords") or []:
         chord["label"] = transpose_chord(chord["label"], s, key)
@@ -112,6 +115,8 @@ def _stretch(f: dict, r: float) -> None:
             f[name] = np.round(np.asarray(f[name], dtype=float) / r, 3).tolist()
     for span in (f.get("chords") or []) + (f.get("sections") or []):
         span["start_s"], span["end_s"] = round(span["start_s"] / r, 3), round(span["end_s"] / r, 3)
+    for change in f.get("key_changes") or []:
+        change["time_s"] = round(change["time_s"] / r, 3)
     stats = f.get("note_stats")
     if stats and stats.get("note_density") is not None:
         stats["note_density"] = round(stats["note_density"] * r, 3)

@@ -12,7 +12,8 @@ Conventions (facts as in :mod:`captune.captioners.template`):
   passes when tonic pitch class and mode match, so enharmonic spellings (D#
   minor for Eb minor) pass. Stating the relative key (G major for E minor) or
   the parallel one (E major for E minor) is a problem, named as such. Stating
-  any key when no key was detected (drums only) is a problem.
+  any key when no key was detected (drums only) is a problem. A key the piece
+  moves to (any key of ``key_changes``) passes too.
 - **Tempo (bpm).** A number before ``bpm``/``beats per minute`` passes when it
   is within ``max(BPM_TOLERANCE_ABS, BPM_TOLERANCE_REL * bpm)`` of ``tempo_bpm``:
   3 bpm covers rounding to the nearest 5 (what writers do with "about 95
@@ -300,6 +301,7 @@ def check(caption: str | None, facts: Mapping) -> list[str]:
     stated = 0
 
     key = facts.get("key")
+    moved_to = {change["key"] for change in facts.get("key_changes") or []}
     true_pc, true_mode = None, None
     if key:
         try:
@@ -310,7 +312,7 @@ def check(caption: str | None, facts: Mapping) -> list[str]:
         said = key_name(pc, mode)
         if key is None:
             problems.append(f"key: says {said}, but no key was detected")
-        elif (pc, mode) == (true_pc, true_mode):
+        elif (pc, mode) == (true_pc, true_mode) or said in moved_to:  # the home key or one it moves to
             stated += 1
         elif mode != true_mode and pc == (true_pc + (3 if true_mode == "minor" else 9)) % 12:
             problems.append(f"key: says {said}, the key is {key} (relative-key confusion)")

@@ -40,6 +40,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from captune.captioners.form import form_sentence
+from captune.captioners.modulation import modulation_sentence
 
 __all__ = ["caption"]
 
@@ -89,7 +90,8 @@ def caption(facts: Mapping, rng: np.random.Generator) -> str:
     noun = _pick(rng, _NOUNS)
     intro = _intro(facts, noun, rng)
     frame = [s for s in (_key_sentence(facts, rng), _meter_sentence(facts, rng), _tempo_sentence(facts, rng)) if s]
-    others = [s for s in (_chord_sentence(facts, rng), _duration_sentence(facts, rng), form_sentence(facts)) if s]
+    others = [s for s in (_chord_sentence(facts, rng), _duration_sentence(facts, rng),
+                          modulation_sentence(facts), form_sentence(facts)) if s]
 
     budget = MAX_SENTENCES - len(others) - (intro is not None)
     if len(frame) > 1 and (len(frame) > budget or rng.random() < 0.5):

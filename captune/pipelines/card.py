@@ -23,7 +23,7 @@ from captune.schemas.record import SCHEMA
 TASK_CATEGORIES = ["text-to-audio", "text-generation"]
 TAGS = ["music", "midi", "symbolic-music", "audio", "music-captioning", "captune"]
 STAT_COLUMNS = ["id", "source_uri", "group_id", "split", "modality", "variant", "key", "tempo_bpm", "time_signature",
-                "duration_s", "instruments", "emotion_quadrant", "caption", "sections"]
+                "duration_s", "instruments", "emotion_quadrant", "caption", "key_changes", "sections"]
 EXAMPLE_COLUMNS = ("file", "duration_s", "key", "tempo_bpm", "time_signature", "caption")
 SIZE_BOUNDS = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
                (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M"), (1_000_000_000, "100M<n<1B")]
@@ -138,6 +138,7 @@ def distributions(stats: pa.Table) -> dict[str, Counter | list]:
         "caption_words": [len(c.split()) for c in col["caption"]],
         "forms": Counter(form_name(s) for s in col["sections"]),
         "section_counts": Counter(len(s) if s else 0 for s in col["sections"]),
+        "modulating": sum(len(k or []) > 1 for k in col["key_changes"]),  # rows whose key changes
     }
 
 
@@ -220,7 +221,8 @@ def card_body(manifest: dict, stats: pa.Table, examples: list[dict]) -> str:
         "## Distributions",
         table_md(("", "values"), [("tempo (bpm)", _spread(d["tempo_bpm"])),
                                   ("duration (s)", _spread(d["duration_s"])),
-                                  ("caption length (words)", _spread(d["caption_words"]))]),
+                                  ("caption length (words)", _spread(d["caption_words"])),
+                                  ("rows that change key (`key_changes`)", d["modulating"])]),
         table_md(("modality", "rows"), sorted(d["modalities"].items())),
         table_md(("variant", "rows"), sorted(d["variants"].items())),
         table_md(("key", "rows"), sorted(d["keys"].items(), key=lambda kv: (-kv[1], kv[0]))),

@@ -12,10 +12,12 @@ Method:
    of ``FALLBACK_FRAME_S``. Treble and bass chroma (:func:`.chroma.chromagram`)
    are averaged over the chroma frames whose centres fall in each frame.
 2. Scores, as the MIDI labeller (:mod:`captune.extractors.midi.harmony`) with
-   its weights: cosine of the unit treble chroma with each template (the frame
-   mixed with its beat, weights ``SCALES``), a bass bonus / penalty from the
-   bass chroma's share on the root / off the chord, the key prior for diatonic
-   chords, costs for sevenths and dim / aug triads.
+   its templates, key prior and costs: cosine of the unit treble chroma with
+   each template (the frame mixed with its beat, weights ``SCALES``), a bass
+   bonus / penalty (``BASS_ROOT`` / ``BASS_FOREIGN``, the MIDI labeller's
+   weights before it took a Viterbi path of its own) from the bass chroma's
+   share on the root / off the chord, the key prior for diatonic chords, costs
+   for sevenths and dim / aug triads.
 3. ``N``: scores ``N_SCORE``, and wins outright in frames whose treble energy is
    under ``SILENCE_SHARE`` of the median frame's.
 4. Viterbi over the 97 states with emissions ``score / TEMPERATURE`` and a
@@ -26,10 +28,12 @@ Method:
 import numpy as np
 
 from captune.extractors.midi.chords import _label_names
-from captune.extractors.midi.harmony import (BASS_FOREIGN, BASS_ROOT, KEY_PRIOR, RARE_COST, SCALES,
-                                             SEVENTH_COST, SUBDIVIDE, _IS_RARE, _IS_SEVENTH, _MASK, _ROOTS,
-                                             _SQRT_SIZES, _diatonic, _tone_sums, _unit)
+from captune.extractors.midi.harmony import (KEY_PRIOR, RARE_COST, SEVENTH_COST, SUBDIVIDE, _IS_RARE, _IS_SEVENTH,
+                                             _MASK, _ROOTS, _SQRT_SIZES, _diatonic, _tone_sums, _unit)
 
+SCALES = (1.0, 0.5)  # weights of the fits of the frame and of its beat
+BASS_ROOT = 0.12
+BASS_FOREIGN = 0.10
 FALLBACK_FRAME_S = 0.5
 N_SCORE = 0.55
 SILENCE_SHARE = 0.05
@@ -67,7 +71,7 @@ def scores(treble: np.ndarray, bass: np.ndarray, key: str | None) -> np.ndarray:
     beat = np.arange(len(treble)) // SUBDIVIDE
     new = np.append(True, beat[1:] != beat[:-1])
     beat_unit = _unit(np.add.reduceat(treble, np.flatnonzero(new), axis=0))[np.cumsum(new) - 1]
-    w_frame, w_beat = SCALES[:2]
+    w_frame, w_beat = SCALES
     mixed = (w_frame * _unit(treble) + w_beat * beat_unit) / (w_frame + w_beat)
     s = _tone_sums(mixed) / _SQRT_SIZES
     share = bass / np.maximum(bass.sum(axis=1, keepdims=True), 1e-12)

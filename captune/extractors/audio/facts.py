@@ -5,7 +5,7 @@ The keys are the MIDI path's (:func:`captune.extractors.midi.extract`) plus
 ``time_signature`` (and its ``time_signature_source``), ``instruments``,
 ``instrument_programs``, ``instrument_tracks``, ``note_stats``, ``sections`` (not yet); ``dynamics_known`` is
 True (a recording's loudness is real).
-Emotion is not estimated here. Facts of each kind: :mod:`.rhythm`, :mod:`.key`,
+Emotion is not estimated here; ``key_changes`` holds the global key alone. Facts of each kind: :mod:`.rhythm`, :mod:`.key`,
 :mod:`.chords`, :mod:`.downbeats` (from the chord changes), :mod:`.loudness`,
 :mod:`.stats`.
 """
@@ -56,6 +56,7 @@ def _facts(audio: Audio, key_profile: str | None, chroma) -> dict:
     facts.update(rhythm(y))
     times, treble, bass = chromagram(y, sr) if chroma is None else chroma
     facts.update(key(y, treble.mean(axis=0), key_profile))
+    facts["key_changes"] = [{"time_s": 0.0, "key": facts["key"]}] if facts["key"] else []  # no local keys yet
     segments = (chords_from_chroma(times, treble, bass, facts["beats_s"], audio.duration_s, facts["key"])
                 if facts["key"] else [])
     facts["chords"] = segments

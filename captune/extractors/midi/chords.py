@@ -10,8 +10,9 @@ Methods (``chords(piece, key, method=...)``):
 - ``'harmony'`` (default): every beat of the notated grid
   (:func:`meter.beat_ticks`, or beats found from onsets) is split in two
   frames, labelled by :mod:`captune.extractors.midi.harmony` (melody-discounted
-  and bass-aware evidence, fits over frame, beat, half bar and bar, a key
-  prior, parsimony for sevenths); equal neighbours merge.
+  and bass-aware evidence, template fits per frame, a prior
+  from the key in force, parsimony for sevenths, a Viterbi path with a cost
+  per chord change); equal neighbours merge.
 - ``'plain'`` (:func:`plain_chords`, the baseline captune started with): for
   every beat sum how long each pitch class sounds (non-drum notes, in ticks);
   label it with the template of highest cosine similarity (Fujishima 1999), or
@@ -82,10 +83,10 @@ def _label_names(key: str | None) -> np.ndarray:
     return np.asarray([spell_root(root, key) + quality for root, quality in _TEMPLATE_NAMES] + ["N"])
 
 
-def _beat_bounds(piece: Piece) -> tuple[np.ndarray, np.ndarray]:
-    """(bounds, downbeats) in ticks: the notated beats plus the end of the last note."""
-    beats, downbeats = beat_ticks(piece)
-    return np.append(beats, max(piece.end_tick, beats[-1] + 1)).astype(np.float64), downbeats
+def _beat_bounds(piece: Piece) -> np.ndarray:
+    """Bounds in ticks: the notated beats plus the end of the last note."""
+    beats, _ = beat_ticks(piece)
+    return np.append(beats, max(piece.end_tick, beats[-1] + 1)).astype(np.float64)
 
 
 def _merge(piece: Piece, bounds: np.ndarray, labels) -> list[dict]:
@@ -103,18 +104,18 @@ def _merge(piece: Piece, bounds: np.ndarray, labels) -> list[dict]:
 def plain_chords(piece: Piece, key: str | None = None) -> list[dict]:
     """The plain matcher captune started with (the accuracy baseline): per beat, the
     template of highest cosine similarity, ``N`` below ``MIN_SIMILARITY``."""
-    bounds, _ = _beat_bounds(piece)
+    bounds = _beat_bounds(piece)
     return _merge(piece, bounds, label_chroma(segment_chroma(piece, bounds), key))
 
 
 def chords(piece: Piece, key: str | None = None, method: str = "harmony",
-           beat_ticks: np.ndarray | None = None) -> list[dict]:
+           beat_ticks: np.ndarray | None = None, key_changes: list[dict] | None = None) -> list[dict]:
     """Merged beat-synchronous chord segments (see module doc).
 
-    ``method='harmony'`` (default): :func:`captune.extractors.midi.harmony.harmony_labels`;
+    ``method='harmony'`` (default): :func:`captune.extractors.midi.harmony.harmony_labels`, its key
+    prior following ``key_changes`` (``[{'time_s', 'key'}, ...]``) where given;
     ``method='plain'``: :func:`plain_chords`, the plain template matcher. ``beat_ticks``
-    replaces the notated beats (e.g. beats found from onsets; the bar is then unknown, so
-    only the frame and beat time scales count).
+    replaces the notated beats (e.g. beats found from onsets).
     """
     if method == "plain":
         return plain_chords(piece, key)
@@ -125,8 +126,7 @@ def chords(piece: Piece, key: str | None = None, method: str = "harmony",
         grid = np.asarray(beat_ticks, dtype=np.float64)
         grid = np.concatenate([[0.0], grid]) if grid[0] > 0 else grid
         bounds = np.append(grid, max(piece.end_tick, grid[-1] + 1))
-        downbeats = None
     else:
-        bounds, downbeats = _beat_bounds(piece)
+        bounds = _beat_bounds(piece)
     frames = subdivide(bounds)
-    return _merge(piece, frames, harmony_labels(piece, frames, downbeats, key))
+    return _merge(piece, frames, harmony_labels(piece, frames, key, key_changes))

@@ -7,6 +7,7 @@ from captune.extractors.midi.bar_inference import settle, settle_on_beats
 from captune.extractors.midi.chords import chords
 from captune.extractors.midi.instruments import instruments
 from captune.extractors.midi.key import DEFAULT_PROFILE, key
+from captune.extractors.midi.key_changes import key_changes
 from captune.extractors.midi.meter import beats, time_signature
 from captune.extractors.midi.notes import note_stats
 from captune.extractors.midi.onset_tempo import onset_estimate
@@ -56,7 +57,9 @@ def extract(piece: Piece, key_profile: str = DEFAULT_PROFILE, emotion_model=None
     else:
         facts.update(beats(piece) if piece.tempo_known else {"beats_s": None, "downbeats_s": None})
     facts.update(key(piece, key_profile) or _NO_KEY)
-    segments = chords(piece, facts["key"], beat_ticks=beat_grid) if facts["key"] else []
+    facts["key_changes"] = key_changes(piece, facts["key"], key_profile)
+    segments = (chords(piece, facts["key"], beat_ticks=beat_grid, key_changes=facts["key_changes"])
+                if facts["key"] else [])
     facts["chords"] = segments
     facts["chord_summary"], facts["chord_summary_count"] = progression_summary(
         segments, facts["downbeats_s"], facts["beats_s"])

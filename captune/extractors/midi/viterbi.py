@@ -1,0 +1,35 @@
+"""Viterbi decoding with one cost for every change of state.
+
+Conventions: ``evidence`` is frames x states, higher is better (summed along
+the path); the cost of a change is in the same units. Used for local keys
+(:mod:`.key_changes`) and chord labels (:mod:`.harmony`).
+"""
+
+import numpy as np
+
+
+def viterbi(evidence: np.ndarray, switch: float) -> np.ndarray:
+    """State index per frame maximising summed evidence minus ``switch`` per change.
+
+    With one cost for every change, the best way into a state is to stay in it or to come
+    from the previous frame's best state: the forward pass keeps the scores, each frame's
+    leader and threshold, and the backtrack decides stay-or-jump from them (O(frames x states))."""
+    n, states = evidence.shape
+    scores = np.empty((n, states))
+    scores[0] = evidence[0]
+    leader = np.zeros(n, dtype=np.int64)
+    threshold = np.zeros(n)
+    for t in range(1, n):
+        prev = scores[t - 1]
+        leader[t] = best = prev.argmax()
+        threshold[t] = prev[best] - switch
+        np.maximum(prev, threshold[t], out=scores[t])
+        scores[t] += evidence[t]
+    path = np.empty(n, dtype=np.int64)
+    state = int(scores[-1].argmax())
+    for t in range(n - 1, 0, -1):
+        path[t] = state
+        if scores[t - 1, state] < threshold[t]:
+            state = int(leader[t])
+    path[0] = state
+    return path

@@ -1,0 +1,122 @@
+"""Known-answer tests of ``key_changes`` (captune.extractors.midi.key_changes), of the
+modulation sentence and of how augmentation rewrites the changes.
+
+The pieces are block chords + bass written with ``fixtures`` at 120 bpm in 4/4, so one
+bar lasts 2 s; the keys of each section are read off its chords (the dominant's
+sharp, the lifted loop's transposition).
+"""
+
+import numpy as np
+import pytest
+
+import fixtures as fx
+from captune.augment.labels import rewrite
+from captune.captioners.factcheck import check
+from captune.captioners.modulation import MIN_SHARE, lasting_keys, modulation_sentence
+from captune.extractors.midi import extract, from_midi_bytes
+from captune.extractors.midi.key import key
+from captune.extractors.midi.key_changes import key_changes
+from captune.extractors.midi.viterbi import viterbi
+from test_key import A_PART, EXPOSITION, RECAPITULATION, SECOND_GROUP, sections
+
+BAR_S = 2.0
+
+
+def piece(tracks):
+    return from_midi_bytes(fx.make_midi(tracks))
+
+
+def changes(p):
+    return [(c["time_s"], c["key"]) for c in key_changes(p, key(p)["key"])]
+
+
+def test_a_sonata_plan_goes_to_the_dominant_and_back_at_its_section_bars():
+    # 16 bars C, 24 bars G, 16 bars C: changes at bar 16 (32 s) and bar 40 (80 s).
+    found = changes(piece(sections(EXPOSITION, SECOND_GROUP, RECAPITULATION)))
+    assert [k for _, k in found] == ["C major", "G major", "C major"]
+    assert found[0][0] == 0.0
+    assert found[1][0] == pytest.approx(16 * BAR_S, abs=2 * BAR_S)
+    assert found[2][0] == pytest.approx(40 * BAR_S, abs=2 * BAR_S)
+
+
+def test_a_last_chorus_a_whole_tone_up_is_one_change():
+    tracks = sections(["C", "Am", "F", "G"] * 8)
+    for (_, _, notes), (_, _, more) in zip(tracks, sections(["C", "Am", "F", "G"] * 2, transpose=2)):
+        notes += [(t + 32 * 4.0, d, pitch, v) for t, d, pitch, v in more]
+    found = changes(piece(tracks))
+    assert [k for _, k in found] == ["C major", "D major"]
+    assert found[1][0] == pytest.approx(32 * BAR_S, abs=2 * BAR_S)
+
+
+def test_a_passing_secondary_dominant_is_not_a_modulation():
+    # I-IV-V-I in C with one bar of D7 (V/V) leading to G: a tonicisation, not a new key.
+    p = piece(sections(["C", "F", "D7", "G", "C", "F", "G7", "C"] * 4))
+    assert key_changes(p, "C major") == [{"time_s": 0.0, "key": "C major"}]
+
+
+def test_a_piece_that_stays_has_one_entry_with_its_global_key():
+    p = piece(sections(["Am", "Dm", "E7", "Am"] * 3 + ["Am", "Dm", "E7", "A"]))  # Picardy ending
+    assert key(p)["key"] == "A minor"
+    assert changes(p) == [(0.0, "A minor")]
+
+
+def test_drums_only_have_no_key_changes():
+    p = piece([(fx.DRUMS_KIT, True, fx.drum_pattern(4))])
+    assert key_changes(p, None) == []
+    assert extract(p)["key_changes"] == []
+
+
+def test_viterbi_pays_the_switch_cost_only_for_a_lasting_gain():
+    # Two states: state 1 better by 0.5 for 3 frames: a gain of 1.5, under the 2 x 1.0 of going
+    # there and back; for the last 6 frames a gain of 3.0, over the 1.0 of going once.
+    evidence = np.zeros((10, 2))
+    evidence[:, 0] = 1.0
+    evidence[4:7, 1] = 1.5
+    assert viterbi(evidence, 1.0).tolist() == [0] * 10
+    evidence[4:, 1] = 1.5
+    assert viterbi(evidence, 1.0).tolist() == [0] * 4 + [1] * 6
+    assert viterbi(evidence, 3.5).tolist() == [0] * 10  # a cost above the gain: no change
+
+
+def test_extract_fills_key_changes():
+    facts = extract(piece(sections(EXPOSITION, SECOND_GROUP, RECAPITULATION)))
+    assert facts["key"] == "C major"
+    assert [c["key"] for c in facts["key_changes"]] == ["C major", "G major", "C major"]
+
+
+SONATA_FACTS = {"key": "C major", "duration_s": 112.0,
+                "key_changes": [{"time_s": 0.0, "key": "C major"}, {"time_s": 32.0, "key": "G major"},
+                                {"time_s": 80.0, "key": "C major"}]}
+
+
+def test_the_sentence_says_a_lasting_change_and_the_return():
+    assert modulation_sentence(SONATA_FACTS) == ("{subj} opens in C major and moves to G major "
+                                                 "before returning home.")
+    lift = {"key": "C major", "duration_s": 80.0,
+            "key_changes": [{"time_s": 0.0, "key": "C major"}, {"time_s": 64.0, "key": "D major"}]}
+    assert modulation_sentence(lift) == "{subj} opens in C major and moves to D major."
+
+
+def test_a_short_excursion_is_not_said():
+    # G major for 10 s of a 112 s piece: under MIN_SHARE, dropped, and the two C regions merge.
+    short = dict(SONATA_FACTS, key_changes=[{"time_s": 0.0, "key": "C major"}, {"time_s": 32.0, "key": "G major"},
+                                            {"time_s": 32.0 + 0.5 * MIN_SHARE * 112.0, "key": "C major"}])
+    assert lasting_keys(short) == ["C major"]
+    assert modulation_sentence(short) is None
+    assert modulation_sentence({"key": "C major", "duration_s": 60.0,
+                                "key_changes": [{"time_s": 0.0, "key": "C major"}]}) is None
+
+
+def test_factcheck_accepts_a_key_the_piece_moves_to_and_still_refuses_others():
+    assert not [p for p in check("It opens in C major and moves to G major before returning home.",
+                                 SONATA_FACTS) if p.startswith("key")]
+    assert [p for p in check("This piece is in D major, with a steady beat.", SONATA_FACTS) if p.startswith("key")]
+
+
+def test_augmentation_transposes_and_stretches_key_changes():
+    shifted = rewrite(SONATA_FACTS, {"kind": "pitch_shift", "semitones": 3})
+    assert [c["key"] for c in shifted["key_changes"]] == ["Eb major", "Bb major", "Eb major"]
+    assert [c["time_s"] for c in shifted["key_changes"]] == [0.0, 32.0, 80.0]
+    faster = rewrite(SONATA_FACTS, {"kind": "tempo_change", "tempo_ratio": 1.25})
+    assert [c["time_s"] for c in faster["key_changes"]] == [0.0, 25.6, 64.0]
+    assert [c["key"] for c in faster["key_changes"]] == ["C major", "G major", "C major"]
