@@ -254,8 +254,8 @@ def _tune_similarity(piece: Piece, bounds: np.ndarray, melody: np.ndarray) -> np
     right = window[np.repeat(first[group[plain]], group_size[group[plain]]) + offsets]
     common = np.bincount(left * len(starts) + right, minlength=n * len(starts)).reshape(n, len(starts))
     union = size[SHIFT_QUARTERS * n:(SHIFT_QUARTERS + 1) * n, None] + size[None, :] - common
-    jaccard = np.where(union > 0, common / np.where(union > 0, union, 1), 0.0).reshape(n, len(shifts), n)
-    best = jaccard.max(axis=1)
+    np.maximum(union, 1.0, out=union)          # an empty union has nothing in common: 0 / 1
+    best = (common / union).reshape(n, len(shifts), n).max(axis=1)
     return np.maximum(best, best.T)
 
 
@@ -345,16 +345,16 @@ def segment(cum: np.ndarray, pad: int, melodic: np.ndarray, breaths: np.ndarray)
     by_end = np.where(from_end >= 0, gains[lengths - 1, from_end.clip(0)], -np.inf)
     best = np.full(n + 1, -np.inf)
     best[0] = 0.0
-    back = np.zeros(n + 1, dtype=np.int64)
+    back = [0] * (n + 1)
     for end in range(1, n + 1):                       # the first (shortest) of equal scores wins
         k = min(longest, end)
         scores = best[end - k:end][::-1] + by_end[end, :k]
-        back[end] = int(np.argmax(scores)) + 1
-        best[end] = scores[back[end] - 1]
+        length = scores.argmax()
+        back[end], best[end] = int(length) + 1, scores[length]
     cuts, end = [], n
     while end > 0:
-        cuts.append((end - int(back[end]), end))
-        end -= int(back[end])
+        cuts.append((end - back[end], end))
+        end -= back[end]
     return cuts[::-1]
 
 
