@@ -241,7 +241,8 @@ def _tune_similarity(piece: Piece, bounds: np.ndarray, melody: np.ndarray) -> np
     length = np.tile(np.diff(bounds), len(shifts))
     window, code = _window_codes(piece, starts, length, mask)
     # unique (window, code) pairs; the common codes of a bar and every window by joining on the code
-    pair = np.unique(code * len(starts) + window)
+    pair = np.sort(code * len(starts) + window)
+    pair = pair[np.append(True, pair[1:] != pair[:-1])]
     code, window = pair // len(starts), pair % len(starts)
     size = np.bincount(window, minlength=len(starts)).astype(np.float64)
     first = np.flatnonzero(np.append(True, code[1:] != code[:-1]))
@@ -253,7 +254,8 @@ def _tune_similarity(piece: Piece, bounds: np.ndarray, melody: np.ndarray) -> np
                                               group_size[group[plain]])
     right = window[np.repeat(first[group[plain]], group_size[group[plain]]) + offsets]
     common = np.bincount(left * len(starts) + right, minlength=n * len(starts)).reshape(n, len(starts))
-    union = size[SHIFT_QUARTERS * n:(SHIFT_QUARTERS + 1) * n, None] + size[None, :] - common
+    union = np.add.outer(size[SHIFT_QUARTERS * n:(SHIFT_QUARTERS + 1) * n], size)
+    union -= common
     np.maximum(union, 1.0, out=union)          # an empty union has nothing in common: 0 / 1
     best = (common / union).reshape(n, len(shifts), n).max(axis=1)
     return np.maximum(best, best.T)
