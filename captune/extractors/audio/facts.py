@@ -2,7 +2,7 @@
 
 The keys are the MIDI path's (:func:`captune.extractors.midi.extract`) plus
 ``loudness_range_lu`` and ``audio_stats``; what audio cannot tell is None:
-``time_signature``, ``instruments``, ``instrument_programs``, ``note_stats``, ``sections``.
+``time_signature``, ``instruments``, ``instrument_programs``, ``note_stats``, ``sections``, ``section_notes``.
 Emotion is not estimated here. Facts of each kind: :mod:`.rhythm`, :mod:`.key`,
 :mod:`.chords`, :mod:`.downbeats` (from the chord changes), :mod:`.loudness`,
 :mod:`.stats`.
@@ -54,7 +54,8 @@ def _facts(audio: Audio, key_profile: str | None, chroma) -> dict:
     facts["chords"] = segments
     facts["downbeats_s"] = downbeats(facts["beats_s"], segments)
     facts["chord_summary"], facts["chord_summary_count"] = progression_summary([s["label"] for s in segments])
-    facts.update(instruments=None, instrument_programs=None, note_stats=None, sections=None)  # sections: not yet
+    facts.update(instruments=None, instrument_programs=None, note_stats=None, sections=None,
+                 section_notes=None)  # sections: not yet
     facts.update(loudness(y, sr))
     facts["audio_stats"] = audio_stats(y, sr)
     return facts

@@ -67,6 +67,7 @@ BREATH_QUARTERS = (2, 1)   # quarter notes before and after a bar line in which 
 BREATH_WEIGHT = 1.0    # gain of starting a segment after a silent melody, in bars of similarity
 REPEAT_WEIGHT = 2.0    # gain of starting a segment where a repetition starts, in bars of similarity
 SAME_LABEL = 0.5       # mean bar similarity for two segments to share a label
+SOUNDING_FRAME_S = 0.05   # frame of the instruments' sounding shares in :func:`section_notes`, seconds
 STRIPE_BARS = 4        # bars before and after a bar line compared to find where a repetition starts
 
 
@@ -459,3 +460,43 @@ def sections(piece: Piece, downbeats_s=None) -> list[dict]:
     times = np.round(piece.seconds(bounds), 3)
     return [{"start_s": float(times[a]), "end_s": float(times[b]), "label": label, "kind": kind}
             for (a, b), label, kind in zip(segments, labels, kinds)]
+
+
+def section_notes(piece: Piece, found: list[dict]) -> list[dict]:
+    """Per section of ``found`` (:func:`sections`), facts of the notes starting inside it, for the
+    segment captions (:mod:`captune.captioners.form`): ``sounding`` {GM program (128 drums): share
+    of the section's time in which it sounds, 0..1, 2 decimals}, ``pitch_mean`` (mean MIDI pitch of
+    the pitched notes, None without), ``note_density`` (notes per second) and ``mean_velocity``."""
+    if not found:
+        return []
+    edges = np.asarray([s["start_s"] for s in found] + [found[-1]["end_s"]])
+    on = piece.seconds(piece.onset)
+    off = piece.seconds(piece.onset + piece.duration)
+    which = np.searchsorted(edges, on, side="right") - 1
+    programs = piece.track_program[piece.track]
+    frames = np.arange(edges[0], edges[-1], SOUNDING_FRAME_S)
+    frame_section = np.searchsorted(edges, frames, side="right") - 1
+    frames_per_section = np.bincount(frame_section, minlength=len(found))
+    shares = {}
+    for program in np.unique(programs).tolist():
+        mask = programs == program
+        delta = np.zeros(len(frames) + 1)
+        np.add.at(delta, np.searchsorted(frames, on[mask]), 1)
+        np.add.at(delta, np.searchsorted(frames, off[mask]), -1)
+        sounding = np.cumsum(delta)[:-1] > 0
+        shares[program] = np.bincount(frame_section, weights=sounding, minlength=len(found)) / np.maximum(
+            frames_per_section, 1)
+    pitched = ~piece.is_drum
+    out = []
+    for k, section in enumerate(found):
+        inside = which == k
+        tuned = inside & pitched
+        seconds = max(section["end_s"] - section["start_s"], 1e-9)
+        out.append({
+            "sounding": {p: round(float(v[k]), 2) for p, v in shares.items() if v[k] > 0},
+            "pitch_mean": round(float(piece.pitch[tuned].mean()), 2) if tuned.any() else None,
+            "note_density": round(float(inside.sum() / seconds), 3),
+            "mean_velocity": round(float(piece.velocity[inside].mean()), 2) if inside.any() else None,
+        })
+    return out
+
