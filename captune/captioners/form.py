@@ -2,13 +2,14 @@
 
 Facts used: ``sections`` (``{'start_s', 'end_s', 'label', 'kind'}``, see
 :mod:`captune.extractors.midi.sections`), ``downbeats_s`` and ``time_signature``
-(bar counts, :func:`bar_count`), ``chords`` (the chords of each section). Any may be
-missing: no sections, no sentence; no downbeats, no bar counts.
+(bar counts, :func:`bar_count`), ``chords`` (the chords of each section),
+``section_notes`` (changes between sections). Any may be missing: no sections, no
+sentence; no downbeats, no bar counts; no section notes, no changes.
 
 Every statement is checkable by :mod:`captune.captioners.factcheck`: bar counts
 (``an 8-bar intro``) by :func:`bar_count`, the numbers of verses, choruses and
 sections, the label pattern (``Its form is A A B B``) and, per section, its kind,
-label, bar count and chords. Deterministic: the same facts give the same text.
+label, bar count, chords and changes. Deterministic: the same facts give the same text.
 Changes from the section before (:func:`section_changes`, from ``section_notes``,
 the notes of each section: :func:`captune.extractors.midi.sections.section_notes`)
 are stated only when clear: an instrument enters when it sounded in less than
