@@ -379,3 +379,19 @@ def test_tempo_change_keeps_section_labels_and_scales_their_times():
     assert [s["label"] for s in rewritten] == ["i", "A", "B", "A", "B", "o"]
     assert rewritten[1]["start_s"] == 15.36                     # 8 bars of 4 beats at 125 bpm
     assert rewritten == again
+
+
+def test_variants_rewrite_the_notes_of_each_section():
+    """Section notes follow a variant: pitch + semitones, notes per second x the tempo ratio (as found
+    again in the transformed MIDI); a gain curve leaves no section velocity."""
+    from fixtures import verse_chorus_song
+    data = verse_chorus_song(bpm=100)
+    facts = midi.extract(midi.from_midi_bytes(data))
+    for variant in (plan.variant("pitch_shift", semitones=3), plan.variant("tempo_change", tempo_ratio=1.25)):
+        rewritten = labels.rewrite(facts, variant)["section_notes"]
+        again = midi.extract(midi.from_midi_bytes(amidi.apply(data, variant)))["section_notes"]
+        assert [n["pitch_mean"] for n in rewritten] == [n["pitch_mean"] for n in again]
+        assert np.allclose([n["note_density"] for n in rewritten], [n["note_density"] for n in again], atol=2e-3)
+    louder = labels.rewrite(facts, plan.variant("volume_change", gain_start=1.0, gain_end=1.5))
+    assert all(n["mean_velocity"] is None for n in louder["section_notes"])
+

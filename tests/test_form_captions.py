@@ -24,8 +24,16 @@ def test_segment_captions_follow_the_sections_in_time():
     facts = _facts(verse_chorus_song())
     captions = segment_captions(facts)
     assert [(c["start_s"], c["end_s"]) for c in captions] == [(16.0 * k, 16.0 * (k + 1)) for k in range(6)]
-    assert captions[1]["text"] == "The verse (A): 8 bars over the chords C, Am, F and G."
-    assert captions[3]["text"] == "The verse (A) returns: 8 bars over the chords C, Am, F and G."
+    # the verse adds the flute (melody around G4) over the intro's piano chords: higher, 46 notes in 16 s
+    # against 20 (x 2.3) but one velocity (the flute at 70, the piano at 60); the chorus is an octave-
+    # higher tune at velocity 100, only x 1.34 the notes per second
+    assert captions[1]["text"] == ("The verse (A): 8 bars over the chords C, Am, F and G; the flute enters; "
+                                   "it is higher and denser than the section before.")
+    assert captions[2]["text"] == ("The chorus (B): 8 bars over the chords F, G, Em and Am; "
+                                   "it is higher and louder than the section before.")
+    assert captions[3]["text"] == ("The verse (A) returns: 8 bars over the chords C, Am, F and G; "
+                                   "it is lower and softer than the section before.")
+    assert captions[5]["text"].endswith("; the flute leaves; it is lower, sparser and softer than the section before.")
     for text, section in zip((c["text"] for c in captions), facts["sections"]):
         assert factcheck.check_segment(text, section, facts) == []
 
@@ -40,6 +48,27 @@ def test_fact_check_of_form_claims():
         "form: says form is A B A B, the melodic sections are A A B B"]
     wrong = factcheck.check_segment("The chorus (B): 4 bars over the chords Bb and F.", facts["sections"][2], facts)
     assert wrong == ["section: says 4 bars, the section has 8", "section: names Bb, which does not sound in it"]
+
+
+def test_section_notes_of_a_verse_chorus_song():
+    notes = _facts(verse_chorus_song())["section_notes"]
+    # intro: four two-bar chords of three notes plus two bass notes (piano, program 0) at velocity 60
+    assert notes[0]["sounding"] == {0: 1.0}
+    assert notes[0]["note_density"] == 20 / 16 and notes[0]["mean_velocity"] == 60.0
+    assert set(notes[1]["sounding"]) == {0, 73} and notes[1]["sounding"][73] >= 0.25   # the flute's verse
+
+
+def test_fact_check_of_section_changes():
+    facts = _facts(verse_chorus_song())
+    chorus = facts["sections"][2]
+    wrong = factcheck.check_segment("The chorus (B): 8 bars; the piano leaves; it is sparser and louder than "
+                                    "the section before.", chorus, facts)
+    assert wrong == ["section: says the piano leaves, no such instrument clearly leaves here",
+                     "section: says sparser, not a clear change from the section before"]
+    assert factcheck.check_segment("The chorus (B): 8 bars; it is louder.", chorus, facts) == []
+    bare = {k: v for k, v in facts.items() if k != "section_notes"}   # as read back from a shard
+    assert factcheck.check_segment("The chorus (B): 8 bars; it is louder.", chorus, bare) == [
+        "section: says louder, not a clear change from the section before"]
 
 
 def test_template_caption_states_the_form_and_passes_the_check():

@@ -73,7 +73,7 @@ def test_repeat_starts_and_repetition_match_brute_force():
     x = rng.random((12, 12))
     sim = (x + x.T) / 2
     n, span, length = 12, 4, 3
-    cum = diagonal_sums(sim)
+    cum = diagonal_sums(sim, span)          # bar a at a + span
 
     def window(a, c, m):            # bars a.. and c.. for up to m bars, inside the piece
         return sum(sim[a + k, c + k] for k in range(m) if a + k < n and c + k < n)
@@ -81,11 +81,10 @@ def test_repeat_starts_and_repetition_match_brute_force():
     rise = [max([window(a, c, span) / span - sum(sim[a - k, c - k] for k in range(1, span + 1)
                                                  if a - k >= 0 and c - k >= 0) / span
                  for c in range(n) if c != a] + [0.0]) for a in range(n)]
-    assert np.allclose(repeat_starts(cum, span), rise)
-    distance = np.abs(np.subtract.outer(np.arange(n), np.arange(n)))
-    best = [max([window(a, c, length) for c in range(n - length + 1) if abs(a - c) >= length] + [0.0])
-            for a in range(n - length + 1)]
-    assert np.allclose(repetition(cum, length, distance), best)
+    assert np.allclose(repeat_starts(cum, span, span), rise)
+    best = [[max([window(a, c, m) for c in range(n - m + 1) if abs(a - c) >= m] + [0.0]) if a <= n - m else 0.0
+             for a in range(n)] for m in range(1, length + 1)]
+    assert np.allclose(repetition(cum, span, length), best)
 
 
 def test_to_ticks_inverts_the_tempo_map():

@@ -13,16 +13,19 @@ emotion model is run on the variant's facts.
   re-spelled for the new key (:func:`captune.extractors.pitch.spell_root`),
   qualities and ``N`` kept; ``chord_summary`` likewise; every ``key_changes`` key
   moves like ``key``; ``note_stats``
-  ``pitch_min`` / ``pitch_max`` / ``pitch_mean`` + ``s``.
+  ``pitch_min`` / ``pitch_max`` / ``pitch_mean`` + ``s``, and each ``section_notes``
+  ``pitch_mean`` + ``s``.
 - ``tempo_change`` by ratio ``r``: ``tempo_bpm`` and every ``tempo_changes`` bpm
   x ``r`` (``tempo_word`` recomputed); every time in seconds / ``r``
   (``tempo_changes``, ``key_changes``, ``beats_s``, ``downbeats_s``, chord and section bounds, ``duration_s``,
-  ``duration_word`` recomputed; section labels and kinds kept); ``note_stats`` ``note_density`` x ``r``.
+  ``duration_word`` recomputed; section labels and kinds kept); ``note_stats`` and ``section_notes``
+  ``note_density`` x ``r``.
 - ``volume_change``: ``note_stats`` ``mean_velocity`` x the time-average of the
   gain curve over the clip (:func:`captune.augment.plan.mean_gain`; exact when
   notes are spread evenly in time, and ignoring the 1..127 clamp);
   ``loudness_lufs`` + 10 log10 of the time-average of gain squared (the energy
-  factor; approximate, since LUFS gating drops the quietest blocks).
+  factor; approximate, since LUFS gating drops the quietest blocks); ``section_notes``
+  ``mean_velocity`` None (a gain curve changes the sections' loudness unequally; not re-derived).
 - ``original``: a copy.
 
 Rounding follows the extractors: seconds to 1 ms, bpm to 0.01, statistics as
@@ -98,6 +101,9 @@ def _shift(f: dict, s: int) -> None:
                 stats[name] += s
         if stats.get("pitch_mean") is not None:
             stats["pitch_mean"] = round(stats["pitch_mean"] + s, 2)
+    for notes in f.get("section_notes") or []:
+        if notes["pitch_mean"] is not None:
+            notes["pitch_mean"] = round(notes["pitch_mean"] + s, 2)
 
 
 def _stretch(f: dict, r: float) -> None:
@@ -120,6 +126,8 @@ def _stretch(f: dict, r: float) -> None:
     stats = f.get("note_stats")
     if stats and stats.get("note_density") is not None:
         stats["note_density"] = round(stats["note_density"] * r, 3)
+    for notes in f.get("section_notes") or []:
+        notes["note_density"] = round(notes["note_density"] * r, 3)
 
 
 def _ramp(f: dict, variant: dict) -> None:
@@ -127,5 +135,7 @@ def _ramp(f: dict, variant: dict) -> None:
     stats = f.get("note_stats")
     if stats and stats.get("mean_velocity") is not None:
         stats["mean_velocity"] = round(stats["mean_velocity"] * mean_gain(variant, duration), 2)
+    for notes in f.get("section_notes") or []:
+        notes["mean_velocity"] = None
     if f.get("loudness_lufs") is not None:
         f["loudness_lufs"] = round(f["loudness_lufs"] + 10 * math.log10(mean_gain(variant, duration, power=2)), 2)

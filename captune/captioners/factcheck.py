@@ -42,7 +42,10 @@ Conventions (facts as in :mod:`captune.captioners.template`):
   ``choruses`` / ``instrumental passages`` / ``sections`` the number of sections of
   that kind (or all); ``form is A A B B`` the melodic labels in order.
   :func:`check_segment` checks a time-stamped section caption against its section:
-  its kind, bar count and chords (among the chords sounding in it).
+  its kind, bar count and chords (among the chords sounding in it), and each change it states from
+  the section before (an instrument entering or leaving; higher / lower, denser / sparser, louder /
+  softer) must be a clear one by :func:`captune.captioners.form.section_changes` (so none can be
+  checked without ``section_notes``).
 - **Sanity.** A caption must have ``MIN_WORDS``..``MAX_WORDS`` words and state
   at least one of the facts it was given (instrument, key, tempo, meter or
   chord), so gibberish and empty answers are rejected too.
@@ -432,7 +435,8 @@ def section_claims(caption: str, facts: Mapping) -> tuple[list[str], int]:
 
 
 def check_segment(text: str, section: Mapping, facts: Mapping) -> list[str]:
-    """Problems of a section's caption: its kind word, ``N bars`` and chords must be those of ``section``."""
+    """Problems of a section's caption: its kind word, ``N bars`` and chords must be those of ``section``,
+    and the changes it states from the section before must be clear ones (:func:`_change_problems`)."""
     from captune.captioners.form import bar_count, section_name
     problems = []
     name = section_name(section)
@@ -446,7 +450,41 @@ def check_segment(text: str, section: Mapping, facts: Mapping) -> list[str]:
               if c["start_s"] < section["end_s"] - 1e-3 and c["end_s"] > section["start_s"] + 1e-3]
     chords = _chord_set({"chords": inside})
     at = text.lower().find("chord")                     # labels like "(A)" before it are not chords
-    for pc, quality, said in (mentions(text[at:])["chords"] if at >= 0 else []):
+    for pc, quality, said in (mentions(text[at:].split(";")[0])["chords"] if at >= 0 else []):
         if (pc, quality) not in chords:
             problems.append(f"section: names {said.strip()}, which does not sound in it")
+    return problems + _change_problems(text, section, facts)
+
+
+_CHANGE_VERBS = {"enters": "enter", "enter": "enter", "joins": "enter", "join": "enter", "leaves": "leave",
+                 "leave": "leave", "drops out": "leave", "drop out": "leave"}
+_VERB_RE = re.compile(r"\b(enters|enter|joins|join|leaves|leave|drops out|drop out)\b", re.IGNORECASE)
+_TRENDS = {"higher": ("register", "higher"), "lower": ("register", "lower"), "denser": ("density", "denser"),
+           "sparser": ("density", "sparser"), "louder": ("dynamics", "louder"), "softer": ("dynamics", "softer"),
+           "quieter": ("dynamics", "softer")}
+_TREND_RE = re.compile(r"\b(" + "|".join(_TRENDS) + r")\b", re.IGNORECASE)
+
+
+def _change_problems(text: str, section: Mapping, facts: Mapping) -> list[str]:
+    """Problems of a section caption's changes from the section before (instruments entering or
+    leaving: an instrument word followed, in its clause, by enters / leaves; higher / lower, denser /
+    sparser, louder / softer): each must be a clear change by
+    :func:`captune.captioners.form.section_changes`."""
+    from captune.captioners.form import section_changes
+    index = next((i for i, s in enumerate(facts.get("sections") or [])
+                  if s["start_s"] == section["start_s"] and s["end_s"] == section["end_s"]), None)
+    change = section_changes(facts, index) if index is not None else section_changes({}, 0)
+    problems = []
+    for m in _INSTRUMENT_RE.finditer(text):
+        clause = re.split(r"[;.]", text[m.end():])[0]
+        verb = _VERB_RE.search(clause)
+        if verb:
+            way = _CHANGE_VERBS[verb.group(1).lower()]
+            if not INSTRUMENT_WORDS[m.group(1).lower()] & set(change[way]):
+                problems.append(f"section: says the {m.group(1).lower()} {verb.group(1).lower()}, "
+                                f"no such instrument clearly {way}s here")
+    for m in _TREND_RE.finditer(text):
+        key, value = _TRENDS[m.group(1).lower()]
+        if change[key] != value:
+            problems.append(f"section: says {m.group(1).lower()}, not a clear change from the section before")
     return problems

@@ -2,15 +2,25 @@
 
 Facts used: ``sections`` (``{'start_s', 'end_s', 'label', 'kind'}``, see
 :mod:`captune.extractors.midi.sections`), ``downbeats_s`` and ``time_signature``
-(bar counts, :func:`bar_count`), ``chords`` (the chords of each section). Any may be
-missing: no sections, no sentence; no downbeats, no bar counts.
+(bar counts, :func:`bar_count`), ``chords`` (the chords of each section),
+``section_notes`` (changes between sections). Any may be missing: no sections, no
+sentence; no downbeats, no bar counts; no section notes, no changes.
 
 Every statement is checkable by :mod:`captune.captioners.factcheck`: bar counts
 (``an 8-bar intro``) by :func:`bar_count`, the numbers of verses, choruses and
 sections, the label pattern (``Its form is A A B B``) and, per section, its kind,
-label, bar count and chords. Deterministic: the same facts give the same text.
-Instruments entering or leaving, register, density and dynamics per section are
-not stated yet: the record holds no per-section note facts.
+label, bar count, chords and changes. Deterministic: the same facts give the same text.
+Changes from the section before (:func:`section_changes`, from ``section_notes``,
+the notes of each section: :func:`captune.extractors.midi.sections.section_notes`)
+are stated only when clear: an instrument enters when it sounded in less than
+``SILENT_SHARE`` of the section before (a stray note, a release carried over) and
+sounds in at least ``PART_SHARE`` of this one (a part of the texture, not a fill),
+and leaves the other way round; the mean pitch moves by ``REGISTER_SEMITONES`` (a
+major third: smaller moves come from inversions and melodic contour), the notes
+per second by a factor of ``DENSITY_RATIO`` (e.g. half the parts moving from
+quarter notes to eighths), the mean velocity by ``DYNAMICS_VELOCITY`` (half of
+the 16 velocity units between the customary dynamic levels p 49, mp 64, mf 80,
+f 96). The thresholds are set from these reasons, not fitted to a corpus.
 """
 
 from __future__ import annotations
@@ -19,10 +29,16 @@ from collections.abc import Mapping
 
 import numpy as np
 
-__all__ = ["bar_count", "form_name", "form_sentence", "form_text", "segment_captions", "section_name"]
+__all__ = ["bar_count", "form_name", "form_sentence", "form_text", "section_changes", "segment_captions",
+           "section_name"]
 
 MAX_PATTERN = 8          # longest label pattern spelled out
 MAX_CHORDS = 4           # chords named per section
+PART_SHARE = 0.25        # share of a section's time an instrument sounds in to be one of its parts
+SILENT_SHARE = 0.05      # ... below which it is absent
+REGISTER_SEMITONES = 4.0
+DENSITY_RATIO = 1.5
+DYNAMICS_VELOCITY = 8.0
 _NUMBERS = ["no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
             "twelve"]
 
@@ -152,7 +168,7 @@ def form_text(facts: Mapping) -> str | None:
 
 def segment_captions(facts: Mapping) -> list[dict] | None:
     """``[{'start_s', 'end_s', 'text'}]``, one sentence per section (what it is, whether it returns, its
-    bars and chords), or None without sections."""
+    bars and chords, and what changes from the section before), or None without sections."""
     sections = facts.get("sections")
     if not sections:
         return None
@@ -170,6 +186,62 @@ def segment_captions(facts: Mapping) -> list[dict] | None:
         chords = _chords_in(section, facts)
         detail = " ".join(filter(None, [f"{bars} bar{'s' if bars != 1 else ''}" if bars else None,
                                          f"over the chords {_join(chords)}" if chords else None]))
-        text = f"{tagged}{' returns' if returns else ''}{': ' + detail if detail else ''}."
+        change = _change_clause(section_changes(facts, len(out)))
+        text = f"{tagged}{' returns' if returns else ''}{': ' + detail if detail else ''}{change}."
         out.append({"start_s": section["start_s"], "end_s": section["end_s"], "text": text[:1].upper() + text[1:]})
     return out
+
+
+def _trend(before, after, up: str, down: str, clear) -> str | None:
+    if before is None or after is None:
+        return None
+    return up if clear(after, before) else down if clear(before, after) else None
+
+
+def section_changes(facts: Mapping, index: int) -> dict:
+    """What clearly changes from section ``index - 1`` to ``index`` (module doc): ``enter`` and
+    ``leave`` (GM programs, 128 drums), ``register`` (``higher`` / ``lower``), ``density``
+    (``denser`` / ``sparser``), ``dynamics`` (``louder`` / ``softer``); empty lists and None when
+    nothing clearly changes, for the first section, or without ``section_notes``."""
+    notes = facts.get("section_notes") or []
+    out = {"enter": [], "leave": [], "register": None, "density": None, "dynamics": None}
+    if not 0 < index < len(notes):
+        return out
+    before, after = notes[index - 1], notes[index]
+    was, now = before["sounding"], after["sounding"]
+    out["enter"] = sorted(p for p, share in now.items() if share >= PART_SHARE and was.get(p, 0.0) < SILENT_SHARE)
+    out["leave"] = sorted(p for p, share in was.items() if share >= PART_SHARE and now.get(p, 0.0) < SILENT_SHARE)
+    out["register"] = _trend(before["pitch_mean"], after["pitch_mean"], "higher", "lower",
+                             lambda a, b: a - b >= REGISTER_SEMITONES)
+    out["density"] = _trend(before["note_density"], after["note_density"], "denser", "sparser",
+                            lambda a, b: a >= DENSITY_RATIO * b and a > 0)
+    out["dynamics"] = _trend(before["mean_velocity"], after["mean_velocity"], "louder", "softer",
+                             lambda a, b: a - b >= DYNAMICS_VELOCITY)
+    return out
+
+
+def _named(programs: list[int]) -> list[str]:
+    """Plain names (``the flute``) of ``programs`` that the fact check recognises, each name once."""
+    from captune.captioners.factcheck import INSTRUMENT_WORDS
+    from captune.captioners.template import instrument_name
+    from captune.extractors.midi.gm import GM_PROGRAM_NAMES
+    names: list[str] = []
+    for program in programs:
+        name = instrument_name(GM_PROGRAM_NAMES[program])
+        if program in INSTRUMENT_WORDS.get(name, ()) and f"the {name}" not in names:
+            names.append(f"the {name}")
+    return names
+
+
+def _change_clause(change: Mapping) -> str:
+    """``; the flute enters; it is higher and louder than the section before`` (empty without a change)."""
+    parts = []
+    for key, one, many in (("enter", "enters", "enter"), ("leave", "leaves", "leave")):
+        names = _named(change[key])
+        if names:
+            parts.append(f"{_join(names)} {one if len(names) == 1 else many}")
+    trends = [change[k] for k in ("register", "density", "dynamics") if change[k]]
+    if trends:
+        parts.append(f"it is {_join(trends)} than the section before")
+    return "".join(f"; {p}" for p in parts)
+

@@ -3,7 +3,7 @@
 The keys are the MIDI path's (:func:`captune.extractors.midi.extract`) plus
 ``loudness_range_lu`` and ``audio_stats``; what audio cannot tell is None:
 ``time_signature`` (and its ``time_signature_source``), ``instruments``,
-``instrument_programs``, ``instrument_tracks``, ``note_stats``, ``sections`` (not yet); ``dynamics_known`` is
+``instrument_programs``, ``instrument_tracks``, ``note_stats``, ``sections`` and ``section_notes`` (not yet); ``dynamics_known`` is
 True (a recording's loudness is real).
 Emotion is not estimated here; ``key_changes`` holds the global key alone. Facts of each kind: :mod:`.rhythm`, :mod:`.key`,
 :mod:`.chords`, :mod:`.downbeats` (from the chord changes), :mod:`.loudness`,
@@ -64,7 +64,8 @@ def _facts(audio: Audio, key_profile: str | None, chroma) -> dict:
     facts["chord_summary"], facts["chord_summary_count"] = progression_summary(
         segments, facts["downbeats_s"], facts["beats_s"])
     facts.update(instruments=None, instrument_programs=None, instrument_tracks=None, note_stats=None,
-                 time_signature_source=None, dynamics_known=True, sections=None)
+                 time_signature_source=None, dynamics_known=True, sections=None,
+                 section_notes=None)
     facts.update(loudness(y, sr))
     facts["audio_stats"] = audio_stats(y, sr)
     return facts

@@ -13,7 +13,7 @@ from captune.extractors.midi.notes import note_stats
 from captune.extractors.midi.onset_tempo import onset_estimate
 from captune.extractors.midi.piece import Piece
 from captune.extractors.midi.progression import progression_summary
-from captune.extractors.midi.sections import sections
+from captune.extractors.midi.sections import section_notes, sections
 from captune.extractors.midi.tempo import tempo_facts
 from captune.extractors.words import duration_word
 
@@ -34,7 +34,9 @@ def extract(piece: Piece, key_profile: str = DEFAULT_PROFILE, emotion_model=None
     beats, downbeats and chords follow it; for performance MIDI only the signature is inferred, on
     the beats found from the onsets (its downbeats stay None).
     ``sections`` (the form) are on the bar lines of ``downbeats_s`` (a score without tempo: its
-    notated bars at 120 bpm, like its chords), None for performance MIDI. ``valence``, ``arousal``,
+    notated bars at 120 bpm, like its chords), None for performance MIDI; ``section_notes`` (not a
+    record column: the segment captions and their fact check read it, the written row drops it) are
+    the notes of each section (:func:`captune.extractors.midi.sections.section_notes`). ``valence``, ``arousal``,
     ``emotion_quadrant`` and ``mood`` come from the other facts through
     ``emotion_model`` (None: the literature-based default; or a model, its dict or
     JSON text, see :func:`captune.extractors.emotion.as_model`). ``dynamics_known`` (no column of
@@ -68,5 +70,6 @@ def extract(piece: Piece, key_profile: str = DEFAULT_PROFILE, emotion_model=None
     # a score without dynamics marks: every velocity is the MIDI writer's default, not loudness
     facts["dynamics_known"] = not (piece.notated and len(np.unique(piece.velocity)) == 1)
     facts["sections"] = None if estimate is not None else sections(piece, facts["downbeats_s"])  # no bars: none
+    facts["section_notes"] = section_notes(piece, facts["sections"]) if facts["sections"] else None
     facts.update(emotion.estimate(facts, emotion_model))
     return facts

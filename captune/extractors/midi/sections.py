@@ -67,6 +67,8 @@ BREATH_QUARTERS = (2, 1)   # quarter notes before and after a bar line in which 
 BREATH_WEIGHT = 1.0    # gain of starting a segment after a silent melody, in bars of similarity
 REPEAT_WEIGHT = 2.0    # gain of starting a segment where a repetition starts, in bars of similarity
 SAME_LABEL = 0.5       # mean bar similarity for two segments to share a label
+SOUNDING_FRAME_S = 0.05   # frame of the instruments' sounding shares in :func:`section_notes`, seconds
+STRIPE_BARS = 4        # bars before and after a bar line compared to find where a repetition starts
 
 
 def to_ticks(piece: Piece, seconds) -> np.ndarray:
@@ -240,7 +242,8 @@ def _tune_similarity(piece: Piece, bounds: np.ndarray, melody: np.ndarray) -> np
     length = np.tile(np.diff(bounds), len(shifts))
     window, code = _window_codes(piece, starts, length, mask)
     # unique (window, code) pairs; the common codes of a bar and every window by joining on the code
-    pair = np.unique(code * len(starts) + window)
+    pair = np.sort(code * len(starts) + window)
+    pair = pair[np.append(True, pair[1:] != pair[:-1])]
     code, window = pair // len(starts), pair % len(starts)
     size = np.bincount(window, minlength=len(starts)).astype(np.float64)
     first = np.flatnonzero(np.append(True, code[1:] != code[:-1]))
@@ -252,9 +255,10 @@ def _tune_similarity(piece: Piece, bounds: np.ndarray, melody: np.ndarray) -> np
                                               group_size[group[plain]])
     right = window[np.repeat(first[group[plain]], group_size[group[plain]]) + offsets]
     common = np.bincount(left * len(starts) + right, minlength=n * len(starts)).reshape(n, len(starts))
-    union = size[SHIFT_QUARTERS * n:(SHIFT_QUARTERS + 1) * n, None] + size[None, :] - common
-    jaccard = np.where(union > 0, common / np.where(union > 0, union, 1), 0.0).reshape(n, len(shifts), n)
-    best = jaccard.max(axis=1)
+    union = np.add.outer(size[SHIFT_QUARTERS * n:(SHIFT_QUARTERS + 1) * n], size)
+    union -= common
+    np.maximum(union, 1.0, out=union)          # an empty union has nothing in common: 0 / 1
+    best = (common / union).reshape(n, len(shifts), n).max(axis=1)
     return np.maximum(best, best.T)
 
 
@@ -274,72 +278,82 @@ def melody_breaths(piece: Piece, bounds: np.ndarray, melody: np.ndarray) -> np.n
     return (silent[last] - silent[first]) / np.maximum(last - first, 1)
 
 
-def diagonal_sums(similarity: np.ndarray) -> np.ndarray:
-    """(n + 1) x (n + 1) cumulative sums along the diagonals: ``cum[i, j]`` is the sum of
-    ``similarity[i - k, j - k]`` for k = 1..min(i, j), so bars a..a+m-1 against c..c+m-1 sum to
-    ``cum[a + m, c + m] - cum[a, c]``."""
-    n = len(similarity)
-    cum = np.zeros((n + 1, n + 1))
-    for i in range(n):
-        cum[i + 1, 1:] = similarity[i] + cum[i, :-1]
+def diagonal_sums(similarity: np.ndarray, pad: int = 0) -> np.ndarray:
+    """Cumulative sums along the diagonals of ``similarity`` with ``pad`` bars of zero similarity added
+    before and after: with ``m = n + 2 * pad``, an (m + 1) x (m + 1) array whose ``cum[i, j]`` is the
+    sum of the padded ``similarity[i - k, j - k]`` for k = 1..min(i, j). Without padding, bars a..a+m-1
+    against c..c+m-1 sum to ``cum[a + m, c + m] - cum[a, c]``; with it, bar a is at ``a + pad`` and
+    windows reaching past either end of the piece sum only what lies inside (the padding adds exact
+    zeros)."""
+    padded = np.pad(similarity, pad) if pad else similarity
+    m = len(padded)
+    cum = np.zeros((m + 1, m + 1))
+    for i in range(m):
+        cum[i + 1, 1:] = padded[i] + cum[i, :-1]
     return cum
 
 
-def _window(cum: np.ndarray, start: np.ndarray, length: int) -> np.ndarray:
-    """starts x starts: the summed similarity of ``length`` bars from (a, c), cut at the piece's end."""
-    n = len(cum) - 1
-    a, c = start[:, None], start[None, :]
-    m = np.minimum(length, n - np.maximum(a, c))
-    return cum[a + m, c + m] - cum[a, c]
+def _shifted(cum: np.ndarray, pad: int, n: int, shifts: np.ndarray) -> np.ndarray:
+    """len(shifts) x n x n view: ``[k, a, c]`` is ``cum`` at bars (a + shifts[k], c + shifts[k]) of a
+    piece padded by ``pad`` (shifts within -pad..pad)."""
+    step = cum.strides[0] + cum.strides[1]
+    base = cum[pad + shifts[0]:, pad + shifts[0]:]
+    return np.lib.stride_tricks.as_strided(base, (len(shifts), n, n),
+                                           (step * int(shifts[1] - shifts[0]) if len(shifts) > 1 else step,
+                                            cum.strides[0], cum.strides[1]), writeable=False)
 
 
-def repetition(cum: np.ndarray, length: int, distance: np.ndarray) -> np.ndarray:
-    """Per start bar a (0..n - length): the summed similarity of bars a..a+length-1 to the best
-    non-overlapping copy (a start c with |c - a| >= length that fits); 0 where none fits.
-    ``distance``: |i - j| for bars i, j."""
-    count = len(cum) - length
-    sums = cum[length:, length:] - cum[:count, :count]
-    sums[distance[:count, :count] < length] = 0.0
-    return np.maximum(sums.max(axis=1), 0.0)
+def repetition(cum: np.ndarray, pad: int, longest: int) -> np.ndarray:
+    """longest x n: ``[length - 1, a]`` is the summed similarity of bars a..a+length-1 to their best
+    non-overlapping copy (a start c with |c - a| >= length that fits), 0 where none fits or the
+    segment does not fit (a > n - length). ``cum``: :func:`diagonal_sums` padded by ``pad``."""
+    n = len(cum) - 1 - 2 * pad
+    cum = cum[pad:pad + n + 1, pad:pad + n + 1]
+    distance = np.abs(np.subtract.outer(np.arange(n), np.arange(n)))
+    out = np.zeros((longest, n))
+    for length in range(1, longest + 1):
+        count = n + 1 - length
+        sums = cum[length:, length:] - cum[:count, :count]
+        sums[distance[:count, :count] < length] = 0.0
+        out[length - 1, :count] = np.maximum(sums.max(axis=1), 0.0)
+    return out
 
 
-def repeat_starts(cum: np.ndarray, span: int = 4) -> np.ndarray:
+def repeat_starts(cum: np.ndarray, pad: int, span: int = STRIPE_BARS) -> np.ndarray:
     """Per bar a: how sharply a repetition starts there, the largest rise over partners c of the mean
     similarity of the ``span`` bars from (a, c) over that of the ``span`` bars before (the start of a
-    diagonal stripe); 0 where none rises."""
-    n = len(cum) - 1
-    start = np.arange(n)
-    after = _window(cum, start, span) / span
-    back = np.maximum(start - span, 0)
-    before = (cum[start[:, None], start[None, :]]
-              - cum[np.maximum(back[:, None], back[None, :] + start[:, None] - start[None, :]).clip(0),
-                    np.maximum(back[None, :], back[:, None] + start[None, :] - start[:, None]).clip(0)]) / span
-    rise = after - before
+    diagonal stripe); 0 where none rises. ``cum``: :func:`diagonal_sums` padded by ``pad`` >= span."""
+    n = len(cum) - 1 - 2 * pad
+    here, after, before = _shifted(cum, pad, n, np.arange(-span, span + 1, span))[[1, 2, 0]]
+    rise = (after - here) / span - (here - before) / span
     np.fill_diagonal(rise, 0.0)
     return np.maximum(rise.max(axis=1), 0.0)
 
 
-def segment(cum: np.ndarray, melodic: np.ndarray, breaths: np.ndarray) -> list[tuple[int, int]]:
+def segment(cum: np.ndarray, pad: int, melodic: np.ndarray, breaths: np.ndarray) -> list[tuple[int, int]]:
     """``(start bar, end bar)`` segments by the dynamic programme of the module doc (step 3), on the
-    diagonal sums of the bar similarity (:func:`diagonal_sums`)."""
-    n = len(cum) - 1
-    bonus = BREATH_WEIGHT * breaths + REPEAT_WEIGHT * repeat_starts(cum)
+    diagonal sums of the bar similarity padded by ``pad`` >= ``STRIPE_BARS`` (:func:`diagonal_sums`)."""
+    n = len(cum) - 1 - 2 * pad
+    bonus = BREATH_WEIGHT * breaths + REPEAT_WEIGHT * repeat_starts(cum, pad)
     change = np.concatenate([[0], np.cumsum(melodic[1:] != melodic[:-1])])   # class runs
     longest = min(MAX_BARS, n)
-    distance = np.abs(np.subtract.outer(np.arange(n), np.arange(n)))
-    gains = []                                        # [length - 1][start]
-    for length in range(1, longest + 1):
-        starts = np.arange(n - length + 1)
-        cost = SEGMENT_COST + LENGTH_COST.get(length, IRREGULAR_COST)
-        mixed = change[starts + length - 1] != change[starts]
-        gains.append(np.where(mixed, -np.inf, repetition(cum, length, distance) - cost + bonus[starts]).tolist())
-    best = [0.0] + [-np.inf] * n
+    lengths = np.arange(1, longest + 1)
+    cost = SEGMENT_COST + np.asarray([LENGTH_COST.get(int(l), IRREGULAR_COST) for l in lengths])
+    start = np.arange(n)
+    last = np.minimum(start[None, :] + lengths[:, None] - 1, n - 1)
+    usable = (start[None, :] <= n - lengths[:, None]) & (change[last] == change[start][None, :])
+    gains = np.where(usable, repetition(cum, pad, longest) - cost[:, None] + bonus[None, :], -np.inf)
+    # by_end[end, length - 1]: the gain of the segment of that length ending at bar line ``end``
+    from_end = np.arange(n + 1)[:, None] - lengths[None, :]
+    by_end = np.where(from_end >= 0, gains[lengths - 1, from_end.clip(0)], -np.inf)
+    best = np.full(n + 1, -np.inf)
+    best[0] = 0.0
     back = [0] * (n + 1)
-    for end in range(1, n + 1):                      # plain floats: faster than numpy at this size
-        for length in range(1, min(longest, end) + 1):
-            score = best[end - length] + gains[length - 1][end - length]
-            if score > best[end]:
-                best[end], back[end] = score, length
+    for end in range(1, n + 1):                       # the first (shortest) of equal scores wins
+        k = min(longest, end)
+        scores = best[end - k:end][::-1] + by_end[end, :k]
+        length = scores.argmax()
+        back[end], best[end] = int(length) + 1, scores[length]
     cuts, end = [], n
     while end > 0:
         cuts.append((end - back[end], end))
@@ -437,10 +451,52 @@ def sections(piece: Piece, downbeats_s=None) -> list[dict]:
     bounds = bar_lines(piece, None if downbeats_s is None else to_ticks(piece, downbeats_s))
     melody = melody_notes(piece)
     similarity, melodic = bar_similarity(piece, bounds, melody)
-    cum = diagonal_sums(similarity)
-    segments = segment(cum, melodic, melody_breaths(piece, bounds, melody))
+    padded = diagonal_sums(similarity, STRIPE_BARS)
+    n = len(similarity)
+    segments = segment(padded, STRIPE_BARS, melodic, melody_breaths(piece, bounds, melody))
+    cum = padded[STRIPE_BARS:STRIPE_BARS + n + 1, STRIPE_BARS:STRIPE_BARS + n + 1]
     segments, labels = merge_runs(segments, label_segments(cum, melodic, segments))
     kinds = name_kinds(labels, _energy(piece, bounds, segments))
     times = np.round(piece.seconds(bounds), 3)
     return [{"start_s": float(times[a]), "end_s": float(times[b]), "label": label, "kind": kind}
             for (a, b), label, kind in zip(segments, labels, kinds)]
+
+
+def section_notes(piece: Piece, found: list[dict]) -> list[dict]:
+    """Per section of ``found`` (:func:`sections`), facts of the notes starting inside it, for the
+    segment captions (:mod:`captune.captioners.form`): ``sounding`` {GM program (128 drums): share
+    of the section's time in which it sounds, 0..1, 2 decimals}, ``pitch_mean`` (mean MIDI pitch of
+    the pitched notes, None without), ``note_density`` (notes per second) and ``mean_velocity``."""
+    if not found:
+        return []
+    edges = np.asarray([s["start_s"] for s in found] + [found[-1]["end_s"]])
+    on = piece.seconds(piece.onset)
+    off = piece.seconds(piece.onset + piece.duration)
+    which = np.searchsorted(edges, on, side="right") - 1
+    programs = piece.track_program[piece.track]
+    frames = np.arange(edges[0], edges[-1], SOUNDING_FRAME_S)
+    frame_section = np.searchsorted(edges, frames, side="right") - 1
+    frames_per_section = np.bincount(frame_section, minlength=len(found))
+    shares = {}
+    for program in np.unique(programs).tolist():
+        mask = programs == program
+        delta = np.zeros(len(frames) + 1)
+        np.add.at(delta, np.searchsorted(frames, on[mask]), 1)
+        np.add.at(delta, np.searchsorted(frames, off[mask]), -1)
+        sounding = np.cumsum(delta)[:-1] > 0
+        shares[program] = np.bincount(frame_section, weights=sounding, minlength=len(found)) / np.maximum(
+            frames_per_section, 1)
+    pitched = ~piece.is_drum
+    out = []
+    for k, section in enumerate(found):
+        inside = which == k
+        tuned = inside & pitched
+        seconds = max(section["end_s"] - section["start_s"], 1e-9)
+        out.append({
+            "sounding": {p: round(float(v[k]), 2) for p, v in shares.items() if v[k] > 0},
+            "pitch_mean": round(float(piece.pitch[tuned].mean()), 2) if tuned.any() else None,
+            "note_density": round(float(inside.sum() / seconds), 3),
+            "mean_velocity": round(float(piece.velocity[inside].mean()), 2) if inside.any() else None,
+        })
+    return out
+
