@@ -463,20 +463,21 @@ def test_key_names_round_trip(mode, names):
         assert key_name(pc + 12, mode) == name
 
 
-def test_spell_root_follows_the_key_signature():
+def test_spell_root_names_a_chord_by_its_degree_in_the_key():
+    # pitch class 10 (Bb / A#) in every key: a flat degree (b7, b3, b6, b2) is Bb, a sharp or natural
+    # degree (the leading tone of B, the major third of F#, #4 of E, #1 of A major) is A#
+    flat_side = {"C major", "F major", "Bb major", "Eb major", "Ab major", "Db major", "G major", "D major",
+                 "C minor", "F minor", "Bb minor", "Eb minor", "D minor", "G minor", "A minor"}
     for mode, names in (("major", MAJOR_KEYS), ("minor", MINOR_KEYS)):
         for tonic in names:
             key = f"{tonic} {mode}"
-            if key in FLAT_SIGNATURE:
-                expected = "Bb"
-            elif key in ("C major", "A minor"):
-                expected = "Bb"           # the usual chromatic chord there is Bb
-            else:
-                expected = "A#"
-            assert spell_root(10, key) == expected, key
+            assert spell_root(10, key) == ("Bb" if key in flat_side else "A#"), key
     assert [spell_root(pc, "C major") for pc in (1, 3, 6, 8, 10)] == ["C#", "Eb", "F#", "Ab", "Bb"]
+    assert [spell_root(pc, "A minor") for pc in (1, 3, 8, 10)] == ["C#", "D#", "G#", "Bb"]  # V/iv, vii/V, V, N
+    assert [spell_root(pc, "G major") for pc in (3, 5, 10)] == ["Eb", "F", "Bb"]  # bVI, bVII, bIII
     assert [spell_root(pc, None) for pc in (1, 3, 6, 8, 10)] == ["C#", "Eb", "F#", "Ab", "Bb"]
     assert spell_root(6, "Eb major") == "Gb" and spell_root(6, "E minor") == "F#"
+    assert spell_root(7, "F# major") == "G"  # #1 of F# would be F##: the sharp side's name instead
 
 
 @pytest.mark.parametrize("name, pc", [("Cb", 11), ("B#", 0), ("E#", 5), ("Fb", 4), ("Gb", 6), ("A#", 10)])

@@ -128,7 +128,7 @@ def form_sentence(facts: Mapping) -> str | None:
     if not sections:
         return None
     if len(sections) == 1:
-        return "{subj} is through-composed, one section without a repeated part."
+        return "{subj} unfolds as a single section in which no part returns."
     intro = sections[0] if sections[0]["kind"] == "intro" else None
     outro = sections[-1] if sections[-1]["kind"] == "outro" else None
     kinds = [s["kind"] for s in sections]

@@ -3,8 +3,8 @@
 Keys are strings ``'<tonic> major'`` / ``'<tonic> minor'`` with tonics spelled
 as their conventional key signature: the spelling with the fewest accidentals
 (Eb major not D# major, C# minor not Db minor). The two six-accidental ties take
-F# major and Eb minor. Chord roots are spelled with flats in flat keys and sharps
-otherwise (see :func:`spell_root`).
+F# major and Eb minor. Chord roots are spelled by their degree in the key (see
+:func:`spell_root`): Bb in G major is the flat third (bIII), not A#.
 """
 
 SHARP_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
@@ -45,13 +45,25 @@ def parse_key(key: str) -> tuple[int, str]:
     return pitch_class(parts[0]), parts[1]
 
 
+_LETTERS = "CDEFGAB"
+_NATURAL = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+# Scale degree (0 = tonic letter) that names each interval above the tonic, in semitones. Chromatic
+# roots take the spelling of the chords they usually are: in major #1 (the passing diminished
+# chord on C# in C), b3, #4 (vii of V), b6 and b7 (chords borrowed from the minor); in minor b2
+# (the Neapolitan), the major third (V of iv), #4, the raised sixth and the leading tone.
+_DEGREE = {"major": (0, 0, 1, 2, 2, 3, 3, 4, 5, 5, 6, 6), "minor": (0, 1, 1, 2, 2, 3, 3, 4, 5, 5, 6, 6)}
+_ACCIDENTAL = {-1: "b", 0: "", 1: "#"}
+
+
 def spell_root(pc: int, key: str | None) -> str:
-    """Name of chord root ``pc`` in the spelling of ``key`` (None: neutral spelling)."""
+    """Name of chord root ``pc`` spelled by its degree in ``key`` (see ``_DEGREE``); a spelling
+    that would need a double accidental falls back to the key signature's side (flats in flat
+    keys, sharps otherwise). ``key=None``: neutral spelling (C#, Eb, F#, Ab, Bb)."""
     if key is None:
         return _NEUTRAL_NAMES[pc % 12]
     tonic, mode = key.split()
-    if (tonic, mode) in _FLAT_KEYS:
-        return FLAT_NAMES[pc % 12]
-    if (tonic, mode) in {("C", "major"), ("A", "minor")}:
-        return _NEUTRAL_NAMES[pc % 12]
-    return SHARP_NAMES[pc % 12]
+    letter = _LETTERS[(_LETTERS.index(tonic[0]) + _DEGREE[mode][(pc - pitch_class(tonic)) % 12]) % 7]
+    accidental = (pc - _NATURAL[letter] + 6) % 12 - 6
+    if accidental in _ACCIDENTAL:
+        return letter + _ACCIDENTAL[accidental]
+    return (FLAT_NAMES if (tonic, mode) in _FLAT_KEYS else SHARP_NAMES)[pc % 12]
