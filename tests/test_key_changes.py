@@ -120,3 +120,15 @@ def test_augmentation_transposes_and_stretches_key_changes():
     faster = rewrite(SONATA_FACTS, {"kind": "tempo_change", "tempo_ratio": 1.25})
     assert [c["time_s"] for c in faster["key_changes"]] == [0.0, 25.6, 64.0]
     assert [c["key"] for c in faster["key_changes"]] == ["C major", "G major", "C major"]
+
+
+def test_chords_are_spelled_for_the_key_in_force():
+    # 16 bars of D major (D G A D), then 16 of Bb major (Bb Eb F Bb). Spelled in D major, pitch
+    # class 3 is #1 (D#); in the Bb major section the chord is IV, Eb, and Bb is its tonic, not A#.
+    from captune.extractors.midi.chords import chords
+
+    p = piece(sections(["D", "G", "A", "D"] * 4, ["Bb", "Eb", "F", "Bb"] * 4))
+    found = key_changes(p, "D major")
+    assert [k["key"] for k in found] == ["D major", "Bb major"]
+    labels = {c["label"] for c in chords(p, "D major", key_changes=found) if c["start_s"] >= found[1]["time_s"]}
+    assert "Eb" in labels and "D#" not in labels and "A#" not in labels

@@ -53,17 +53,18 @@ _NATURAL = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 # (the Neapolitan), the major third (V of iv), #4, the raised sixth and the leading tone.
 _DEGREE = {"major": (0, 0, 1, 2, 2, 3, 3, 4, 5, 5, 6, 6), "minor": (0, 1, 1, 2, 2, 3, 3, 4, 5, 5, 6, 6)}
 _ACCIDENTAL = {-1: "b", 0: "", 1: "#"}
+_RARE = {"E#", "B#", "Cb", "Fb"}  # right in theory, but a chord is rarely named so: F, C, B, E instead
 
 
 def spell_root(pc: int, key: str | None) -> str:
     """Name of chord root ``pc`` spelled by its degree in ``key`` (see ``_DEGREE``); a spelling
-    that would need a double accidental falls back to the key signature's side (flats in flat
+    that would need a double accidental, or E#, B#, Cb or Fb, falls back to the key signature's side (flats in flat
     keys, sharps otherwise). ``key=None``: neutral spelling (C#, Eb, F#, Ab, Bb)."""
     if key is None:
         return _NEUTRAL_NAMES[pc % 12]
     tonic, mode = key.split()
     letter = _LETTERS[(_LETTERS.index(tonic[0]) + _DEGREE[mode][(pc - pitch_class(tonic)) % 12]) % 7]
     accidental = (pc - _NATURAL[letter] + 6) % 12 - 6
-    if accidental in _ACCIDENTAL:
+    if accidental in _ACCIDENTAL and letter + _ACCIDENTAL[accidental] not in _RARE:
         return letter + _ACCIDENTAL[accidental]
     return (FLAT_NAMES if (tonic, mode) in _FLAT_KEYS else SHARP_NAMES)[pc % 12]

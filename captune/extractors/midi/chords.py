@@ -22,13 +22,14 @@ Methods (``chords(piece, key, method=...)``):
 Accuracy of both on Nottingham and POP909: ``benchmarks/accuracy.py``.
 """
 
+from bisect import bisect_right
 from functools import lru_cache
 
 import numpy as np
 
 from captune.extractors.midi.meter import beat_ticks
 from captune.extractors.midi.piece import Piece
-from captune.extractors.pitch import spell_root
+from captune.extractors.pitch import pitch_class, spell_root
 
 QUALITIES = {  # intervals above the root, in semitones
     "": (0, 4, 7), "m": (0, 3, 7), "dim": (0, 3, 6), "aug": (0, 4, 8),
@@ -129,4 +130,20 @@ def chords(piece: Piece, key: str | None = None, method: str = "harmony",
     else:
         bounds = _beat_bounds(piece)
     frames = subdivide(bounds)
-    return _merge(piece, frames, harmony_labels(piece, frames, key, key_changes))
+    return respell(_merge(piece, frames, harmony_labels(piece, frames, key, key_changes)), key_changes)
+
+
+def respell(segments: list[dict], key_changes: list[dict] | None) -> list[dict]:
+    """``segments`` with each chord root spelled for the key in force where it starts (``key_changes``:
+    ``[{'time_s', 'key'}, ...]``): the Eb chord of a D major piece's Bb major section, not D#."""
+    if not key_changes or len(key_changes) < 2:
+        return segments
+    times = [change["time_s"] for change in key_changes]
+    for segment in segments:
+        label = segment["label"]
+        if label == "N":
+            continue
+        local = key_changes[max(bisect_right(times, segment["start_s"] + 1e-6) - 1, 0)]["key"]
+        size = 2 if label[1:2] in ("#", "b") else 1
+        segment["label"] = spell_root(pitch_class(label[:size]), local) + label[size:]
+    return segments
