@@ -21,3 +21,16 @@ def test_satb_bass_is_a_voice_and_named_programs_are_kept():
 def test_bare_bass_without_voices():
     assert refine_programs([0, 0], ["Piano", "Bass"], notated=True) == [0, DOUBLE_BASS]
     assert refine_programs([0, 0], ["Piano", "Bass"], notated=False) == [0, 0]   # MIDI: any bass, left alone
+
+
+def test_a_score_part_named_as_a_voice_is_a_voice_whatever_its_program():
+    # music21's bwv165.6 gives its Soprano, Alto, Tenor and Bass a harpsichord patch (6)
+    names = ["Soprano", "Alto", "Tenor", "Bass"]
+    assert refine_programs([6, 6, 6, 6], names, notated=True) == [VOCAL_PROGRAM] * 4
+    assert refine_programs([6, 6, 6, 6], names, notated=False) == [6, 6, 6, 6]   # MIDI: the file's program
+    assert refine_programs([6, 6], ["Violin", "Viola"], notated=True) == [6, 6]  # only voices override
+
+
+def test_a_madrigal_s_five_parts_are_voices():
+    names = ["Canto", "Quinto", "Alto", "Tenor", "Basso", "Continuo"]
+    assert refine_programs([0] * 6, names, notated=True) == [VOCAL_PROGRAM] * 5 + [19]

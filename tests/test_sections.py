@@ -3,7 +3,7 @@
 import numpy as np
 
 from captune.extractors.midi import from_midi_bytes
-from captune.extractors.midi.sections import bar_lines, sections
+from captune.extractors.midi.sections import bar_lines, name_kinds, sections
 from tests.fixtures import aabb_tune, make_midi, verse_chorus_song
 
 
@@ -104,3 +104,10 @@ def test_a_chorale_in_bar_form_gives_a_a_b():
     path = str(corpus.getWork("bach/bwv269"))
     found = sections(from_score_bytes(open(path, "rb").read(), os.path.splitext(path)[1]))
     assert [(s["label"], s["kind"]) for s in found] == [("A", "melodic"), ("A", "melodic"), ("B", "melodic")]
+
+
+def test_a_notated_score_names_no_verse_or_chorus():
+    # the alternation that makes B the chorus of a song is a theme's return in a score
+    labels, energy = ["A", "B", "A", "B", "C"], [1.0, 2.0, 1.0, 2.0, 1.0]
+    assert name_kinds(labels, energy) == ["verse", "chorus", "verse", "chorus", "melodic"]
+    assert name_kinds(labels, energy, song=False) == ["melodic"] * 5

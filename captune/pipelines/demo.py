@@ -9,21 +9,17 @@ its composers in turn (each composer's files evenly spaced in path order), with 
 composer above ``MAX_COMPOSER_SHARE`` of the sample, and files over
 ``MAX_FILE_BYTES`` left out so that the run stays short (music21's parsing of
 long quartet movements, not captune, is the slow part). It prints the sample, then
-builds into ``./demo-out`` with a line every ``HEARTBEAT_S`` seconds while the
-build runs.
+builds into ``./demo-out`` (the build prints its progress line while it runs).
 """
 
 import argparse
 import os
-import threading
-import time
 from collections import Counter
 
 from captune.pipelines import build
 
 MAX_COMPOSER_SHARE = 0.2
 MAX_FILE_BYTES = 30_000
-HEARTBEAT_S = 20.0
 FOLK = "traditional"
 
 # kind → corpus folders (the folder is the composer, except folk tune collections)
@@ -99,13 +95,8 @@ def sample(limit: int, root: str | None = None) -> list[tuple[str, str, str]]:
     return picked
 
 
-def _heartbeat(stop: threading.Event, started: float) -> None:
-    while not stop.wait(HEARTBEAT_S):
-        print(f"  ... building, {time.time() - started:.0f} s so far", flush=True)
-
-
 def run(argv: list[str]) -> dict:
-    """Parse demo flags, print the sample, build (with a heartbeat line), and return the manifest."""
+    """Parse demo flags, print the sample, build, and return the manifest."""
     parser = argparse.ArgumentParser(prog="captune demo")
     parser.add_argument("--limit", type=int, default=150, help="number of corpus pieces (default %(default)s)")
     parser.add_argument("--output", default="demo-out", help="output folder (default %(default)s)")
@@ -118,10 +109,4 @@ def run(argv: list[str]) -> dict:
         print(f"  {kind:<34} {n:>4}  ({', '.join(f'{c} {m}' for c, m in names.most_common())})", flush=True)
     print(f"  largest composer share: {composers.most_common(1)[0][1] / len(picked):.0%}", flush=True)
     inputs = [arg for _, _, p in picked for arg in ("--input", p)]
-    stop, started = threading.Event(), time.time()
-    beat = threading.Thread(target=_heartbeat, args=(stop, started), daemon=True)
-    beat.start()
-    try:
-        return build.run(inputs + ["--output", args.output] + beam_flags)
-    finally:
-        stop.set()
+    return build.run(inputs + ["--output", args.output] + beam_flags)

@@ -11,9 +11,12 @@ roman numerals and punctuation ("1st Violin", "Violino II", "Tenor 2").
 ``VOCAL_PROGRAM`` (53, GM "Voice Oohs", music21's program for its vocal
 instruments) marks a sung part; ``CHOIR_PROGRAM`` (52, "Choir Aahs") a choir. A
 continuo part is the organ (the keyboard of a church cantata's basso continuo).
-A bare "Bass" is a singer only beside another sung part (the B of SATB);
-otherwise it is a double bass in a score and left alone in a MIDI file (where
-it may be any bass instrument).
+A bare "Bass" (or "Basso", a madrigal's lowest part) is a singer only beside
+another sung part (the B of SATB); otherwise it is a double bass in a score and
+left alone in a MIDI file (where it may be any bass instrument). In a score a
+part named as a voice is a voice whatever program the file gives it (an edition
+that plays its chorale on a harpsichord patch still prints Soprano, Alto …);
+in a MIDI file any program other than 0 is the file's own word and is kept.
 """
 
 import re
@@ -25,7 +28,7 @@ DOUBLE_BASS = 43
 VOCABULARY = {
     **{w: VOCAL_PROGRAM for w in ("soprano", "mezzo", "alto", "contralto", "tenor", "baritone", "voice", "vocal",
                                   "vocals", "singer", "canto", "cantus", "altus", "tenore", "bassus", "quintus",
-                                  "sextus", "superius", "discantus", "countertenor", "contratenor")},
+                                  "quinto", "sextus", "sesto", "superius", "discantus", "countertenor", "contratenor")},
     **{w: CHOIR_PROGRAM for w in ("choir", "chorus", "coro")},
     "piano": 0, "pianoforte": 0, "harpsichord": 6, "cembalo": 6, "organ": 19, "continuo": 19, "accordion": 21, "harmonica": 22,
     "guitar": 24, "violin": 40, "violino": 40, "fiddle": 40, "viola": 41, "cello": 42, "violoncello": 42,
@@ -45,15 +48,20 @@ def name_program(name: str | None) -> int | None:
     return VOCABULARY[m.group(1)] if m else None
 
 
+def _is_sung(program: int) -> bool:
+    return program in (VOCAL_PROGRAM, CHOIR_PROGRAM)
+
+
 def _is_bare_bass(name: str | None) -> bool:
-    return bool(name) and _NOISE.sub(" ", name.lower()).split() == ["bass"]
+    return bool(name) and _NOISE.sub(" ", name.lower()).split() in (["bass"], ["basso"])
 
 
 def refine_programs(programs: list[int], names: list[str | None], notated: bool) -> list[int]:
     """Programs of tracks, those at the default 0 refined by their names (module doc)."""
-    out = [name_program(n) if p == 0 and name_program(n) is not None else p for p, n in zip(programs, names)]
-    sung = any(p in (VOCAL_PROGRAM, CHOIR_PROGRAM) for p in out)
+    out = [name_program(n) if name_program(n) is not None and (p == 0 or notated and _is_sung(name_program(n)))
+           else p for p, n in zip(programs, names)]
+    sung = any(_is_sung(p) for p in out)
     for i, (p, n) in enumerate(zip(programs, names)):
-        if p == 0 and _is_bare_bass(n) and (sung or notated):
+        if (p == 0 or notated and sung) and _is_bare_bass(n) and (sung or notated):
             out[i] = VOCAL_PROGRAM if sung else DOUBLE_BASS
     return out

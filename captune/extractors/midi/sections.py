@@ -409,8 +409,10 @@ def merge_runs(segments: list[tuple[int, int]], labels: list[str]) -> tuple[list
     return out_segments, [names[label] for label in out_labels]
 
 
-def name_kinds(labels: list[str], energy: list[float]) -> list[str]:
-    """Kinds per section: ``intro`` / ``outro`` / ``instrumental`` by label case and place; the
+def name_kinds(labels: list[str], energy: list[float], song: bool = True) -> list[str]:
+    """Kinds per section: ``intro`` / ``outro`` / ``instrumental`` by label case and place; in a
+    ``song`` (False for a notated score: verse and chorus are popular-song words, and the same
+    alternation in a minuet or a rondo is a theme's return, named by its letter) the
     chorus is the melodic label heard at least twice with the highest mean ``energy`` (notes per
     second x mean velocity) when at least two melodic labels repeat, and the verse the repeated label
     that most often comes right before it, if it does so at least twice and is heard first (a
@@ -418,7 +420,7 @@ def name_kinds(labels: list[str], energy: list[float]) -> list[str]:
     kinds = ["intro" if l == "i" else "outro" if l == "o" else "instrumental" if l.islower() else "melodic"
              for l in labels]
     repeated = sorted({l for l in labels if l.isupper() and labels.count(l) >= 2})
-    if len(repeated) < 2:
+    if len(repeated) < 2 or not song:
         return kinds
     mean = {l: np.mean([e for e, m in zip(energy, labels) if m == l]) for l in repeated}
     chorus = max(repeated, key=lambda l: mean[l])
@@ -456,7 +458,7 @@ def sections(piece: Piece, downbeats_s=None) -> list[dict]:
     segments = segment(padded, STRIPE_BARS, melodic, melody_breaths(piece, bounds, melody))
     cum = padded[STRIPE_BARS:STRIPE_BARS + n + 1, STRIPE_BARS:STRIPE_BARS + n + 1]
     segments, labels = merge_runs(segments, label_segments(cum, melodic, segments))
-    kinds = name_kinds(labels, _energy(piece, bounds, segments))
+    kinds = name_kinds(labels, _energy(piece, bounds, segments), song=not piece.notated)
     times = np.round(piece.seconds(bounds), 3)
     return [{"start_s": float(times[a]), "end_s": float(times[b]), "label": label, "kind": kind}
             for (a, b), label, kind in zip(segments, labels, kinds)]
