@@ -215,8 +215,9 @@ def _intro(facts: Mapping, noun: str, rng) -> str | None:
         f"This {described} is performed {'by' if is_sung(facts) else 'on'} {listed}.",
         f"{listed} can be heard in this {described}.",
         f"This {described} is scored for {listed}.",
-        f"The instrumentation of this {described} consists of {listed}.",
     ]
+    if len(names) > 1:  # "consists of piano" is not English; "consists of piano and strings" is
+        options.append(f"The instrumentation of this {described} consists of {listed}.")
     if len(names) > 1 and not names[0].startswith("a "):
         options.append(f"Led by the {names[0]}, this {described} also features {_join(names[1:])}.")
     return _pick(rng, options)
