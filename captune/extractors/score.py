@@ -8,7 +8,11 @@ its tempo facts are None. An incomplete first bar (a pickup) is kept as
 symbols that music21 writes as sounding chords (ABC's ``"G"``) last until the
 next symbol, as a lead sheet means them (music21 leaves them ringing for
 several bars, overlapping the next chords: a mean polyphony of 9.4 instead
-of 4.0 on Nottingham's tunes).
+of 4.0 on Nottingham's tunes). Grace notes are left out: they take no notated
+time, and music21 writes each as a note-on and a note-off on one tick, the off
+first, so the MIDI reader held the note until the next note-off of its pitch,
+often hundreds of beats later (in Mozart's K. 155/1, 18 grace notes, many of
+them C#, made the C# outweigh the G and the key read A major for D major).
 
 An ABC tune book (several ``X:`` reference lines) is cut by :func:`abc_tunes`
 into one ABC file per tune, each with the book's file header (the lines before
@@ -110,6 +114,7 @@ def score_to_midi(data: bytes, suffix: str) -> tuple[bytes, bool, float]:
     for part in parsed.parts if parsed.parts else [parsed]:
         harmony.realizeChordSymbolDurations(part)  # sounding chord symbols last until the next one
     _unshare_marks(parsed)
+    _drop_grace_notes(parsed)
     tempo_known = bool(parsed.recurse().getElementsByClass(tempo.MetronomeMark))
     pickup = _pickup_quarters(parsed)
     try:
@@ -117,6 +122,12 @@ def score_to_midi(data: bytes, suffix: str) -> tuple[bytes, bool, float]:
     except Exception as exc:
         raise BadInput("parse_error", f"music21 could not render the score as MIDI: {exc}") from exc
     return smf, tempo_known, pickup
+
+
+def _drop_grace_notes(score) -> None:
+    """Remove the grace notes and grace chords of ``score`` (see module doc: they take no time)."""
+    for grace in [n for n in score.recurse().notes if n.duration.isGrace]:
+        grace.activeSite.remove(grace)
 
 
 def _unshare_marks(score) -> None:
