@@ -355,3 +355,13 @@ def test_grace_notes_do_not_hang_on():
     quarters = piece.duration / piece.tpq
     assert len(quarters) == 16                      # the 16 notated notes; the grace note is left out
     assert np.allclose(quarters, 1.0, atol=0.05)    # none holds on past its quarter
+
+
+def test_score_with_repeats_music21_cannot_expand_is_played_once():
+    """Mozart's K. 458/2 (a minuet in B-flat major) in music21's corpus: music21's MIDI writer
+    refuses its repeats ("badly formed repeats"); the notes are played once as written."""
+    path = str(corpus.getWork("mozart/k458/movement2.mxl"))
+    with pytest.raises(music21.repeat.ExpanderException):
+        music21.midi.translate.streamToMidiFile(corpus.parse(path))
+    facts = analyze(_read(path), os.path.basename(path))
+    assert facts["key"] == "Bb major"

@@ -13,6 +13,9 @@ time, and music21 writes each as a note-on and a note-off on one tick, the off
 first, so the MIDI reader held the note until the next note-off of its pitch,
 often hundreds of beats later (in Mozart's K. 155/1, 18 grace notes, many of
 them C#, made the C# outweigh the G and the key read A major for D major).
+A score whose repeats music21 cannot expand ("badly formed repeats": five of
+45 movements checked in music21's own corpus) is played once as written
+instead of refused.
 
 An ABC tune book (several ``X:`` reference lines) is cut by :func:`abc_tunes`
 into one ABC file per tune, each with the book's file header (the lines before
@@ -92,7 +95,7 @@ def from_score_bytes(data: bytes, suffix: str) -> Piece:
 def score_to_midi(data: bytes, suffix: str) -> tuple[bytes, bool, float]:
     """(Standard MIDI File bytes, whether the score states a tempo, pickup length in quarter notes)
     of score bytes whose format is named by ``suffix``."""
-    from music21 import converter, harmony, midi, stream, tempo  # heavy: only when a score comes
+    from music21 import converter, harmony, midi, repeat, stream, tempo  # heavy: only when a score comes
 
     if not data:
         raise BadInput("empty_file", "the file has 0 bytes")
@@ -118,10 +121,30 @@ def score_to_midi(data: bytes, suffix: str) -> tuple[bytes, bool, float]:
     tempo_known = bool(parsed.recurse().getElementsByClass(tempo.MetronomeMark))
     pickup = _pickup_quarters(parsed)
     try:
-        smf = midi.translate.streamToMidiFile(parsed).writestr()
+        try:
+            smf = midi.translate.streamToMidiFile(parsed).writestr()
+        except repeat.ExpanderException:  # repeats music21 cannot follow: play the notes once, as written
+            _drop_repeats(parsed)
+            smf = midi.translate.streamToMidiFile(parsed).writestr()
     except Exception as exc:
         raise BadInput("parse_error", f"music21 could not render the score as MIDI: {exc}") from exc
     return smf, tempo_known, pickup
+
+
+def _drop_repeats(score) -> None:
+    """Remove the repeat barlines, endings and marks (segno, coda, D.C., fine) of ``score``."""
+    from music21 import bar, repeat, spanner
+
+    for mark in list(score.recurse().getElementsByClass(repeat.RepeatMark)):
+        mark.activeSite.remove(mark)
+    for ending in list(score.recurse().getElementsByClass(spanner.RepeatBracket)):
+        ending.activeSite.remove(ending)
+    for barline in list(score.recurse().getElementsByClass(bar.Repeat)):
+        measure = barline.activeSite
+        if measure.leftBarline is barline:
+            measure.leftBarline = None
+        if measure.rightBarline is barline:
+            measure.rightBarline = None
 
 
 def _drop_grace_notes(score) -> None:
