@@ -6,7 +6,9 @@ so the references below are the catalogue keys of each movement (the work's
 title key for outer movements and minuets; the published key of slow
 movements), listed by hand; movements whose key is in doubt (op. 41/1's
 movements split across five files, Clara Schumann's polonaises, C. P. E.
-Bach's H. 186/2) are left out. Each score is read by captune as a user's file
+Bach's H. 186/2) are left out. Handel's "Lascia ch'io pianga" (F major in
+Rinaldo) is in D major here: the file is a transposed edition (two sharps, and
+three for its A major passages). Each score is read by captune as a user's file
 would be (``load_symbolic``, no duration limit: a refusal for length is not a
 key error); a score the reader refuses counts as no key (weighted score 0) and
 is listed. music21's ``analyze('key')`` on the same parsed scores is the
@@ -49,7 +51,7 @@ REFERENCES = {
     "mozart/k458/movement3.mxl": "Eb major", "mozart/k458/movement4.mxl": "Bb major",
     "mozart/k545/movement1_exposition.mxl": "C major",
     "chopin/mazurka06-2.krn": "C# minor", "corelli/opus3no1/1grave.xml": "F major",
-    "handel/rinaldo/Lascia_chio_pianga.mxl": "F major", "joplin/maple_leaf_rag.mxl": "Ab major",
+    "handel/rinaldo/Lascia_chio_pianga.mxl": "D major", "joplin/maple_leaf_rag.mxl": "Ab major",
     "schubert/Lindenbaum.xml": "E major", "schumann_robert/dichterliebe_no2.xml": "A major",
 }
 UNKNOWN = "X"
