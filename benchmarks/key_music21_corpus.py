@@ -63,8 +63,10 @@ METHODS = {"captune (default)": {}, "opening only (previous)": {"closing": 0, "f
 def load(name: str):
     """(piece or None, refusal reason or '', music21's key) of a corpus work."""
     path = str(corpus.getWork(name))
+    with open(path, "rb") as fh:
+        data = fh.read()
     try:
-        piece, reason = load_symbolic(open(path, "rb").read(), os.path.basename(path), float("inf"))[1], ""
+        piece, reason = load_symbolic(data, os.path.basename(path), float("inf"))[1], ""
     except Exception as exc:  # a refused score gets no key, as in a real run
         piece, reason = None, str(exc)[:70]
     estimate = corpus.parse(name).analyze("key")
