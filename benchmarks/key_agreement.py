@@ -26,6 +26,9 @@ one of the labels' (a region of the same key as the one before does not count
 as a change); the baseline is the global key held throughout. The key step's
 cost is timed on POP909 (global key, and key + key_changes).
 
+``--music21-corpus CACHE`` adds the unseen check on music21's bundled corpus
+(``benchmarks/key_music21_corpus.py``: 45 movements with catalogue keys).
+
 ``--music21-cache FILE`` keeps music21's answers (JSON, path → key) across
 runs: music21 takes about an hour on DCML.
 
@@ -43,7 +46,7 @@ References:
   so no major/minor reference would be fair; the number skipped is printed.
 
     python benchmarks/key_agreement.py [--corpora /work/shared/corpora] [--sample 200] [--seed 0] [--tune]
-        [--music21-cache FILE]
+        [--music21-cache FILE] [--music21-corpus CACHE]
 """
 
 import argparse
@@ -68,6 +71,7 @@ from captune.extractors.pitch import key_name
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from corpora import (DEFAULT_CORPORA, Corpus, Item, dcml_corpus, dcml_rows, nottingham_corpus,  # noqa: E402
                      pop909_corpus, pop909_key_regions)
+from key_music21_corpus import table as music21_corpus_table  # noqa: E402
 
 UNKNOWN = "X"  # mir_eval's key for "no key": weighted score 0 against any reference
 ERROR_KINDS = {1.0: "correct", 0.5: "fifth", 0.3: "relative", 0.2: "parallel", 0.0: "other"}
@@ -90,6 +94,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0, help="seed of the random sample (default %(default)s)")
     parser.add_argument("--tune", action="store_true",
                         help="also print the even/odd sweep of the opening time constant")
+    parser.add_argument("--music21-corpus", default=None, metavar="CACHE",
+                        help="add the unseen check on music21's bundled corpus (benchmarks/key_music21_corpus.py); "
+                             "CACHE: pickle of its parsed scores")
     parser.add_argument("--music21-cache", default=None,
                         help="JSON file of music21 answers (path -> key), read and extended (default: none)")
     return parser.parse_args(argv)
@@ -389,6 +396,9 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(key_changes_table(args.corpora)))
     print("\n## Cost of the key step (POP909 songs, parsed)\n")
     print("\n".join(timing_table(corpora[1])))
+    if args.music21_corpus:
+        print("\n## Unseen: music21's bundled corpus (catalogue keys of movements)\n")
+        print("\n".join(music21_corpus_table(args.music21_corpus)))
     if args.tune:
         print("\n## Choosing the opening time constant\n")
         print("\n".join(tune_tables(corpora[1:])))
@@ -396,7 +406,8 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(ends_tune_table(corpora)))
     print(f"\nReproduce: python benchmarks/key_agreement.py --corpora {shlex.quote(args.corpora)} "
           f"--sample {args.sample} --seed {args.seed}" + (" --tune" if args.tune else "")
-          + (f" --music21-cache {shlex.quote(args.music21_cache)}" if args.music21_cache else ""))
+          + (f" --music21-cache {shlex.quote(args.music21_cache)}" if args.music21_cache else "")
+          + (f" --music21-corpus {shlex.quote(args.music21_corpus)}" if args.music21_corpus else ""))
     return 0
 
 

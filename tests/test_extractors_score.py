@@ -337,3 +337,31 @@ def test_bad_scores(data, name, reason):
         analyze(data, name)
     assert info.value.reason == reason
     assert info.value.stage == "decode"
+
+
+def test_grace_notes_do_not_hang_on():
+    """Four bars of quarter notes in D major, a grace C#5 before the first bar's D5 and a real C#5
+    in the last bar. music21 writes the grace note's note-off before its note-on on one tick, so
+    before grace notes were left out the C# sounded from beat 1 to bar 4 (about 13 quarters)."""
+    part = stream.Part()
+    part.append(meter.TimeSignature("4/4"))
+    part.append(note.Note("C#5", quarterLength=1.0).getGrace())
+    for name in ["D5", "F#4", "A4", "D5"] * 3 + ["A4", "G4", "C#5", "D5"]:
+        part.append(note.Note(name, quarterLength=1.0))
+    score = stream.Score()
+    score.insert(0, part)
+    from captune.extractors.score import from_score_bytes
+    piece = from_score_bytes(_write(score, "musicxml", ".musicxml"), ".musicxml")
+    quarters = piece.duration / piece.tpq
+    assert len(quarters) == 16                      # the 16 notated notes; the grace note is left out
+    assert np.allclose(quarters, 1.0, atol=0.05)    # none holds on past its quarter
+
+
+def test_score_with_repeats_music21_cannot_expand_is_played_once():
+    """Mozart's K. 458/2 (a minuet in B-flat major) in music21's corpus: music21's MIDI writer
+    refuses its repeats ("badly formed repeats"); the notes are played once as written."""
+    path = str(corpus.getWork("mozart/k458/movement2.mxl"))
+    with pytest.raises(music21.repeat.ExpanderException):
+        music21.midi.translate.streamToMidiFile(corpus.parse(path))
+    facts = analyze(_read(path), os.path.basename(path))
+    assert facts["key"] == "Bb major"

@@ -8,7 +8,14 @@ its tempo facts are None. An incomplete first bar (a pickup) is kept as
 symbols that music21 writes as sounding chords (ABC's ``"G"``) last until the
 next symbol, as a lead sheet means them (music21 leaves them ringing for
 several bars, overlapping the next chords: a mean polyphony of 9.4 instead
-of 4.0 on Nottingham's tunes).
+of 4.0 on Nottingham's tunes). Grace notes are left out: they take no notated
+time, and music21 writes each as a note-on and a note-off on one tick, the off
+first, so the MIDI reader held the note until the next note-off of its pitch,
+often hundreds of beats later (in Mozart's K. 155/1, 18 grace notes, many of
+them C#, made the C# outweigh the G and the key read A major for D major).
+A score whose repeats music21 cannot expand ("badly formed repeats": five of
+45 movements checked in music21's own corpus) is played once as written
+instead of refused.
 
 An ABC tune book (several ``X:`` reference lines) is cut by :func:`abc_tunes`
 into one ABC file per tune, each with the book's file header (the lines before
@@ -88,7 +95,7 @@ def from_score_bytes(data: bytes, suffix: str) -> Piece:
 def score_to_midi(data: bytes, suffix: str) -> tuple[bytes, bool, float]:
     """(Standard MIDI File bytes, whether the score states a tempo, pickup length in quarter notes)
     of score bytes whose format is named by ``suffix``."""
-    from music21 import converter, harmony, midi, stream, tempo  # heavy: only when a score comes
+    from music21 import converter, harmony, midi, repeat, stream, tempo  # heavy: only when a score comes
 
     if not data:
         raise BadInput("empty_file", "the file has 0 bytes")
@@ -110,13 +117,40 @@ def score_to_midi(data: bytes, suffix: str) -> tuple[bytes, bool, float]:
     for part in parsed.parts if parsed.parts else [parsed]:
         harmony.realizeChordSymbolDurations(part)  # sounding chord symbols last until the next one
     _unshare_marks(parsed)
+    _drop_grace_notes(parsed)
     tempo_known = bool(parsed.recurse().getElementsByClass(tempo.MetronomeMark))
     pickup = _pickup_quarters(parsed)
     try:
-        smf = midi.translate.streamToMidiFile(parsed).writestr()
+        try:
+            smf = midi.translate.streamToMidiFile(parsed).writestr()
+        except repeat.ExpanderException:  # repeats music21 cannot follow: play the notes once, as written
+            _drop_repeats(parsed)
+            smf = midi.translate.streamToMidiFile(parsed).writestr()
     except Exception as exc:
         raise BadInput("parse_error", f"music21 could not render the score as MIDI: {exc}") from exc
     return smf, tempo_known, pickup
+
+
+def _drop_repeats(score) -> None:
+    """Remove the repeat barlines, endings and marks (segno, coda, D.C., fine) of ``score``."""
+    from music21 import bar, repeat, spanner
+
+    for mark in list(score.recurse().getElementsByClass(repeat.RepeatMark)):
+        mark.activeSite.remove(mark)
+    for ending in list(score.recurse().getElementsByClass(spanner.RepeatBracket)):
+        ending.activeSite.remove(ending)
+    for barline in list(score.recurse().getElementsByClass(bar.Repeat)):
+        measure = barline.activeSite
+        if measure.leftBarline is barline:
+            measure.leftBarline = None
+        if measure.rightBarline is barline:
+            measure.rightBarline = None
+
+
+def _drop_grace_notes(score) -> None:
+    """Remove the grace notes and grace chords of ``score`` (see module doc: they take no time)."""
+    for grace in [n for n in score.recurse().notes if n.duration.isGrace]:
+        grace.activeSite.remove(grace)
 
 
 def _unshare_marks(score) -> None:
