@@ -47,17 +47,15 @@ def extract(piece: Piece, key_profile: str = DEFAULT_PROFILE, emotion_model=None
     facts["duration_word"] = duration_word(facts["duration_s"])
     estimate = onset_estimate(piece)  # None unless performance MIDI without a real tempo map
     facts.update(tempo_facts(piece, estimate))
+    beat_grid = None
     if estimate is None:
         piece, facts["time_signature_source"] = settle(piece)
         facts["time_signature"] = time_signature(piece)
+        facts.update(beats(piece) if piece.tempo_known else {"beats_s": None, "downbeats_s": None})
     else:
         facts["time_signature"], facts["time_signature_source"] = settle_on_beats(piece, estimate["beats_s"])
-    beat_grid = None
-    if estimate is not None:
         facts.update(beats_s=estimate["beats_s"], downbeats_s=estimate["downbeats_s"])
         beat_grid = np.asarray(estimate["beats_s"]) * (1e6 * piece.tpq / piece.tempo_mspq[0])  # one tempo
-    else:
-        facts.update(beats(piece) if piece.tempo_known else {"beats_s": None, "downbeats_s": None})
     facts.update(key(piece, key_profile) or _NO_KEY)
     facts["key_changes"] = key_changes(piece, facts["key"], key_profile)
     segments = (chords(piece, facts["key"], beat_ticks=beat_grid, key_changes=facts["key_changes"])
