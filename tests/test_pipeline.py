@@ -21,6 +21,7 @@ from fixtures import (SR, DRUMS_KIT, drum_pattern, float_wav_bytes, make_midi, m
                       progression_piece, read_list, shard_files, sine, wav_bytes)
 
 from captune.pipelines import build
+from captune.pipelines.errors import UsageError
 from captune.pipelines.rows import split_of
 from captune.schemas import SCHEMA, SCHEMA_VERSION, load
 
@@ -307,18 +308,27 @@ def test_an_incremental_run_killed_half_way_and_run_again_has_every_input_exactl
 
 
 def test_the_pipeline_builds_for_dataflow_without_running(tmp_path):
-    """DataflowRunner options: the graph is constructed and inspected, never submitted (an output on gs://
-    needs the gcp extra, so the output here is local; the graph does not depend on it)."""
+    """DataflowRunner options: a local --output is refused before anything starts; the graph is
+    constructed and inspected, never submitted, and ends with the step that commits the build on the
+    workers. (Beam without the gcp extra cannot join gs:// paths, so the graph is built here with a local
+    output, past the guard; the graph does not depend on it.)"""
     from apache_beam.options.pipeline_options import GoogleCloudOptions, SetupOptions
     from apache_beam.runners.dataflow.dataflow_runner import DataflowRunner
 
+    from captune.pipelines import commit, incremental
     from captune.pipelines.flex import build_argv
 
     argv = build_argv(["--input=gs://my-bucket/midi/**/*.mid", f"--output={tmp_path / 'out'}", "--incremental=true",
                        "--rows_per_shard=500", "--runner=DataflowRunner", "--project=my-project",
                        "--region=europe-west1", "--temp_location=gs://my-bucket/tmp",
                        "--staging_location=gs://my-bucket/staging", "--setup_file=./setup.py"])
-    pipeline, opts = build.build_pipeline(argv)
+    with pytest.raises(UsageError, match="DataflowRunner's workers do not share this machine's files, so --output"):
+        build.parse_checked(argv)
+    opts, options = build.parse_checked([a.replace(str(tmp_path / "out"), "gs://my-bucket/out") for a in argv])
+    assert opts.output == "gs://my-bucket/out"
+    opts.output = str(tmp_path / "out")
+    plan = {"state": incremental.EMPTY, "run_id": "0" * 12, "generation": 1, "run": commit.run_folder(1, "0" * 12)}
+    pipeline = build.make_pipeline(opts, options, plan, finish={"started": 0.0, "holder": commit.holder_info("x")})
     assert isinstance(pipeline.runner, DataflowRunner)
     assert (opts.incremental, opts.rows_per_shard) == (True, 500)
     assert pipeline.options.view_as(SetupOptions).setup_file == "./setup.py"
@@ -326,7 +336,7 @@ def test_the_pipeline_builds_for_dataflow_without_running(tmp_path):
     proto = pipeline.to_runner_api()
     steps = {t.unique_name for t in proto.components.transforms.values()}
     for step in ("Build/Match", "Build/ReadAndHash", "Build/SkipKnown", "Build/GroupCopies", "Build/AnalyzeAndCaption",
-                 "Build/AssignShard", "Build/GroupShards", "Build/WriteShard", "WriteManifest"):
+                 "Build/AssignShard", "Build/GroupShards", "Build/WriteShard", "WriteManifest", "Commit"):
         assert step in steps, step
     assert not (tmp_path / "out").exists()  # nothing ran
 
@@ -377,6 +387,34 @@ def test_rows_lost_between_analysis_and_shards_are_reported(built, tmp_path):
     assert "warnings" not in dropped  # rows of near-duplicates dropped by --dedup near are not lost
     lost_early = build.finish_manifest(str(copy), 0.0, {**whole, "made": n + 1})
     assert lost_early["warnings"] == [f"the analysis made {n + 1} rows but only {n} entered the grouping step"]
+    assert lost_early["row_check"] == "rows lost: see warnings" and built[1]["row_check"] == "passed"
+
+
+class _Result:
+    """A finished run's result as a runner without usable metrics gives it."""
+
+    def __init__(self, counters=None):
+        self.counters = counters
+
+    def metrics(self):
+        if self.counters is None:
+            raise NotImplementedError("no metrics on this runner")
+        return self
+
+    def query(self, _filter):
+        return {"counters": self.counters, "distributions": [], "gauges": []}
+
+
+def test_a_run_without_counters_says_the_row_check_was_skipped(built, tmp_path):
+    out, _ = built
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    build.finish_manifest(str(copy), 0.0, {"made": 1, "grouped": 1, "near_duplicate": 0, "to_shards": 0})
+    for result in (_Result(), _Result([])):  # metrics unsupported; supported but none reported
+        assert build.row_counts(result) is None
+        skipped = build.finish_manifest(str(copy), 0.0, build.row_counts(result))
+        assert skipped["row_check"] == "skipped: the runner reported no captune counters"
+        assert "warnings" not in skipped and "rows_made" not in skipped  # the earlier check's are gone
 
 
 def test_media_left_out_of_the_shuffles_comes_back_checked(tmp_path):

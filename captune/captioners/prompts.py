@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from captune.captioners.form import form_text
 from captune.captioners.template import plain_instruments
 
-__all__ = ["STYLES", "DEFAULT_EXAMPLES", "facts_text", "messages", "retry_messages", "load_examples",
+__all__ = ["STYLES", "DEFAULT_EXAMPLES", "facts_text", "messages", "retry_messages", "parse_examples", "load_examples",
            "prompt_key"]
 
 STYLES = {
@@ -128,24 +128,31 @@ def retry_messages(first: list[dict], answer: str, problems: Sequence[str]) -> l
     return [*first, {"role": "assistant", "content": answer}, {"role": "user", "content": feedback}]
 
 
-def load_examples(path: str) -> list[dict]:
-    """Few-shot examples from a JSON-lines file of ``{"facts": {...} or "text", "caption": "..."}``."""
+def parse_examples(text: str, name: str = "examples") -> list[dict]:
+    """Few-shot examples from JSON-lines ``text`` of ``{"facts": {...} or "text", "caption": "..."}``;
+    ``name`` (the file's) prefixes the error messages. The pipeline reads the file on the launcher
+    (local or ``gs://``) and ships the parsed examples to the workers."""
     examples = []
-    with open(path, encoding="utf-8") as fh:
-        for number, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{number}: not JSON ({exc})") from None
-            if not isinstance(record, dict) or not isinstance(record.get("caption"), str) \
-                    or not isinstance(record.get("facts"), (dict, str)):
-                raise ValueError(f"{path}:{number}: expected {{\"facts\": {{...}} or \"...\", \"caption\": \"...\"}}")
-            examples.append({"facts": record["facts"], "caption": record["caption"]})
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{name}:{number}: not JSON ({exc})") from None
+        if not isinstance(record, dict) or not isinstance(record.get("caption"), str) \
+                or not isinstance(record.get("facts"), (dict, str)):
+            raise ValueError(f"{name}:{number}: expected {{\"facts\": {{...}} or \"...\", \"caption\": \"...\"}}")
+        examples.append({"facts": record["facts"], "caption": record["caption"]})
     if not examples:
-        raise ValueError(f"{path}: no examples")
+        raise ValueError(f"{name}: no examples")
     return examples
+
+
+def load_examples(path: str) -> list[dict]:
+    """:func:`parse_examples` of a local JSON-lines file."""
+    with open(path, encoding="utf-8") as fh:
+        return parse_examples(fh.read(), path)
 
 
 def prompt_key(msgs: Sequence[Mapping], **params) -> str:

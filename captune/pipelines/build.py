@@ -37,7 +37,9 @@ from captune.augment import plan
 from captune.pipelines import commit, console, incremental
 from captune.pipelines.card import PLOTS, write_card
 from captune.pipelines.incremental import merge_failures
-from captune.pipelines.options import UsageError, check_build_options, check_llm_options, emotion_model_text, parse
+from captune.pipelines.options import (
+    UsageError, check_build_options, check_llm_options, check_remote_paths, emotion_model_text, is_local_runner, parse,
+)
 from captune.pipelines.grouping import GroupNearDuplicates
 from captune.pipelines.transforms import (
     FAILURES, NAMESPACE, AnalyzeAndCaption, AnalyzePart, AssignShard, KeepFirstCopy, KeepOnePerGroup, LLMCaption, MatchInputs,
@@ -302,6 +304,7 @@ def parse_checked(argv: list[str] | None) -> tuple[argparse.Namespace, object]:
     opts, options = parse(argv)
     if not opts.input or not opts.output:
         raise UsageError("captune build needs at least one input pattern and --output")
+    check_remote_paths(opts, options)
     check_build_options(opts)
     check_llm_options(opts)
     emotion_model_text(opts)  # a bad --emotion-model stops here, before any work
@@ -319,14 +322,45 @@ def plan_run(opts: argparse.Namespace) -> dict:
             "run": commit.run_folder(generation, rid)}
 
 
-def make_pipeline(opts: argparse.Namespace, options, plan: dict, progress: str | None = None) -> beam.Pipeline:
+def make_pipeline(opts: argparse.Namespace, options, plan: dict, progress: str | None = None,
+                  finish: dict | None = None) -> beam.Pipeline:
     """The build's pipeline for :func:`plan_run`'s ``plan``, constructed but not run; ``progress``: a
-    local folder where the analysis notes each file (:mod:`captune.pipelines.console`)."""
+    local folder where the analysis notes each file (:mod:`captune.pipelines.console`). With ``finish``
+    (``{started, holder}``: the launch time, epoch s, and the lock record) the pipeline also finishes
+    and commits the build and releases the lock (:func:`commit_run`, step ``Commit``), so nothing is
+    left for the launcher; without it the pipeline ends with the run's manifest and the launcher commits."""
     pipeline = beam.Pipeline(options=options)
     built = (pipeline | "Patterns" >> beam.Create(opts.input)
              | "Build" >> BuildDataset(opts, plan["state"], plan["run"], progress))
-    _write_outputs(built, opts, list(opts.input), plan["state"], plan["run_id"], plan["run"], plan["generation"])
+    written = _write_outputs(built, opts, list(opts.input), plan["state"], plan["run_id"], plan["run"],
+                             plan["generation"])
+    if finish is not None:
+        written | "Commit" >> beam.Map(_commit_in_pipeline, opts.output, plan["run"], finish["started"],
+                                       opts.license, finish["holder"])
     return pipeline
+
+
+IN_PIPELINE = "the pipeline committed itself, before its counters were final"
+
+
+def _commit_in_pipeline(_, out: str, run: str, started: float, license: str, holder: dict) -> str:
+    """The ``Commit`` step: :func:`commit_run` on a worker once the run's manifest is written, then
+    the lock released; idempotent, so a retried bundle commits the same manifest again."""
+    manifest = commit_run(out, run, started, None, license, IN_PIPELINE)
+    commit.release(out, holder)
+    return manifest["run_id"]
+
+
+def commit_run(out: str, run: str, started: float, counted: dict | None, license: str,
+               unchecked: str = "the runner reported no captune counters") -> dict:
+    """Finish the run in ``OUT/<run>`` and commit it: staging removed, timings and the row check added
+    to its manifest (:func:`finish_manifest`; ``unchecked`` says why when ``counted`` is None), then
+    the commit (:func:`captune.pipelines.commit.commit`: ``OUT/manifest.json``, the card, the previous
+    runs' files removed). Returns the committed manifest."""
+    remove_staging(out, run)
+    manifest = finish_manifest(FileSystems.join(out, run), started, counted, unchecked)
+    commit.commit(out, manifest, lambda o, m: write_card(o, m, license))
+    return manifest
 
 
 def build_pipeline(argv: list[str] | None = None) -> tuple[beam.Pipeline, argparse.Namespace]:
@@ -343,12 +377,17 @@ GENRE_NOTE = ("captune: the genre column stays null: no genre model is configure
 
 def run(argv: list[str] | None = None) -> dict:
     """Build a dataset and commit it; returns the committed manifest (with timings). ``argv``: see
-    :func:`build_pipeline`. Holds ``OUT/.lock`` from before the folder is read until after the commit."""
+    :func:`build_pipeline`. Holds ``OUT/.lock`` from before the folder is read until after the commit.
+    On a local runner (:func:`captune.pipelines.options.is_local_runner`) this process shows the
+    progress, checks the row counts and commits; on a remote one the pipeline commits itself
+    (:func:`submit`) and this waits for it, then adds the row check to the committed manifest."""
     started = time.time()
     opts, options = parse_checked(argv)
+    if not is_local_runner(options):
+        return _run_remote(opts, options, started)
     total = count_inputs(opts.input)
     holder = commit.acquire(opts.output, run_id(opts.input, opts.seed))
-    progress = tempfile.mkdtemp(prefix="captune-progress-") if is_local_runner(options) else None
+    progress = tempfile.mkdtemp(prefix="captune-progress-")
     try:
         plan = plan_run(opts)
         commit.remove_unlisted(opts.output, plan["manifest"])  # what killed builds left
@@ -357,17 +396,54 @@ def run(argv: list[str] | None = None) -> dict:
             print(GENRE_NOTE, file=sys.stderr)
         with console.filtered_stderr(opts.verbose) as stderr, \
                 console.exit_on_interrupt(lambda: _interrupted(opts.output, holder, progress)):
-            with console.Progress(progress, total, stderr) if progress and total else contextlib.nullcontext():
+            with console.Progress(progress, total, stderr) if total else contextlib.nullcontext():
                 result = pipeline.run()
                 result.wait_until_finish()
-        remove_staging(opts.output, plan["run"])
-        manifest = finish_manifest(FileSystems.join(opts.output, plan["run"]), started, row_counts(result))
-        commit.commit(opts.output, manifest, lambda out, m: write_card(out, m, opts.license))
+        manifest = commit_run(opts.output, plan["run"], started, row_counts(result), opts.license)
     finally:
         commit.release(opts.output, holder)
-        if progress:
-            shutil.rmtree(progress, ignore_errors=True)
+        shutil.rmtree(progress, ignore_errors=True)
     return manifest
+
+
+def submit(argv: list[str] | None = None):
+    """Start a build whose pipeline finishes and commits it and releases the lock (step ``Commit``), and
+    return its ``PipelineResult`` as soon as the runner has the job: the Flex Template launcher's entry
+    (:mod:`captune.pipelines.flex`). ``argv``: see :func:`build_pipeline`. The lock is taken here; if the
+    job fails, it stays (see the README: Runners)."""
+    started = time.time()
+    opts, options = parse_checked(argv)
+    return _submit(opts, options, started)[0]
+
+
+def _submit(opts: argparse.Namespace, options, started: float):
+    """(PipelineResult, plan, lock record) of a self-committing build; the lock is released here only when
+    the submission itself fails."""
+    holder = commit.acquire(opts.output, run_id(opts.input, opts.seed))
+    try:
+        plan = plan_run(opts)
+        commit.remove_unlisted(opts.output, plan["manifest"])
+        pipeline = make_pipeline(opts, options, plan, finish={"started": started, "holder": holder})
+        return pipeline.run(), plan, holder
+    except BaseException:
+        commit.release(opts.output, holder)
+        raise
+
+
+def _run_remote(opts: argparse.Namespace, options, started: float) -> dict:
+    """Submit a self-committing build, wait for it, add the row check (now that the counters are final) and
+    the launcher's wall time to the committed manifest if it is still this run's; a failed job releases
+    the lock."""
+    result, plan, holder = _submit(opts, options, started)
+    try:
+        result.wait_until_finish()
+    except BaseException:
+        commit.release(opts.output, holder)
+        raise
+    committed = incremental.committed_manifest(opts.output, strict=True)
+    if (committed or {}).get("run_dir") != plan["run"]:  # another build committed meanwhile: leave it
+        return committed
+    return finish_manifest(opts.output, started, row_counts(result))
 
 
 def _interrupted(out: str, holder: dict, progress: str | None) -> None:
@@ -388,13 +464,6 @@ def count_inputs(patterns: list[str]) -> int | None:
         raise UsageError("captune build: no file matches " + ", ".join(repr(p) for p in patterns)
                          + " (a folder means every file below it; quote globs with ** so the shell keeps them)")
     return len({path for paths in matched.values() for path in paths})
-
-
-def is_local_runner(options) -> bool:
-    """True for the DirectRunner, whose workers share this machine's file system."""
-    from apache_beam.options.pipeline_options import StandardOptions
-
-    return options.view_as(StandardOptions).runner in ("DirectRunner", "direct", None)
 
 
 STAGING = ".staging"
@@ -426,12 +495,14 @@ def row_counts(result) -> dict | None:
     """Rows counted on their way: emitted by the analysis (``made``), entering the grouping step
     (``grouped``), dropped there as rows of near-duplicates (``near_duplicate``, ``--dedup near``) and
     reaching the shard writer (``to_shards``), from the ``captune`` Beam counters; None if the runner
-    keeps no metrics."""
+    keeps no metrics or reports no captune counter."""
     from apache_beam.metrics.metric import MetricsFilter
 
     try:
         counters = result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))["counters"]
     except Exception:  # a runner without metrics support
+        return None
+    if not counters:  # no captune counter at all, not even files_read: the runner dropped them
         return None
     totals = dict.fromkeys(ROW_COUNTERS, 0)
     names = {name: key for key, name in ROW_COUNTERS.items()}
@@ -453,21 +524,27 @@ def lost_rows(counted: dict, counts: dict) -> list[str]:
     return [f"{before} {a} rows but only {b} {after}" for before, a, after, b in steps if a != b]
 
 
-def finish_manifest(folder: str, started: float, counted: dict | None = None) -> dict:
-    """Add wall-clock timings to the manifest the pipeline wrote in ``folder`` (the run's folder) and, given the :func:`row_counts`,
-    check that every row the analysis made reached a shard, the failure list or the near-duplicate
-    list: a shortfall is recorded under ``warnings`` (naming the step where rows went missing) and
-    printed, so rows are never lost silently."""
+def finish_manifest(folder: str, started: float, counted: dict | None = None,
+                    unchecked: str = "the runner reported no captune counters") -> dict:
+    """Add wall-clock timings to the manifest in ``folder`` (the run's folder, or OUT for a committed one)
+    and, given the :func:`row_counts`, check that every row the analysis made reached a shard, the
+    failure list or the near-duplicate list: a shortfall is recorded under ``warnings`` (naming the step
+    where rows went missing) and printed, so rows are never lost silently. ``row_check`` says the
+    outcome: ``passed``, ``rows lost: see warnings`` or ``skipped: <unchecked>`` when ``counted`` is None."""
     path = FileSystems.join(folder, commit.MANIFEST)
     with FileSystems.open(path) as fh:
         manifest = json.loads(fh.read())
     wall = time.time() - started
     manifest["timings"] = {"wall_s": round(wall, 2),
                            "files_per_s": round(manifest["counts"]["inputs"] / wall, 1) if wall > 0 else None}
-    if counted is not None:
+    manifest.pop("warnings", None)  # a check made again replaces the last one's
+    manifest.pop("rows_made", None)
+    if counted is None:
+        manifest["row_check"] = f"skipped: {unchecked}"
+    else:
         manifest["rows_made"] = counted["made"]
         warnings = lost_rows(counted, manifest["runs"][-1]["counts"])
-        manifest.pop("warnings", None)  # a check made again replaces the last one's
+        manifest["row_check"] = "rows lost: see warnings" if warnings else "passed"
         if warnings:
             manifest["warnings"] = warnings
             for warning in warnings:

@@ -2,7 +2,10 @@
 
 The launcher calls ``python flex.py --input=gs://… --output=gs://… --incremental=true --rows_per_shard=N
 [Beam flags]``: template parameters are ``--name=value`` with underscores, and booleans are strings.
-:func:`build_argv` turns them into ``captune build`` flags.
+:func:`build_argv` turns them into ``captune build`` flags. The launcher submits the job and returns
+(:func:`captune.pipelines.build.submit`): the pipeline's last step finishes the manifest, writes the
+card, removes staging, commits ``OUT/manifest.json`` and releases the lock, so the job may outlive the
+launcher VM. The worker image has captune installed (``deploy/Dockerfile``): nothing is reinstalled.
 """
 
 import argparse
@@ -36,5 +39,11 @@ def build_argv(argv: list[str]) -> list[str]:
     return out
 
 
+def main(argv: list[str]) -> None:
+    """Submit the build given the template arguments ``argv``; returns once Dataflow has the job."""
+    build.submit(build_argv(argv))
+    print("captune: job submitted; its last step commits the dataset (OUT/manifest.json)", file=sys.stderr)
+
+
 if __name__ == "__main__":
-    build.run(build_argv(sys.argv[1:]))
+    main(sys.argv[1:])

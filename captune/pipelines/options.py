@@ -3,11 +3,16 @@ Beam unchanged."""
 
 import argparse
 import difflib
+import ipaddress
 import os
 
-from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions, WorkerOptions
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import (
+    DirectOptions, PipelineOptions, PortableOptions, StandardOptions, WorkerOptions,
+)
 
 from captune.extractors.analyze import DEFAULT_MAX_DURATION_S
+from captune.pipelines.commit import is_local
 from captune.pipelines.errors import UsageError
 from captune.extractors.midi.key import DEFAULT_PROFILE, PROFILES
 
@@ -151,16 +156,39 @@ def check_build_options(opts: argparse.Namespace) -> None:
     if opts.clip_seconds is not None and opts.clip_seconds > opts.max_duration:
         raise UsageError(f"--clip-seconds {opts.clip_seconds:g} is over --max-duration {opts.max_duration:g}, "
                          "which bounds each clip")
-    if opts.soundfont and not os.path.isfile(opts.soundfont):
-        raise SystemExit(f"--soundfont {opts.soundfont}: no such file")
+    if opts.soundfont and not (os.path.isfile(opts.soundfont) if is_local(opts.soundfont)
+                               else remote_exists(opts.soundfont, "--soundfont")):
+        raise UsageError(f"--soundfont {opts.soundfont}: no such file")
     if opts.tempo_changes < 0 or opts.volume_changes < 0:
         raise SystemExit("--tempo-changes and --volume-changes must be 0 or more")
     if opts.essentia_models:
-        from captune.extractors.audio import tagging
+        check_essentia_models(opts.essentia_models)
+
+
+def remote_exists(path: str, flag: str) -> bool:
+    """Whether ``path`` (on an object store) exists; :class:`UsageError` when Beam cannot reach that store
+    (no filesystem for the scheme, e.g. gs:// without the gcp extra; no permission)."""
+    try:
+        return FileSystems.exists(path)
+    except (ValueError, OSError) as exc:
+        raise UsageError(f"{flag} {path}: cannot be checked ({exc})") from None
+
+
+def check_essentia_models(models: str) -> None:
+    """A local model folder is loaded now (essentia-tensorflow and every file); on remote storage the
+    files must be there (the workers load them: the launcher needs no TensorFlow)."""
+    from captune.extractors.audio import tagging
+
+    if is_local(models):
         try:
-            tagging.check(opts.essentia_models)
+            tagging.check(models)
         except tagging.TaggingUnavailable as exc:
-            raise SystemExit(f"--essentia-models {opts.essentia_models}: {exc.detail}") from None
+            raise UsageError(f"--essentia-models {models}: {exc.detail}") from None
+        return
+    missing = [name for name in tagging.MODEL_FILES
+               if not remote_exists(f"{models.rstrip('/')}/{name}", "--essentia-models")]
+    if missing:
+        raise UsageError(f"--essentia-models {models} lacks {', '.join(missing)}")
 
 
 def check_llm_options(opts: argparse.Namespace) -> None:
@@ -170,14 +198,25 @@ def check_llm_options(opts: argparse.Namespace) -> None:
     if not opts.llm_model:
         raise SystemExit("--captioner llm needs --llm-model (a local model folder, or the model name served at "
                          "--llm-endpoint)")
-    if opts.caption_examples and not os.path.isfile(opts.caption_examples):
-        raise SystemExit(f"--caption-examples {opts.caption_examples}: no such file")
-    if opts.caption_examples:
-        from captune.captioners.prompts import load_examples
-        try:
-            load_examples(opts.caption_examples)
-        except ValueError as exc:
-            raise SystemExit(f"--caption-examples: {exc}") from None
+    caption_examples(opts)
+
+
+def caption_examples(opts: argparse.Namespace) -> list[dict] | None:
+    """The ``--caption-examples`` file (local or ``gs://``), read here on the launcher through
+    FileSystems and parsed, so the workers get the examples with the pipeline and need no access to
+    the file (None: the built-in examples); :class:`UsageError` when it cannot be read or parsed."""
+    if not opts.caption_examples:
+        return None
+    from captune.captioners.prompts import parse_examples
+
+    try:
+        with FileSystems.open(opts.caption_examples, compression_type="uncompressed") as fh:
+            text = fh.read().decode("utf-8")
+        return parse_examples(text, opts.caption_examples)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"--caption-examples {opts.caption_examples}: cannot be read ({exc})") from None
+    except ValueError as exc:
+        raise UsageError(f"--caption-examples: {exc}") from None
 
 
 def emotion_model_text(opts: argparse.Namespace) -> str | None:
@@ -185,8 +224,6 @@ def emotion_model_text(opts: argparse.Namespace) -> str | None:
     SystemExit with a clear message when it cannot be read or is not a captune emotion model."""
     if not getattr(opts, "emotion_model", None):
         return None
-    from apache_beam.io.filesystems import FileSystems
-
     from captune.extractors.emotion import LinearEmotionModel, ModelError
     try:
         with FileSystems.open(opts.emotion_model, compression_type="uncompressed") as fh:  # local or gs://
@@ -270,3 +307,62 @@ def with_local_defaults(options: PipelineOptions, given: set[str]) -> PipelineOp
         if "default_sdk_harness_log_level" not in given:
             options.view_as(WorkerOptions).default_sdk_harness_log_level = "WARNING"
     return options
+
+
+LOCAL_RUNNERS = ("DirectRunner", "direct", "BundleBasedDirectRunner", "SwitchingDirectRunner", "FnApiRunner")
+
+
+def runner_name(options: PipelineOptions) -> str:
+    """The ``--runner`` given, by its class name (``DirectRunner`` when none is)."""
+    runner = options.view_as(StandardOptions).runner or "DirectRunner"
+    return runner if isinstance(runner, str) and "." not in runner else str(runner).rsplit(".", 1)[-1]
+
+
+def _loopback(address: str | None) -> bool:
+    host = (address or "").rsplit(":", 1)[0].strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def is_local_runner(options: PipelineOptions) -> bool:
+    """True when every worker of the runner shares this machine's files: Beam's local runners
+    (:data:`LOCAL_RUNNERS`: the DirectRunner in any mode, the FnApiRunner); any runner with
+    ``--environment_type LOOPBACK`` (the SDK worker runs inside this process); the PortableRunner with
+    the embedded job server (``--job_endpoint embed``) whose workers are PROCESSes or an EXTERNAL worker
+    pool at a loopback address. Everything else is remote: Dataflow, Flink, Spark or a job server
+    elsewhere, DOCKER workers (a container sees none of this machine's files)."""
+    if runner_name(options) in LOCAL_RUNNERS:
+        return True
+    portable = options.view_as(PortableOptions)
+    environment = (portable.environment_type or "DOCKER").upper()
+    if environment == "LOOPBACK":
+        return True
+    return (runner_name(options) == "PortableRunner" and portable.job_endpoint == "embed"
+            and (environment == "PROCESS" or environment == "EXTERNAL" and _loopback(portable.environment_config)))
+
+
+def check_remote_paths(opts: argparse.Namespace, options: PipelineOptions) -> None:
+    """With a remote runner (not :func:`is_local_runner`), refuse before submission every path the
+    workers would have to read or write on this machine: local input patterns, a local ``--output``,
+    ``--soundfont``, ``--essentia-models``, ``--llm-cache`` and a local ``--llm-model`` folder (without
+    ``--llm-endpoint``). ``--emotion-model`` and ``--caption-examples`` may stay local: the launcher
+    reads them and the pipeline carries their content."""
+    if is_local_runner(options):
+        return
+    flags = [("--output", opts.output), ("--soundfont", opts.soundfont), ("--essentia-models", opts.essentia_models),
+             ("--llm-cache", opts.llm_cache)]
+    if opts.captioner == "llm" and not opts.llm_endpoint:
+        flags.append(("--llm-model", opts.llm_model))
+    local = [f"input pattern {p}" for p in opts.input if is_local(p)]
+    local += [f"{flag} {path}" for flag, path in flags if path and is_local(path)]
+    if local:
+        raise UsageError(
+            f"captune build: the {runner_name(options)}'s workers do not share this machine's files, so "
+            f"{'; '.join(local)} cannot be local: put them where the workers read and write (gs://…). Without "
+            "--soundfont the workers use their image's FluidR3_GM. Local runners (the DirectRunner, "
+            "PortableRunner --job_endpoint embed with LOOPBACK, PROCESS or a loopback EXTERNAL pool) accept "
+            "local paths.")

@@ -21,7 +21,9 @@ from apache_beam.metrics import Metrics
 
 from captune import items
 from captune.extractors import BadInput, modality_of
-from captune.pipelines import console
+from captune.pipelines import console, worker_files
+from captune.pipelines.commit import is_local
+from captune.pipelines.options import caption_examples
 from captune.pipelines.isolation import Isolated, ItemTimeout, ItemTooLarge, WorkerCrashed
 from captune.pipelines.grouping import forced_group, keep_one
 from captune.pipelines.rows import item_rows, source_id, split_of
@@ -215,6 +217,7 @@ class _Isolated(beam.DoFn):
         self.failed = Metrics.counter(NAMESPACE, "failures")
 
     def setup(self):
+        self.settings = worker_files.localized(self.settings)  # a gs:// soundfont or model folder, copied here
         fn = type(self).FN
         self._fn = Isolated(fn, self.timeout_s, self.memory_mb) if self.timeout_s > 0 else fn
 
@@ -379,24 +382,26 @@ class BeamFiles:
 
 
 def llm_settings(opts) -> dict:
-    """The picklable subset of the options that :class:`LLMCaption` needs (never the API key)."""
+    """The picklable subset of the options that :class:`LLMCaption` needs (never the API key); the
+    few-shot examples are read here, on the launcher, and travel with the pipeline."""
     cache = opts.llm_cache or FileSystems.join(opts.output, "llm_cache")
     return {"model": opts.llm_model, "endpoint": opts.llm_endpoint, "api_key_env": opts.llm_api_key_env,
-            "style": opts.caption_style, "examples": opts.caption_examples, "cache": cache,
+            "style": opts.caption_style, "examples": caption_examples(opts), "cache": cache,
             "concurrency": opts.llm_concurrency, "batch_size": opts.llm_batch_size, "retries": opts.llm_retries,
             "timeout_s": opts.llm_timeout, "max_tokens": opts.llm_max_tokens, "seed": opts.seed}
 
 
 def make_captioner(settings: dict):
-    """An :class:`~captune.captioners.llm.LLMCaptioner` for ``settings``; a model that will not load or a
-    bad examples file gives a captioner that only uses cached answers and otherwise falls back."""
-    from captune.captioners import llm, prompts
+    """An :class:`~captune.captioners.llm.LLMCaptioner` for ``settings``; a model that will not load gives
+    a captioner that only uses cached answers and otherwise falls back. A local
+    model on remote storage (``gs://``) is copied to this machine first (:mod:`worker_files`)."""
+    from captune.captioners import llm
     from captune.captioners.cache import LocalFiles, ResponseCache
 
     root = settings["cache"]
     local = FileSystems.get_scheme(root) in (None, "file")
     cache = ResponseCache(root, LocalFiles() if local else BeamFiles())
-    examples = prompts.load_examples(settings["examples"]) if settings.get("examples") else None
+    examples = settings.get("examples")
     if settings.get("endpoint"):
         generator = llm.EndpointClient(settings["endpoint"], settings["model"], api_key_env=settings["api_key_env"],
                                        concurrency=settings["concurrency"], retries=settings["retries"],
@@ -404,13 +409,14 @@ def make_captioner(settings: dict):
                                        seed=settings["seed"])
         return llm.LLMCaptioner(generator, model=generator.name, style=settings["style"], examples=examples,
                                 cache=cache)
-    name = os.path.basename(os.path.normpath(settings["model"]))
+    model = settings["model"]
+    name = os.path.basename(os.path.normpath(model))
     params = {"decoding": "greedy", "max_new_tokens": settings["max_tokens"]}
-    cache_model = f"local:{os.path.abspath(settings['model'])}"
+    cache_model = f"local:{os.path.abspath(model) if is_local(model) else model}"  # the same on every worker
     try:
-        generator = llm.LocalModel(settings["model"], batch_size=settings["batch_size"],
+        generator = llm.LocalModel(worker_files.local_path(model, folder=True), batch_size=settings["batch_size"],
                                    max_new_tokens=settings["max_tokens"], name=name)
-    except llm.ModelUnavailable as exc:
+    except (llm.ModelUnavailable, OSError) as exc:  # OSError: the remote folder could not be copied
         logging.getLogger(__name__).error("captune: %s; rows keep their template captions", exc)
         return llm.LLMCaptioner(None, model=name, style=settings["style"], examples=examples, cache=cache,
                                 params=params, unavailable=str(exc), cache_model=cache_model)

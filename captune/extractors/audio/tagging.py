@@ -66,6 +66,7 @@ from captune.extractors.errors import BadInput
 MODEL_SR = 16000
 EMBEDDING_MODEL = "discogs-effnet-bs64-1"
 HEAD_MODELS = {"genre": "mtg_jamendo_genre-discogs-effnet-1", "mood": "mtg_jamendo_moodtheme-discogs-effnet-1"}
+MODEL_FILES = (f"{EMBEDDING_MODEL}.pb",) + tuple(f"{name}{ext}" for name in HEAD_MODELS.values() for ext in (".pb", ".json"))
 EMBEDDING_INPUT, EMBEDDING_OUTPUT = "serving_default_melspectrogram", "PartitionedCall:1"
 HEAD_INPUT, HEAD_OUTPUT = "model/Placeholder", "model/Sigmoid"
 MAX_TAGS = {"genre": 4, "mood": 5}
@@ -173,8 +174,7 @@ def _files(models_dir: str) -> None:
                                                   f"{INSTALL_HINT}")
     if not os.path.isdir(models_dir):
         raise TaggingUnavailable("no_tagging_models", f"{models_dir} is not a folder")
-    wanted = [f"{EMBEDDING_MODEL}.pb"] + [f"{name}{ext}" for name in HEAD_MODELS.values() for ext in (".pb", ".json")]
-    missing = [name for name in wanted if not os.path.isfile(os.path.join(models_dir, name))]
+    missing = [name for name in MODEL_FILES if not os.path.isfile(os.path.join(models_dir, name))]
     if missing:
         raise TaggingUnavailable("no_tagging_models", f"{models_dir} lacks {', '.join(missing)} (download them from "
                                                       "https://essentia.upf.edu/models.html)")

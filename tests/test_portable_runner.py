@@ -1,0 +1,120 @@
+"""captune on Beam's portable runner with an EXTERNAL SDK worker pool (the worker model of Flink, Spark
+and Dataflow: the runner hands bundles to separate SDK worker processes over the Fn API), started here
+on loopback, against the DirectRunner's output byte for byte.
+
+The job server is the embedded one (``--job_endpoint embed``); the workers are processes of
+``apache_beam.runners.worker.worker_pool_main``, which starts each SDK worker as ``python …`` from
+PATH, so PATH and PYTHONPATH point at this interpreter and this checkout.
+"""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+from fixtures import IN_MEMORY, make_midi, melody
+
+from captune.pipelines import build, commit
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+WORKTREE = os.path.dirname(HERE)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def worker_pool(request):
+    """The port of an SDK worker pool on 127.0.0.1, killed with its workers when the module's tests end."""
+    port = _free_port()
+    env = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""),
+           "PYTHONPATH": os.pathsep.join([WORKTREE, HERE, os.environ.get("PYTHONPATH", "")])}
+    pool = subprocess.Popen([sys.executable, "-m", "apache_beam.runners.worker.worker_pool_main",
+                             f"--service_port={port}"], env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def kill():
+        os.killpg(pool.pid, signal.SIGKILL)  # the pool and every SDK worker it started (one session)
+        pool.wait()
+
+    request.addfinalizer(kill)
+    deadline = time.time() + 60
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return port
+        except OSError:
+            assert pool.poll() is None and time.time() < deadline, "the worker pool did not start"
+            time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """Six different melodies, a byte-identical copy of one (a duplicate) and a file that is not MIDI."""
+    root = tmp_path_factory.mktemp("src")
+    for i in range(6):
+        (root / f"m{i}.mid").write_bytes(make_midi([(0, False, melody([60 + i, 64, 67 - i % 2, 72 - i]))],
+                                                   tempo_bpm=90 + 7 * i))
+    (root / "copy_of_m0.mid").write_bytes((root / "m0.mid").read_bytes())
+    (root / "bad.mid").write_bytes(b"not a midi file")
+    return root
+
+
+def _args(corpus, out):
+    """The same build everywhere; analysis in the worker process itself (``--item-timeout 0``: no
+    isolation child to start per worker, which the other tests cover), to keep the test fast."""
+    return ["--input", str(corpus), "--output", str(out), "--test-fraction", "0.5", "--item-timeout", "0"]
+
+
+def _portable(port):
+    return ["--runner", "PortableRunner", "--job_endpoint", "embed", "--environment_type", "EXTERNAL",
+            "--environment_config", f"localhost:{port}"]
+
+
+def _run_files(out) -> dict:
+    """{path inside the run folder: bytes} of the committed shards and failure lists."""
+    manifest = json.loads((out / "manifest.json").read_text())
+    files = [s["file"] for s in manifest["shards"]] + list(manifest["lists"].values())
+    return {f.split("/", 2)[2]: (out / f).read_bytes() for f in files}
+
+
+@pytest.fixture(scope="module")
+def direct(corpus, tmp_path_factory):
+    out = tmp_path_factory.mktemp("direct")
+    manifest = build.run([*_args(corpus, out), *IN_MEMORY])
+    return out, manifest
+
+
+def test_a_build_on_the_portable_runner_writes_the_direct_runners_bytes(corpus, direct, worker_pool, tmp_path):
+    out = tmp_path / "portable"
+    manifest = build.run([*_args(corpus, out), *_portable(worker_pool)])
+    expected = _run_files(direct[0])
+    assert {name.split("/")[0] for name in expected} == {"data", "failures"}
+    assert any(name.startswith("data/test-") for name in expected) and any(name.startswith("data/train-")
+                                                                           for name in expected)
+    assert _run_files(out) == expected
+    counts = manifest["counts"]
+    assert (counts["inputs"], counts["sources"], counts["duplicates"], counts["failures"]) == (8, 6, 1, 1)
+    assert manifest["counts"] == direct[1]["counts"]
+    assert manifest["row_check"] == direct[1]["row_check"] == "passed"  # the counters come back from the workers
+
+
+def test_a_submitted_build_commits_itself_on_the_workers(corpus, direct, worker_pool, tmp_path):
+    """:func:`build.submit` (the Flex Template launcher's entry) returns before the job ends; the workers
+    finish the manifest, write the card, remove the staging, commit and release the lock."""
+    out = tmp_path / "submitted"
+    result = build.submit([*_args(corpus, out), *_portable(worker_pool)])
+    result.wait_until_finish()
+    assert _run_files(out) == _run_files(direct[0])
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["row_check"] == f"skipped: {build.IN_PIPELINE}"
+    assert manifest["counts"] == direct[1]["counts"] and manifest["timings"]["wall_s"] > 0
+    assert (out / "README.md").exists() and not (out / commit.LOCK).exists()
+    assert not list(out.glob(f"runs/*/{build.STAGING}"))

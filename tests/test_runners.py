@@ -1,0 +1,107 @@
+"""Which runners count as local, the guards that refuse local paths before a remote submission, and the
+worker-side files read through Beam's FileSystems (``gs://`` in use; local FileSystems paths here)."""
+
+import json
+import os
+import tempfile
+
+import pytest
+
+from captune import items
+from captune.pipelines import build, cli, worker_files
+from captune.pipelines.errors import UsageError
+from captune.pipelines.options import caption_examples, is_local_runner, parse
+from captune.pipelines.transforms import llm_settings
+
+BUCKET = ["--input", "gs://b/midi/*.mid", "--output", "gs://b/out"]
+DATAFLOW = ["--runner", "DataflowRunner", "--project", "p", "--region", "europe-west1", "--temp_location", "gs://b/tmp"]
+
+
+@pytest.mark.parametrize("flags, local", [
+    ([], True),
+    (["--runner", "DirectRunner", "--direct_running_mode", "multi_processing"], True),
+    (["--runner", "apache_beam.runners.portability.fn_api_runner.FnApiRunner"], True),
+    (["--runner", "PortableRunner", "--job_endpoint", "embed", "--environment_type", "EXTERNAL",
+      "--environment_config", "localhost:50000"], True),
+    (["--runner", "PortableRunner", "--job_endpoint", "embed", "--environment_type", "EXTERNAL",
+      "--environment_config", "127.0.0.1:50000"], True),
+    (["--runner", "PortableRunner", "--job_endpoint", "embed", "--environment_type", "LOOPBACK"], True),
+    (["--runner", "FlinkRunner", "--flink_master", "[local]", "--environment_type", "LOOPBACK"], True),
+    (["--runner", "PortableRunner", "--job_endpoint", "embed"], False),  # DOCKER workers by default
+    (["--runner", "PortableRunner", "--job_endpoint", "embed", "--environment_type", "EXTERNAL",
+      "--environment_config", "pool.example:50000"], False),
+    (["--runner", "PortableRunner", "--job_endpoint", "jobserver:8099", "--environment_type", "EXTERNAL",
+      "--environment_config", "localhost:50000"], False),  # a sidecar beside a remote task manager
+    (["--runner", "FlinkRunner", "--flink_master", "flink:8081"], False),
+    (["--runner", "SparkRunner", "--spark_master_url", "spark://spark:7077"], False),
+    (DATAFLOW, False),
+])
+def test_local_runners_are_those_whose_workers_share_this_machines_files(flags, local):
+    assert is_local_runner(parse(BUCKET + flags)[1]) is local
+
+
+@pytest.mark.parametrize("args, named", [
+    (["--input", "midi/", "--output", "gs://b/out"], "input pattern midi/"),
+    (["--input", "gs://b/midi/*.mid", "--output", "out/"], "--output out/"),
+    (BUCKET + ["--render-midi", "--soundfont", "/usr/share/sounds/sf2/FluidR3_GM.sf2"], "--soundfont /usr/share"),
+    (BUCKET + ["--essentia-models", "models/"], "--essentia-models models/"),
+    (BUCKET + ["--captioner", "llm", "--llm-model", "/models/qwen"], "--llm-model /models/qwen"),
+    (BUCKET + ["--captioner", "llm", "--llm-model", "m", "--llm-endpoint", "http://llm:8000/v1", "--llm-cache",
+               "cache/"], "--llm-cache cache/"),
+])
+def test_a_remote_runner_refuses_local_paths_before_submission(args, named, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["build", *args, *DATAFLOW]) == 2
+    err = capsys.readouterr().err
+    assert "DataflowRunner's workers do not share this machine's files" in err and named in err
+    assert "Traceback" not in err and os.listdir(tmp_path) == []  # nothing written, not even a lock
+
+
+def test_a_remote_runner_takes_a_local_emotion_model_and_caption_examples(tmp_path):
+    """Both are read on the launcher and travel with the pipeline; an LLM at an endpoint needs no path."""
+    from captune.extractors.emotion import DEFAULT_MODEL
+    from captune.pipelines.build import item_settings
+
+    examples, model = tmp_path / "examples.jsonl", tmp_path / "emotion.json"
+    examples.write_text(json.dumps({"facts": "key: G major", "caption": "Bright, in G major."}) + "\n")
+    model.write_text(DEFAULT_MODEL.to_json())
+    opts, options = build.parse_checked(BUCKET + DATAFLOW + [
+        "--captioner", "llm", "--llm-model", "m", "--llm-endpoint", "http://llm:8000/v1", "--llm-cache", "gs://b/c",
+        "--caption-examples", str(examples), "--emotion-model", str(model)])
+    assert not is_local_runner(options)
+    assert llm_settings(opts)["examples"] == [{"facts": "key: G major", "caption": "Bright, in G major."}]
+    assert item_settings(opts).emotion_model == DEFAULT_MODEL.to_json()  # the text, not the path
+
+
+def test_caption_examples_are_read_through_filesystems_and_checked(tmp_path):
+    good, bad = tmp_path / "good.jsonl", tmp_path / "bad.jsonl"
+    good.write_text('{"facts": {"key": "D minor"}, "caption": "A lone cello in D minor."}\n\n')
+    bad.write_text('{"facts": {"key": "D minor"}}\n')
+    opts, _ = parse(["--caption-examples", str(good)])
+    assert caption_examples(opts) == [{"facts": {"key": "D minor"}, "caption": "A lone cello in D minor."}]
+    for path, message in ((bad, "bad.jsonl:1: expected"), (tmp_path / "missing.jsonl", "cannot be read")):
+        with pytest.raises(UsageError, match=message):
+            caption_examples(parse(["--caption-examples", str(path)])[0])
+    assert caption_examples(parse([])[0]) is None
+
+
+def test_a_worker_copies_a_file_or_a_folder_once_and_keeps_local_paths(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    models = tmp_path / "models"
+    (models / "heads").mkdir(parents=True)
+    (models / "embedding.pb").write_bytes(b"\x00graph")
+    (models / "heads" / "genre.json").write_text('{"classes": ["rock"]}')
+    copy = worker_files.fetch(str(models), folder=True)
+    assert copy.startswith(str(tmp_path / "tmp" / "captune-files")) and os.path.basename(copy) == "models"
+    assert open(os.path.join(copy, "embedding.pb"), "rb").read() == b"\x00graph"
+    assert open(os.path.join(copy, "heads", "genre.json")).read() == '{"classes": ["rock"]}'
+    font = models / "embedding.pb"
+    single = worker_files.fetch(str(font), folder=False)
+    assert open(single, "rb").read() == b"\x00graph" and os.path.basename(single) == "embedding.pb"
+    (models / "embedding.pb").unlink()
+    assert worker_files.fetch(str(models), folder=True) == copy  # copied once: the copy is used again
+    assert sorted(os.listdir(os.path.dirname(copy))) == ["models"]  # no partial copy left beside it
+    with pytest.raises(FileNotFoundError):
+        worker_files.fetch(str(tmp_path / "nothing"), folder=True)
+    settings = items.Settings(soundfont=str(font), essentia_models=str(models))
+    assert worker_files.localized(settings) == settings  # local paths are used where they are
