@@ -106,15 +106,20 @@ def test_a_build_on_the_portable_runner_writes_the_direct_runners_bytes(corpus, 
     assert manifest["row_check"] == direct[1]["row_check"] == "passed"  # the counters come back from the workers
 
 
-def test_a_submitted_build_commits_itself_on_the_workers(corpus, direct, worker_pool, tmp_path):
-    """:func:`build.submit` (the Flex Template launcher's entry) returns before the job ends; the workers
-    finish the manifest, write the card, remove the staging, commit and release the lock."""
+def test_a_submitted_build_returns_at_once_and_the_workers_commit_it(corpus, direct, worker_pool, tmp_path):
+    """:func:`build.submit` (the Flex Template launcher's entry, and what ``captune build`` does on a remote
+    runner before it waits) returns while the job runs, holding the lock; the pipeline's last step, on a
+    worker, finishes the manifest (row check skipped: the counters are not final yet), writes the card,
+    removes the staging, commits and releases the lock. The counters, final once the job is done, then
+    pass the check that a waiting launcher adds."""
     out = tmp_path / "submitted"
     result = build.submit([*_args(corpus, out), *_portable(worker_pool)])
-    result.wait_until_finish()
+    assert (out / commit.LOCK).exists() and not (out / "manifest.json").exists()  # the job has only started
+    assert result.wait_until_finish() == "DONE"
     assert _run_files(out) == _run_files(direct[0])
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["row_check"] == f"skipped: {build.IN_PIPELINE}"
     assert manifest["counts"] == direct[1]["counts"] and manifest["timings"]["wall_s"] > 0
     assert (out / "README.md").exists() and not (out / commit.LOCK).exists()
     assert not list(out.glob(f"runs/*/{build.STAGING}"))
+    assert build.finish_manifest(str(out), 0.0, build.row_counts(result))["row_check"] == "passed"

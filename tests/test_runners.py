@@ -105,3 +105,15 @@ def test_a_worker_copies_a_file_or_a_folder_once_and_keeps_local_paths(tmp_path,
         worker_files.fetch(str(tmp_path / "nothing"), folder=True)
     settings = items.Settings(soundfont=str(font), essentia_models=str(models))
     assert worker_files.localized(settings) == settings  # local paths are used where they are
+
+
+def test_every_flex_template_parameter_is_a_captune_flag():
+    from captune.pipelines.flex import build_argv
+    from captune.pipelines.options import captune_flags
+
+    with open(os.path.join(os.path.dirname(os.path.dirname(__file__)), "deploy", "flex-template-metadata.json")) as fh:
+        parameters = json.load(fh)["parameters"]
+    assert {"input", "output", "incremental", "essentia_models"} <= {p["name"] for p in parameters}
+    for p in parameters:
+        [arg] = build_argv([f"--{p['name']}=true"])
+        assert arg.split("=")[0] in captune_flags(), p["name"]

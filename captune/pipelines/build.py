@@ -375,16 +375,18 @@ GENRE_NOTE = ("captune: the genre column stays null: no genre model is configure
               "with essentia-tensorflow fills it)")
 
 
-def run(argv: list[str] | None = None) -> dict:
+def run(argv: list[str] | None = None, commit_on_workers: bool | None = None) -> dict:
     """Build a dataset and commit it; returns the committed manifest (with timings). ``argv``: see
     :func:`build_pipeline`. Holds ``OUT/.lock`` from before the folder is read until after the commit.
-    On a local runner (:func:`captune.pipelines.options.is_local_runner`) this process shows the
-    progress, checks the row counts and commits; on a remote one the pipeline commits itself
-    (:func:`submit`) and this waits for it, then adds the row check to the committed manifest."""
+    Who commits: this process, after the run (progress line, row check, then the commit), or, with
+    ``commit_on_workers`` (default: on a remote runner, see
+    :func:`captune.pipelines.options.is_local_runner`), the pipeline's last step (:func:`submit`),
+    which this waits for before adding the row check to the committed manifest."""
     started = time.time()
     opts, options = parse_checked(argv)
-    if not is_local_runner(options):
-        return _run_remote(opts, options, started)
+    if commit_on_workers if commit_on_workers is not None else not is_local_runner(options):
+        with console.filtered_stderr(opts.verbose):
+            return _run_committed_on_workers(opts, options, started)
     total = count_inputs(opts.input)
     holder = commit.acquire(opts.output, run_id(opts.input, opts.seed))
     progress = tempfile.mkdtemp(prefix="captune-progress-")
@@ -430,18 +432,26 @@ def _submit(opts: argparse.Namespace, options, started: float):
         raise
 
 
-def _run_remote(opts: argparse.Namespace, options, started: float) -> dict:
+def _run_committed_on_workers(opts: argparse.Namespace, options, started: float) -> dict:
     """Submit a self-committing build, wait for it, add the row check (now that the counters are final) and
-    the launcher's wall time to the committed manifest if it is still this run's; a failed job releases
-    the lock."""
+    the launcher's wall time to the committed manifest if it is still this run's. A job that fails or is
+    cancelled releases the lock here (Ctrl-C does not: the job goes on and its last step releases it)."""
+    from apache_beam.runners.runner import PipelineState
+
     result, plan, holder = _submit(opts, options, started)
+    if not opts.essentia_models:
+        print(GENRE_NOTE, file=sys.stderr)
     try:
-        result.wait_until_finish()
-    except BaseException:
+        state = result.wait_until_finish()
+        if state != PipelineState.DONE:
+            raise RuntimeError(f"captune build: the job ended {state}; nothing was committed")
+    except Exception:
         commit.release(opts.output, holder)
         raise
     committed = incremental.committed_manifest(opts.output, strict=True)
-    if (committed or {}).get("run_dir") != plan["run"]:  # another build committed meanwhile: leave it
+    if committed is None:
+        raise RuntimeError(f"captune build: the job finished but {opts.output} holds no committed manifest")
+    if committed.get("run_dir") != plan["run"]:  # another build committed meanwhile: leave it
         return committed
     return finish_manifest(opts.output, started, row_counts(result))
 
