@@ -106,14 +106,17 @@ def test_a_build_on_the_portable_runner_writes_the_direct_runners_bytes(corpus, 
     assert manifest["row_check"] == direct[1]["row_check"] == "passed"  # the counters come back from the workers
 
 
-def test_a_submitted_build_returns_at_once_and_the_workers_commit_it(corpus, direct, worker_pool, tmp_path):
-    """:func:`build.submit` (the Flex Template launcher's entry, and what ``captune build`` does on a remote
-    runner before it waits) returns while the job runs, holding the lock; the pipeline's last step, on a
-    worker, finishes the manifest (row check skipped: the counters are not final yet), writes the card,
-    removes the staging, commits and releases the lock. The counters, final once the job is done, then
-    pass the check that a waiting launcher adds."""
+def test_a_flex_launch_returns_at_once_and_the_workers_commit_the_build(corpus, direct, worker_pool, tmp_path):
+    """The Flex Template launcher's entry (template parameters ``--name=value``; :func:`build.submit`, which
+    ``captune build`` also calls on a remote runner before it waits) returns while the job runs, holding
+    the lock; the pipeline's last step, on a worker, finishes the manifest (row check skipped: the
+    counters are not final yet), writes the card, removes the staging, commits and releases the lock.
+    The counters, final once the job is done, then pass the check that a waiting launcher adds."""
+    from captune.pipelines import flex
+
     out = tmp_path / "submitted"
-    result = build.submit([*_args(corpus, out), *_portable(worker_pool)])
+    template = [f"--input={corpus}", f"--output={out}", "--test_fraction=0.5", "--item_timeout=0"]  # _args's build
+    result = flex.main(template + [f"{flag}={value}" for flag, value in zip(*[iter(_portable(worker_pool))] * 2)])
     assert (out / commit.LOCK).exists() and not (out / "manifest.json").exists()  # the job has only started
     assert result.wait_until_finish() == "DONE"
     assert _run_files(out) == _run_files(direct[0])

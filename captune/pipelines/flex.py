@@ -39,10 +39,12 @@ def build_argv(argv: list[str]) -> list[str]:
     return out
 
 
-def main(argv: list[str]) -> None:
-    """Submit the build given the template arguments ``argv``; returns once Dataflow has the job."""
-    build.submit(build_argv(argv))
+def main(argv: list[str]):
+    """Submit the build given the template arguments ``argv``; returns its ``PipelineResult`` once the
+    runner has the job, without waiting for it."""
+    result = build.submit(build_argv(argv))
     print("captune: job submitted; its last step commits the dataset (OUT/manifest.json)", file=sys.stderr)
+    return result
 
 
 if __name__ == "__main__":
