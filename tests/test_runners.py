@@ -117,3 +117,30 @@ def test_every_flex_template_parameter_is_a_captune_flag():
     for p in parameters:
         [arg] = build_argv([f"--{p['name']}=true"])
         assert arg.split("=")[0] in captune_flags(), p["name"]
+
+
+def test_a_build_committed_by_its_own_last_step_is_checked_after_the_job(tmp_path, monkeypatch):
+    """``commit_on_workers`` (the default on a remote runner), on the DirectRunner: the pipeline's Commit
+    step commits and releases the lock, the waiting launcher adds the row check; a job that fails in
+    that step leaves no dataset and no lock."""
+    from fixtures import IN_MEMORY, two_piece_corpus
+
+    from captune.pipelines import commit
+    from captune.schemas import NoCommittedDataset, load
+
+    src = two_piece_corpus(tmp_path / "src")
+    manifest = build.run(["--input", str(src), "--output", str(tmp_path / "out"), *IN_MEMORY], commit_on_workers=True)
+    assert manifest["row_check"] == "passed" and manifest["counts"]["rows"] == 2
+    assert json.loads((tmp_path / "out" / "manifest.json").read_text()) == manifest
+    assert load(str(tmp_path / "out")).num_rows == 2 and (tmp_path / "out" / "README.md").exists()
+    assert not (tmp_path / "out" / commit.LOCK).exists()
+
+    def killed(*_, **__):
+        raise RuntimeError("the Commit step died")
+
+    monkeypatch.setattr(build, "finish_manifest", killed)
+    with pytest.raises(Exception, match="the Commit step died"):
+        build.run(["--input", str(src), "--output", str(tmp_path / "new"), *IN_MEMORY], commit_on_workers=True)
+    with pytest.raises(NoCommittedDataset):
+        load(str(tmp_path / "new"))
+    assert not (tmp_path / "new" / commit.LOCK).exists()
