@@ -144,3 +144,19 @@ def test_a_build_committed_by_its_own_last_step_is_checked_after_the_job(tmp_pat
     with pytest.raises(NoCommittedDataset):
         load(str(tmp_path / "new"))
     assert not (tmp_path / "new" / commit.LOCK).exists()
+
+
+def test_a_remote_soundfont_or_model_folder_is_checked_through_filesystems():
+    """Without Beam's gcp filesystem (as here) a gs:// soundfont or model folder cannot be checked: a
+    clear refusal, not a traceback from the workers later."""
+    from apache_beam.io.filesystems import FileSystems
+
+    try:
+        FileSystems.get_filesystem("gs://b/x")
+        pytest.skip("Beam's gcp filesystem is installed: checking would reach Cloud Storage")
+    except ValueError:
+        pass
+    for flags, message in ((["--render-midi", "--soundfont", "gs://b/FluidR3_GM.sf2"], "--soundfont gs://b/FluidR3"),
+                           (["--essentia-models", "gs://b/models"], "--essentia-models gs://b/models/discogs")):
+        with pytest.raises(UsageError, match=f"{message}.*cannot be checked .*apache-beam\\[gcp\\]"):
+            build.parse_checked(BUCKET + DATAFLOW + flags)

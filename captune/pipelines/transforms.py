@@ -393,8 +393,8 @@ def llm_settings(opts) -> dict:
 
 def make_captioner(settings: dict):
     """An :class:`~captune.captioners.llm.LLMCaptioner` for ``settings``; a model that will not load gives
-    a captioner that only uses cached answers and otherwise falls back. A local
-    model on remote storage (``gs://``) is copied to this machine first (:mod:`worker_files`)."""
+    a captioner that only uses cached answers and otherwise falls back. A model folder on remote storage
+    (``gs://``) is copied to this machine first (:mod:`captune.pipelines.worker_files`)."""
     from captune.captioners import llm
     from captune.captioners.cache import LocalFiles, ResponseCache
 
