@@ -98,19 +98,37 @@ def baseline_summary(labels: list[str], max_length: int = 8) -> tuple[list[str],
 
 
 HARTE = {"maj": "", "min": "m", "7": "7", "maj7": "maj7", "min7": "m7", "dim": "dim", "hdim7": "m7b5", "aug": "aug",
-         "maj6": "", "min6": "m", "9": "7", "maj9": "maj7", "min9": "m7", "dim7": "dim", "sus4": "", "sus2": ""}
+         "maj6": "", "min6": "m", "9": "7", "maj9": "maj7", "min9": "m7", "dim7": "dim"}
+SUS = {"sus4": ("", "m"), "sus2": ("", "m"), "sus4(b7)": ("7", "m7")}  # (on a major, on a minor diatonic triad)
 _NAMES = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]
+_MINOR_TRIAD_DEGREES = {2, 4, 9}  # ii, iii, vi above the major tonic
 
 
-def from_harte(label: str) -> str:
-    """Harte ``'Bb:min7/5'`` → captune ``'Bbm7'`` (bass dropped; unknown qualities → ``N``)."""
+def from_harte(label: str, key: tuple[int, str] | None = None) -> str:
+    """Harte ``'Bb:min7/5'`` → captune ``'Bbm7'`` (bass dropped; unknown qualities → ``N``).
+
+    A suspended chord has no third: it stands for the triad the key gives its root (``key`` =
+    (tonic pitch class, ``'maj'``/``'min'``)): in C major Dsus4 is ii (``Dm``), Gsus4 is V (``G``);
+    major without a key or on a chromatic root."""
     if label in ("N", "X") or ":" not in label:
         return "N"
     root, quality = label.split(":", 1)
-    quality = quality.split("/")[0].split("(")[0]
+    quality = quality.split("/")[0]
+    if quality in SUS:
+        major_tonic = key[0] if key and key[1] == "maj" else (key[0] + 3) % 12 if key else None
+        minor = major_tonic is not None and (pitch_class(root) - major_tonic) % 12 in _MINOR_TRIAD_DEGREES
+        return _NAMES[pitch_class(root)] + SUS[quality][minor]
+    quality = quality.split("(")[0]
     if quality not in HARTE:
         return "N"
     return _NAMES[pitch_class(root)] + HARTE[quality]
+
+
+def _key_at(regions: list[tuple[float, float, tuple[int, str]]], t: float) -> tuple[int, str] | None:
+    """The (tonic pitch class, mode) of the key region holding ``t`` seconds (else the nearest)."""
+    if not regions:
+        return None
+    return min(regions, key=lambda r: 0.0 if r[0] <= t < r[1] else min(abs(t - r[0]), abs(t - r[1])))[2]
 
 
 def loop_key(labels) -> tuple:
@@ -139,11 +157,18 @@ def _pop909_progression(song_dir: str) -> dict:
     name = os.path.basename(song_dir)
     facts = extract(from_midi_bytes(open(os.path.join(song_dir, f"{name}.mid"), "rb").read()))
     ann = np.loadtxt(os.path.join(song_dir, "beat_midi.txt"))
+    keys = []
+    with open(os.path.join(song_dir, "key_audio.txt")) as fh:
+        for line in fh:
+            a, b, key = line.split()[:3]
+            tonic, mode = key.split(":")
+            keys.append((float(a), float(b), (pitch_class(tonic), mode)))
     ref = []
     with open(os.path.join(song_dir, "chord_midi.txt")) as fh:
         for line in fh:
             a, b, label = line.split()[:3]
-            ref.append({"start_s": float(a), "end_s": float(b), "label": from_harte(label)})
+            ref.append({"start_s": float(a), "end_s": float(b),
+                        "label": from_harte(label, _key_at(keys, (float(a) + float(b)) / 2))})
     return _summaries(facts["chords"], facts["downbeats_s"], facts["beats_s"], ref,
                       ann[ann[:, 2] == 1, 0], ann[:, 0])
 
