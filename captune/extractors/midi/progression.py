@@ -19,7 +19,9 @@ those labels and the number of times the loop occurs (``chord_summary``,
    piece plays twice in a row somewhere (C G Am F C G Am F; two harmonies: C G C G, a vamp,
    so a V–I cadence returning through a piece is no loop, nor is a fragment of a longer
    loop, which never follows itself). Each loop covers the seconds of all its turns, in any
-   rotation, wherever they recur (a chorus loop heard in three choruses); the one covering
+   rotation, wherever they recur (a chorus loop heard in three choruses), except that two
+   harmonies count only where they alternate (C G C G): a lone C G is a cadence or a
+   neighbour chord, whose returns through a tonal piece make no loop; the one covering
    the most wins (ties: the shorter, then the one heard first), provided it covers at least ``MIN_COVER`` of the
    piece's harmonic time, named from the rotation the piece plays first, with the number of
    its turns. A piece with no such loop is through-composed: the summary is empty (and a
@@ -105,7 +107,7 @@ def _periodic(gram: tuple) -> bool:
     return any(all(gram[i] == gram[i + p] for i in range(n - p)) for p in range(1, n))
 
 
-def _looped(seq: list) -> set[tuple]:
+def repeated_loops(seq: list) -> set[tuple]:
     """Loops (module doc, step 3) that ``seq`` plays twice in a row somewhere, each as its
     smallest rotation."""
     found = set()
@@ -121,7 +123,8 @@ def _looped(seq: list) -> set[tuple]:
 
 
 def _turns(seq: list, loop: tuple) -> list[int]:
-    """Starts of the turns of ``loop`` (any rotation) in ``seq``, left to right, not overlapping."""
+    """Starts of the turns of ``loop`` (any rotation) in ``seq``, left to right, not overlapping; of
+    a two-harmony loop only those in runs of two or more turns back to back (module doc, step 3)."""
     n = len(loop)
     rotations = {loop[i:] + loop[:i] for i in range(n)}
     starts, i = [], 0
@@ -131,6 +134,8 @@ def _turns(seq: list, loop: tuple) -> list[int]:
             i += n
         else:
             i += 1
+    if n == 2:
+        starts = [s for s in starts if s + n in starts or s - n in starts]
     return starts
 
 
@@ -142,7 +147,7 @@ def progression_summary(segments: list[dict], downbeats_s=None, beats_s=None) ->
         return [], 0
     cum = np.concatenate([[0.0], np.cumsum(dur)])
     found = []  # (seconds covered, -harmonies, -first turn's start, turn starts) per loop
-    for loop in _looped(seq):
+    for loop in repeated_loops(seq):
         starts = _turns(seq, loop)
         found.append((sum(cum[i + len(loop)] - cum[i] for i in starts), -len(loop), -starts[0], starts))
     if found:
