@@ -18,7 +18,9 @@ enharmonic spelling), even songs (where ``MIN_COVER`` was chosen) and odd songs 
 share of summaries of two harmonies on one root and a breakdown of why the summaries differ
 (:func:`_why`); baseline: the summary captune made before (:func:`baseline_summary`,
 MidiCaps-style most frequent n-gram of labels) of the same chords, against the same reference,
-and against the reference summarised the old way. DCML: the same against the theorists' labels
+and against the reference summarised the old way; second baseline: the loop finder of the
+release before (:func:`previous_summary`) against the reference summarised by that finder; and
+captune's chords summarised on the annotated bars (the grid's share). DCML: the same against the theorists' labels
 (bars from the annotated time signature and first downbeat); Nottingham: against the ABC chord
 symbols (bars of the file's declared meter).
 
