@@ -12,12 +12,17 @@ Meter (``--part meter``):
   check, how often the bar inferred while ignoring the declaration has the declared bar length.
 
 Progression (``--part progression``): POP909 summary of captune's chords against the same
-summary computed from ``chord_midi.txt`` (with ``beat_midi.txt``'s downbeats; same loop up to
-rotation and enharmonic spelling), and the share of summaries of two harmonies on one root;
-baseline: the summary captune made before (:func:`baseline_summary`, MidiCaps-style most frequent
-n-gram of labels) of the same chords, against the same reference, and against the reference
-summarised the old way. DCML: the same against the theorists' labels (bars from the annotated
-time signature and first downbeat).
+summary computed from ``chord_midi.txt`` (with ``beat_midi.txt``'s downbeats; a suspended chord
+read as the key's triad on its root, from ``key_audio.txt``; same loop up to rotation and
+enharmonic spelling), even songs (where ``MIN_COVER`` was chosen) and odd songs apart, with the
+share of summaries of two harmonies on one root and a breakdown of why the summaries differ
+(:func:`_why`); baseline: the summary captune made before (:func:`baseline_summary`,
+MidiCaps-style most frequent n-gram of labels) of the same chords, against the same reference,
+and against the reference summarised the old way; second baseline: the loop finder of the
+release before (:func:`previous_summary`) against the reference summarised by that finder; and
+captune's chords summarised on the annotated bars (the grid's share). DCML: the same against the theorists' labels
+(bars from the annotated time signature and first downbeat); Nottingham: against the ABC chord
+symbols (bars of the file's declared meter).
 
 Demo (``--part demo --demo-out DIR``, after ``captune demo --output DIR``): chorales said to be
 "on piano", rows whose mood words leave their quadrant, positive-valence share and quadrants
@@ -41,11 +46,11 @@ import numpy as np
 from captune.extractors.midi import extract, from_midi_bytes
 from captune.extractors.midi.bar_inference import accent_features, infer, settle
 from captune.extractors.midi.meter import beats, time_signature
-from captune.extractors.midi.progression import harmony_of, progression_summary
+from captune.extractors.midi.progression import harmonic_rhythm, harmony_of, progression_summary, repeated_loops
 from captune.extractors.pitch import pitch_class
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from corpora import DEFAULT_CORPORA, pop909_song_dirs  # noqa: E402
+from corpora import DEFAULT_CORPORA, nottingham_chords, pop909_song_dirs  # noqa: E402
 
 
 # --- progression ---------------------------------------------------------------
@@ -97,30 +102,84 @@ def baseline_summary(labels: list[str], max_length: int = 8) -> tuple[list[str],
     return list(gram), count
 
 
+def previous_summary(segments: list[dict], downbeats_s=None, beats_s=None) -> tuple[list[str], int]:
+    """The loop finder of the release before (the second baseline, moved here from ``progression.py``):
+    on the same harmonic rhythm, the n-gram of 2..8 harmonies (aperiodic, two roots) whose
+    non-overlapping occurrences anywhere cover the most seconds (two harmonies: back-to-back runs
+    only), if they cover a quarter of the piece, named from the rotation played first."""
+    seq, dur, shown = harmonic_rhythm(segments, downbeats_s, beats_s)
+    if not seq:
+        return [], 0
+    cum = np.concatenate([[0.0], np.cumsum(dur)])
+    best, best_cover, first = None, 0.0, {}
+    for n in range(2, min(8, len(seq) // 2) + 1):
+        where: dict = {}
+        for i in range(len(seq) - n + 1):
+            where.setdefault(tuple(seq[i:i + n]), []).append(i)
+        first.update({g: w[0] for g, w in where.items()})
+        for gram, at in where.items():
+            if len(at) < 2 or _has_shorter_period(gram) or len({root for root, _ in gram}) < 2:
+                continue
+            starts = [at[0]]
+            for i in at[1:]:
+                if i >= starts[-1] + n:
+                    starts.append(i)
+            covering = [i for i in starts if n > 2 or i + n in starts or i - n in starts]
+            cover = float(sum(cum[i + n] - cum[i] for i in covering))
+            if cover > best_cover:
+                best, best_cover, count = gram, cover, len(starts)
+    if best is not None and best_cover >= 0.25 * cum[-1]:
+        rotations = [best[i:] + best[:i] for i in range(len(best))]
+        return [shown[h] for h in min((r for r in rotations if r in first), key=first.get)], count
+    if len(seq) == 1 or (len(seq) <= 4 and len({root for root, _ in seq}) >= 2):
+        return [shown[h] for h in seq], 1
+    return [], 0
+
+
 HARTE = {"maj": "", "min": "m", "7": "7", "maj7": "maj7", "min7": "m7", "dim": "dim", "hdim7": "m7b5", "aug": "aug",
-         "maj6": "", "min6": "m", "9": "7", "maj9": "maj7", "min9": "m7", "dim7": "dim", "sus4": "", "sus2": ""}
+         "maj6": "", "min6": "m", "9": "7", "maj9": "maj7", "min9": "m7", "dim7": "dim"}
+SUS = {"sus4": ("", "m"), "sus2": ("", "m"), "sus4(b7)": ("7", "m7")}  # (on a major, on a minor diatonic triad)
 _NAMES = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]
+_MINOR_TRIAD_DEGREES = {2, 4, 9}  # ii, iii, vi above the major tonic
 
 
-def from_harte(label: str) -> str:
-    """Harte ``'Bb:min7/5'`` → captune ``'Bbm7'`` (bass dropped; unknown qualities → ``N``)."""
+def from_harte(label: str, key: tuple[int, str] | None = None) -> str:
+    """Harte ``'Bb:min7/5'`` → captune ``'Bbm7'`` (bass dropped; unknown qualities → ``N``).
+
+    A suspended chord has no third: it stands for the triad the key gives its root (``key`` =
+    (tonic pitch class, ``'maj'``/``'min'``)): in C major Dsus4 is ii (``Dm``), Gsus4 is V (``G``);
+    major without a key or on a chromatic root."""
     if label in ("N", "X") or ":" not in label:
         return "N"
     root, quality = label.split(":", 1)
-    quality = quality.split("/")[0].split("(")[0]
+    quality = quality.split("/")[0]
+    if quality in SUS:
+        major_tonic = key[0] if key and key[1] == "maj" else (key[0] + 3) % 12 if key else None
+        minor = major_tonic is not None and (pitch_class(root) - major_tonic) % 12 in _MINOR_TRIAD_DEGREES
+        return _NAMES[pitch_class(root)] + SUS[quality][minor]
+    quality = quality.split("(")[0]
     if quality not in HARTE:
         return "N"
     return _NAMES[pitch_class(root)] + HARTE[quality]
 
 
+def _key_at(regions: list[tuple[float, float, tuple[int, str]]], t: float) -> tuple[int, str] | None:
+    """The (tonic pitch class, mode) of the key region holding ``t`` seconds (else the nearest)."""
+    if not regions:
+        return None
+    return min(regions, key=lambda r: 0.0 if r[0] <= t < r[1] else min(abs(t - r[0]), abs(t - r[1])))[2]
+
+
+def _harmonies_key(harmonies) -> tuple:
+    """(root, function) harmonies as (pitch class, function), rotated to the smallest rotation."""
+    hs = [(pitch_class(root), function) for root, function in harmonies]
+    return min(tuple(hs[i:] + hs[:i]) for i in range(len(hs))) if hs else ()
+
+
 def loop_key(labels) -> tuple:
     """A loop as (pitch class, function) harmonies, rotated to its smallest rotation: equal keys =
     the same loop up to rotation and enharmonic spelling."""
-    hs = []
-    for label in labels:
-        root, function = harmony_of(label)
-        hs.append((pitch_class(root), function))
-    return min(tuple(hs[i:] + hs[:i]) for i in range(len(hs))) if hs else ()
+    return _harmonies_key([harmony_of(label) for label in labels])
 
 
 def _one_root_pair(labels) -> bool:
@@ -129,23 +188,42 @@ def _one_root_pair(labels) -> bool:
 
 
 def _summaries(segments, downbeats, beats_s, ref_segments, ref_downbeats, ref_beats) -> dict:
+    """The summaries compared (captune's, the baseline's, the reference's, captune's chords on the
+    reference's bars) and the loops each side plays twice in a row (for the breakdown)."""
+    def looped(segs, db, b):
+        return {_harmonies_key(loop) for loop in repeated_loops(harmonic_rhythm(segs, db, b)[0])}
+
     return {"new": progression_summary(segments, downbeats, beats_s)[0],
             "old": baseline_summary([s["label"] for s in segments])[0],
             "ref": progression_summary(ref_segments, ref_downbeats, ref_beats)[0],
-            "ref_old": baseline_summary([s["label"] for s in ref_segments])[0]}
+            "ref_old": baseline_summary([s["label"] for s in ref_segments])[0],
+            "grid": progression_summary(segments, ref_downbeats, ref_beats)[0],
+            "prev": previous_summary(segments, downbeats, beats_s)[0],
+            "ref_prev": previous_summary(ref_segments, ref_downbeats, ref_beats)[0],
+            "looped": looped(segments, downbeats, beats_s), "ref_looped": looped(ref_segments, ref_downbeats, ref_beats)}
 
 
 def _pop909_progression(song_dir: str) -> dict:
     name = os.path.basename(song_dir)
     facts = extract(from_midi_bytes(open(os.path.join(song_dir, f"{name}.mid"), "rb").read()))
     ann = np.loadtxt(os.path.join(song_dir, "beat_midi.txt"))
+    keys = []
+    with open(os.path.join(song_dir, "key_audio.txt")) as fh:
+        for line in fh:
+            a, b, key = line.split()[:3]
+            tonic, mode = key.split(":")
+            keys.append((float(a), float(b), (pitch_class(tonic), mode)))
     ref = []
     with open(os.path.join(song_dir, "chord_midi.txt")) as fh:
         for line in fh:
             a, b, label = line.split()[:3]
-            ref.append({"start_s": float(a), "end_s": float(b), "label": from_harte(label)})
-    return _summaries(facts["chords"], facts["downbeats_s"], facts["beats_s"], ref,
-                      ann[ann[:, 2] == 1, 0], ann[:, 0])
+            ref.append({"start_s": float(a), "end_s": float(b),
+                        "label": from_harte(label, _key_at(keys, (float(a) + float(b)) / 2)), "harte": label})
+    out = _summaries(facts["chords"], facts["downbeats_s"], facts["beats_s"], ref, ann[ann[:, 2] == 1, 0], ann[:, 0])
+    sus_major = [{**r, "label": from_harte(r["harte"])} for r in ref]
+    out["ref_sus_major"] = progression_summary(sus_major, ann[ann[:, 2] == 1, 0], ann[:, 0])[0]
+    out["song"] = int(name)
+    return out
 
 
 def _dcml_progression(item: dict) -> dict:
@@ -159,13 +237,34 @@ def _dcml_progression(item: dict) -> dict:
     return _summaries(facts["chords"], facts["downbeats_s"], facts["beats_s"], ref, db, None)
 
 
-def _agreement_table(title: str, res: list[dict]) -> None:
+def _nottingham_progression(args: tuple[str, dict | None]) -> dict | None:
+    """Captune's chords of a Nottingham tune against its ABC chord symbols, both on the bars of the
+    file's declared meter; None when the symbols do not line up with the MIDI."""
+    from accuracy import nottingham_reference
+
+    path, entry = args
+    piece = from_midi_bytes(open(path, "rb").read())
+    found = nottingham_reference(piece, entry)
+    if found is None:
+        return None
+    facts, declared = extract(piece), beats(piece)
+    ref = [{"start_s": float(a), "end_s": float(b), "label": from_harte(l)} for (a, b), l in zip(*found)]
+    return _summaries(facts["chords"], facts["downbeats_s"], facts["beats_s"], ref,
+                      declared["downbeats_s"], declared["beats_s"])
+
+
+def _same(r: dict, tag: str, ref: str = "ref") -> bool:
+    return bool(r[tag]) and bool(r[ref]) and loop_key(r[tag]) == loop_key(r[ref])
+
+
+def _agreement_table(title: str, res: list[dict], extra: tuple = ()) -> None:
     n = len(res)
     rows = [(title, "items", "same loop as the reference's (up to rotation)", "same, or both no loop",
              "2 harmonies on one root", "no loop named", "reference: no loop")]
     for tag, label, ref in (("old", "before (baseline)", "ref"), ("new", "captune", "ref"),
-                            ("old", "before vs before-style reference", "ref_old")):
-        same = sum(bool(r[tag]) and bool(r[ref]) and loop_key(r[tag]) == loop_key(r[ref]) for r in res)
+                            ("prev", "previous loop finder vs the reference by the same finder", "ref_prev"),
+                            ("old", "before vs before-style reference", "ref_old"), *extra):
+        same = sum(_same(r, tag, ref) for r in res)
         agree = same + sum(not r[tag] and not r[ref] for r in res)
         pair = sum(_one_root_pair(r[tag]) for r in res)
         empty = sum(not r[tag] for r in res)
@@ -177,16 +276,54 @@ def _agreement_table(title: str, res: list[dict]) -> None:
     print(f"{title}: summary lengths (harmonies: items) {sorted(lengths.items())}\n")
 
 
+def _why(r: dict) -> str:
+    """Why captune's summary and the reference's differ, tested in this order: the bar grid (captune's
+    chords summarised on the reference's bars agree), the chord labels (one side's loop is never
+    played twice in a row in the other side's chords), the cover threshold (both play it, one names
+    no loop), the choice (both play both loops; the other covers more)."""
+    if _same(r, "new"):
+        return "same loop"
+    if not r["new"] and not r["ref"]:
+        return "both: no loop"
+    if _same(r, "grid") or (not r["grid"] and not r["ref"]):
+        return "grid: captune's chords on the annotated bars agree"
+    if r["ref"] and loop_key(r["ref"]) not in r["looped"]:
+        return "labels: the reference's loop is never played twice in a row in captune's chords"
+    if r["new"] and loop_key(r["new"]) not in r["ref_looped"]:
+        return "labels: captune's loop is never played twice in a row in the reference's chords"
+    if not r["new"] or not r["ref"]:
+        return "cover: both play the loop, one side under MIN_COVER"
+    return "choice: both play both loops, the other covers more"
+
+
+def _why_table(title: str, res: list[dict]) -> None:
+    rows = [(title, "items", "share")]
+    for why, count in Counter(_why(r) for r in res).most_common():
+        rows.append((why, count, f"{count / len(res):.1%}"))
+    _table(rows)
+
+
 def progression(corpora: str, limit: int | None, workers: int) -> None:
     dirs = pop909_song_dirs(corpora)[:limit]
     with ProcessPoolExecutor(workers) as pool:
         res = list(pool.map(_pop909_progression, dirs, chunksize=4))
-    _agreement_table("POP909 progression", res)
+    extra = (("grid", "captune's chords on the annotated bars", "ref"),
+             ("new", "captune vs the reference with sus chords as major", "ref_sus_major"))
+    for half, parity in (("even songs (tuning)", 0), ("odd songs (held out)", 1)):
+        part = [r for r in res if r["song"] % 2 == parity]
+        _agreement_table(f"POP909 progression, {half}", part, extra)
+        _why_table(f"POP909, {half}: why captune's summary differs", part)
     items_path = os.path.join(corpora, "dcml", "items.jsonl")
     items = [{**json.loads(line), "_items": items_path} for line in open(items_path)][:limit]
     with ProcessPoolExecutor(workers) as pool:
         res = list(pool.map(_dcml_progression, items, chunksize=4))
     _agreement_table("DCML progression", res)
+    table = nottingham_chords(corpora, workers)
+    paths = sorted(glob.glob(os.path.join(corpora, "nottingham", "MIDI", "*.mid")))[:limit]
+    with ProcessPoolExecutor(workers) as pool:
+        res = [r for r in pool.map(_nottingham_progression, [(p, table.get(os.path.basename(p)[:-4])) for p in paths],
+                                   chunksize=8) if r]
+    _agreement_table("Nottingham progression", res)
 
 
 # --- meter -----------------------------------------------------------------------

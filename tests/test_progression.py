@@ -67,3 +67,16 @@ def test_a_vamp_merged_across_its_repeat_is_the_vamp():
     # F G F, F G F: the equal neighbours merge into F G F G F, a two-harmony vamp, not a loop of three
     labels = ["Fmaj7", "G7", "Fmaj7"] * 6
     assert progression_summary(_segments(labels), _bars(18)) == (["Fmaj7", "G7"], 6)
+
+
+def test_a_fragment_shared_by_several_loops_is_not_the_loop():
+    # three loops ending Am F G: the fragment Am F G occurs 7 times but never follows itself; the verse
+    # loop, played three times in a row, is the loop (the old most-covering n-gram named Am F G)
+    labels = ["C", "Am", "F", "G"] * 3 + ["Em", "Am", "F", "G"] * 2 + ["Dm", "Am", "F", "G"] * 2
+    assert progression_summary(_segments(labels), _bars(len(labels))) == (["C", "Am", "F", "G"], 3)
+
+
+def test_a_loop_counts_its_turns_wherever_they_return():
+    # the chorus loop F G Em Am twice in a row, then a verse, then the chorus loop once more: 3 turns
+    labels = ["F", "G", "Em", "Am"] * 2 + ["C", "Dm", "Bb", "Eb", "Ab", "Db"] + ["F", "G", "Em", "Am"]
+    assert progression_summary(_segments(labels), _bars(len(labels))) == (["F", "G", "Em", "Am"], 3)

@@ -10,7 +10,7 @@ The ``facts`` mapping (any value may be None, any list may be empty):
 - ``key``: 'Eb major', 'F# minor' ... (``key_confidence``/``key_alternative``
   are not used in captions).
 - ``chord_summary``: the repeating progression, e.g. ['Am', 'F', 'C', 'G'];
-  ``chord_summary_count``: how many times it repeats.
+  ``chord_summary_count``: how many times it is played (its turns).
 - ``instruments``: General MIDI names ordered by prominence ('Drums' is the
   GM percussion kit); the first five distinct simplified names are mentioned,
   sung parts as a musician names them ('voice', 'two voices', 'a four-part
@@ -335,9 +335,9 @@ def _chord_sentence(facts: Mapping, rng) -> str | None:
     else:
         times = _times(count)
         options = [
-            f"The progression {progression} repeats {times}.",
+            f"The progression {progression} is played {times}.",
             f"The chords {progression} form a loop that is played {times}.",
-            f"Repeated {times}, the progression {progression} underpins the harmony.",
+            f"Heard {times}, the progression {progression} underpins the harmony.",
             f"The harmony is built on {progression}, a progression heard {times}.",
         ]
     return _pick(rng, options)

@@ -14,15 +14,18 @@ those labels and the number of times the loop occurs (``chord_summary``,
    bar (from the downbeats; else per two beats; else as segmented), each slot
    taking the harmony sounding longest in it, so passing chords inside a beat do
    not count; equal neighbours and ``N`` are dropped.
-3. Loops (:func:`progression_summary`): among sequences of 2..``MAX_LENGTH``
-   harmonies that are not themselves periodic (C G C G is C G twice, C G C is C G wrapped round) and touch
-   at least two roots, the one whose occurrences cover the most seconds wins,
-   provided they cover at least ``MIN_COVER`` of the piece's harmonic time, named
-   from the rotation the piece plays first. Two
-   harmonies count only where they alternate back to back (C G C G, a vamp): a
-   V–I cadence returning through a piece is not a loop. A piece with no such loop is through-composed: the
-   summary is empty (and a piece of at most 4 harmonies in all is listed once,
-   count 1). The count is how many times the loop occurs anywhere.
+3. Loops (:func:`progression_summary`): a loop is a sequence of 2..``MAX_LENGTH``
+   harmonies on at least two roots, not itself periodic (C G C G is C G twice), that the
+   piece plays twice in a row somewhere (C G Am F C G Am F; two harmonies: C G C G, a vamp,
+   so a V–I cadence returning through a piece is no loop, nor is a fragment of a longer
+   loop, which never follows itself). Each loop covers the seconds of all its turns, in any
+   rotation, wherever they recur (a chorus loop heard in three choruses), except that two
+   harmonies count only where they alternate (C G C G): a lone C G is a cadence or a
+   neighbour chord, whose returns through a tonal piece make no loop; the one covering
+   the most wins (ties: the shorter, then the one heard first), provided it covers at least ``MIN_COVER`` of the
+   piece's harmonic time, named from the rotation the piece plays first, with the number of
+   its turns. A piece with no such loop is through-composed: the summary is empty (and a
+   piece of at most 4 harmonies in all is listed once, count 1).
 """
 
 from collections import Counter, defaultdict
@@ -30,7 +33,7 @@ from collections import Counter, defaultdict
 import numpy as np
 
 MAX_LENGTH = 8
-MIN_COVER = 0.25   # a loop played back to back over at least a quarter of the piece
+MIN_COVER = 0.15   # share of the harmonic time a loop's turns must cover (chosen on POP909's even songs)
 _FUNCTION = {"": "major", "7": "major", "maj7": "major", "m": "minor", "m7": "minor",
              "dim": "diminished", "m7b5": "diminished", "aug": "augmented"}
 
@@ -104,35 +107,36 @@ def _periodic(gram: tuple) -> bool:
     return any(all(gram[i] == gram[i + p] for i in range(n - p)) for p in range(1, n))
 
 
-def _non_overlapping(positions: list[int], n: int) -> list[int]:
-    """Occurrences of an ``n``-gram at ascending ``positions``, overlapping ones skipped left to right."""
-    found: list[int] = []
-    for i in positions:
-        if not found or i >= found[-1] + n:
-            found.append(i)
+def repeated_loops(seq: list) -> set[tuple]:
+    """Loops (module doc, step 3) that ``seq`` plays twice in a row somewhere, each as its
+    smallest rotation."""
+    found = set()
+    for n in range(2, MAX_LENGTH + 1):
+        run = 0
+        for j in range(n, len(seq)):
+            run = run + 1 if seq[j] == seq[j - n] else 0
+            if run >= n:  # seq[j-2n+1 .. j] is two turns of seq[j-n+1 .. j]
+                turn = tuple(seq[j - n + 1:j + 1])
+                if not _periodic(turn) and len({root for root, _ in turn}) >= 2:
+                    found.add(min(turn[i:] + turn[:i] for i in range(n)))
     return found
 
 
-def _cover(starts: list[int], n: int, cum: np.ndarray) -> float:
-    """Seconds covered by the occurrences of an ``n``-gram starting at ``starts``: all of them for
-    3 harmonies or more, only runs of back-to-back occurrences for 2 (module doc)."""
-    if n > 2:
-        return float(sum(cum[s + n] - cum[s] for s in starts))
-    cover, run = 0.0, [starts[0]] if starts else []
-    for s in starts[1:] + [None]:
-        if s is not None and s == run[-1] + n:
-            run.append(s)
-            continue
-        if len(run) >= 2:
-            cover += cum[run[-1] + n] - cum[run[0]]
-        run = [s] if s is not None else []
-    return float(cover)
-
-
-def _as_introduced(loop: tuple, positions: dict) -> tuple:
-    """The rotation of ``loop`` that the piece plays first (a loop is named from where it starts)."""
-    rotations = [loop[i:] + loop[:i] for i in range(len(loop))]
-    return min((r for r in rotations if r in positions), key=lambda r: positions[r][0])
+def _turns(seq: list, loop: tuple) -> list[int]:
+    """Starts of the turns of ``loop`` (any rotation) in ``seq``, left to right, not overlapping; of
+    a two-harmony loop only those in runs of two or more turns back to back (module doc, step 3)."""
+    n = len(loop)
+    rotations = {loop[i:] + loop[:i] for i in range(n)}
+    starts, i = [], 0
+    while i + n <= len(seq):
+        if tuple(seq[i:i + n]) in rotations:
+            starts.append(i)
+            i += n
+        else:
+            i += 1
+    if n == 2:
+        starts = [s for s in starts if s + n in starts or s - n in starts]
+    return starts
 
 
 def progression_summary(segments: list[dict], downbeats_s=None, beats_s=None) -> tuple[list[str], int]:
@@ -142,21 +146,15 @@ def progression_summary(segments: list[dict], downbeats_s=None, beats_s=None) ->
     if not seq:
         return [], 0
     cum = np.concatenate([[0.0], np.cumsum(dur)])
-    best, best_cover, index = None, 0.0, {}
-    for n in range(2, min(MAX_LENGTH, len(seq) // 2) + 1):
-        positions: dict = defaultdict(list)
-        for i in range(len(seq) - n + 1):
-            positions[tuple(seq[i:i + n])].append(i)
-        index[n] = positions
-        for gram, where in positions.items():
-            if len(where) < 2 or _periodic(gram) or len({root for root, _ in gram}) < 2:
-                continue
-            starts = _non_overlapping(where, n)
-            cover = _cover(starts, n, cum)
-            if cover > best_cover:
-                best, best_cover, best_count = gram, cover, len(starts)
-    if best is not None and best_cover >= MIN_COVER * cum[-1]:
-        return [shown[h] for h in _as_introduced(best, index[len(best)])], best_count
+    found = []  # (seconds covered, -harmonies, -first turn's start, turn starts) per loop
+    for loop in repeated_loops(seq):
+        starts = _turns(seq, loop)
+        found.append((sum(cum[i + len(loop)] - cum[i] for i in starts), -len(loop), -starts[0], starts))
+    if found:
+        cover, minus_n, _, starts = max(found)
+        if cover >= MIN_COVER * cum[-1]:
+            first = seq[starts[0]:starts[0] - minus_n]
+            return [shown[h] for h in first], len(starts)
     if len(seq) == 1 or (len(seq) <= 4 and len({root for root, _ in seq}) >= 2):
         return [shown[h] for h in seq], 1
     return [], 0
