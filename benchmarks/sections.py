@@ -31,6 +31,7 @@ import numpy as np
 
 from captune.extractors.midi import extract, from_midi_bytes
 from captune.extractors.midi.chords import chords
+from captune.extractors.midi.meter import beat_ticks
 from captune.extractors.midi.sections import bar_lines, sections
 
 
@@ -147,8 +148,9 @@ def _strains_found(piece, found, bars_a: int, bars_b: int) -> bool | None:
     """The strains A A B B (lengths in proportion to their written bars, from the first full bar line
     to the end) are found when a section boundary lies within a bar of each inner strain boundary,
     both A strains have the same sequence of labels, both B strains too, and A's differs from B's;
-    None when the MIDI's length is not that of A A B B."""
-    lines = piece.seconds(bar_lines(piece))
+    None when the MIDI's length is not that of A A B B. The strains are timed on the file's own bars
+    (the ABC's ``M:``, its pickup padded to a full bar), not on captune's."""
+    lines = piece.seconds(np.append(beat_ticks(piece)[1], piece.end_tick))
     bar = float(np.median(np.diff(lines)))
     start = lines[0] if _sounds_full_bar(piece, lines) else lines[1]
     if abs((piece.duration_s - start) / bar - 2 * (bars_a + bars_b)) > 1.5:

@@ -44,12 +44,15 @@ def test_slower_tempo_keeps_labels_and_scales_times():
     assert [round(s["start_s"] * 90 / 120, 3) for s in slow] == [s["start_s"] for s in fast]
 
 
-def test_one_beat_bars_are_grouped_into_four_beat_bars_at_the_chord_changes():
+def test_one_beat_bars_become_the_inferred_four_beat_bars_at_the_chord_changes():
     """A file declaring 1/4 (as many POP909 files do) with its music starting one beat late: the bar
-    lines are every 4 beats from the first chord, where harmony changes."""
+    lines are those of the inferred meter, every 4 beats from the first chord, where harmony changes;
+    the pickup beat opens the first section."""
     piece = from_midi_bytes(_shifted_one_beat_bars())
-    lines = bar_lines(piece) / piece.tpq                      # in quarter notes
-    assert list(lines[:4]) == [0.0, 1.0, 5.0, 9.0]            # the pickup beat, then 4/4 bars
+    settled, lines = bar_lines(piece)
+    assert list(lines[:3] / piece.tpq) == [1.0, 5.0, 9.0]     # in quarter notes
+    assert settled.ts_numerator.tolist() == [4]
+    assert sections(piece)[0]["start_s"] == 0.0
 
 
 def _shifted_one_beat_bars() -> bytes:

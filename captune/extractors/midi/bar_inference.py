@@ -52,6 +52,7 @@ CANDIDATES = (4, 6, 8, 12)   # bar lengths in eighths: 2/4, 3/4 (or 6/8), 4/4, 6
 MIN_POSITIONS = 32           # eighths of music needed before the notes can outvote a declaration
 KICKS = (35, 36)
 TRIPLE_MARGIN = 1.1          # a triple bar must score 10 % above the best duple one (chosen on POP909)
+OVERRULE = 2.0               # the notes overrule a declaration when they favour another reading this many times
 
 
 def grid_offset(piece: Piece) -> int:
@@ -145,7 +146,7 @@ def _contradicted(num: int, den: int, found: dict, evidence: np.ndarray) -> bool
     best = max(found["scores"].values())
     own = float(bar_scores(evidence, length).max())
     if _is_triple(length) != _is_triple(found["signature"][0] * 8 // found["signature"][1]):
-        return own <= best / 2
+        return own <= best / OVERRULE
     return length == 4 and found["scores"][8] > found["scores"][4]
 
 
@@ -163,13 +164,35 @@ def settle(piece: Piece) -> tuple[Piece, str]:
     degenerate = bool((piece.ts_numerator == 1).any()) or not piece.ts_declared
     num, den = (int(x) for x in time_signature(piece).split("/"))
     if not degenerate and not _contradicted(num, den, found, evidence):
-        return piece, "declared"
+        return _rephased(piece, num, den, evidence, offset), "declared"
     f_num, f_den = found["signature"]
     bar = piece.tpq * 4 * f_num // f_den
     inferred = replace(piece, ts_tick=np.zeros(1, np.int64), ts_numerator=np.asarray([f_num], np.int16),
                        ts_denominator=np.asarray([f_den], np.int16),
                        pickup_ticks=(round(found["phase"] * piece.tpq / 2) + offset) % bar)
     return inferred, "inferred"
+
+
+def _rephased(piece: Piece, num: int, den: int, evidence: np.ndarray, offset: int) -> Piece:
+    """``piece`` with its declared ``num/den`` bars started where the accents put them: at the
+    best-scoring phase of a bar of that length (:func:`bar_scores`), shifted onto the notes
+    (``offset``, :func:`grid_offset`), as ``pickup_ticks``, unless the declared phase (bars from
+    tick 0) is accented too and the best phase scores under ``OVERRULE`` times it. A MIDI file
+    states its bar's length, but
+    its first bar line at tick 0 is only where the file starts: a song beginning on an upbeat, or
+    notes sitting off the tick grid, put the bars a listener hears elsewhere. Files whose meter
+    changes, or whose bar is not a whole number of eighths, keep their grid."""
+    length = num * 8 / den
+    if len(set(zip(piece.ts_numerator.tolist(), piece.ts_denominator.tolist()))) > 1 or length != int(length):
+        return piece
+    scores = bar_scores(evidence, int(length))
+    phase = int(scores.argmax())
+    if scores[0] > 0 and scores[phase] < OVERRULE * scores[0]:
+        phase = 0                     # the declared bar line has accents of its own: it stands
+    bar = piece.tpq * 4 * num // den
+    return replace(piece, ts_tick=piece.ts_tick[:1], ts_numerator=piece.ts_numerator[:1],
+                   ts_denominator=piece.ts_denominator[:1],
+                   pickup_ticks=(round(phase * piece.tpq / 2) + offset) % bar)
 
 
 def settle_on_beats(piece: Piece, beats_s) -> tuple[str, str]:
