@@ -242,6 +242,18 @@ def _declared_check(path: str) -> dict:
     return {"path": path, "declared": declared, "source": settle(piece)[1], "blind": blind}
 
 
+def _dcml_downbeats(item: dict, corpora: str) -> tuple[float, float, bool] | None:
+    """Downbeat F (70 ms) of the declared grid and of captune's (``settle``) against DCML's bars (its one
+    time signature from ``first_downbeat_s``), and whether the piece opens with a pickup; None for
+    pieces whose meter changes or that give no first downbeat."""
+    piece = from_midi_bytes(open(os.path.join(corpora, "dcml", item["path"]), "rb").read())
+    if item["first_downbeat_s"] is None or len(set(zip(piece.ts_numerator.tolist(), piece.ts_denominator.tolist()))) > 1:
+        return None
+    ref = np.arange(item["first_downbeat_s"], piece.duration_s, 2.0 * piece.ts_numerator[0] / piece.ts_denominator[0])
+    declared, found = (np.asarray(beats(p)["downbeats_s"]) for p in (piece, settle(piece)[0]))
+    return (mir_eval.beat.f_measure(ref, declared), mir_eval.beat.f_measure(ref, found), item["first_downbeat_s"] > 0)
+
+
 def _table(rows):
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
@@ -284,6 +296,15 @@ def meter(corpora: str, limit: int | None, workers: int) -> None:
         same = sum(r["blind"] == r["declared"] for r in res)
         rows.append((corpus, len(res), f"{kept} ({kept / len(res):.1%})", f"{same_len} ({same_len / len(res):.1%})",
                      f"{same} ({same / len(res):.1%})"))
+    _table(rows)
+    items = [json.loads(line) for line in open(os.path.join(corpora, "dcml", "items.jsonl"))][:limit]
+    with ProcessPoolExecutor(workers) as pool:
+        res = np.asarray([r for r in pool.map(_dcml_downbeats, items, [corpora] * len(items), chunksize=8) if r])
+    rows = [("DCML downbeats (one meter, 120 qpm)", "pieces", "declared grid: F (all / pickup / none)",
+             "captune: F (all / pickup / none)")]
+    pick = res[:, 2] == 1
+    rows.append(("", len(res), *(f"{r[:, k].mean():.3f} / {r[pick, k].mean():.3f} ({pick.sum()}) / {r[~pick, k].mean():.3f}"
+                                 for k, r in ((0, res), (1, res)))))
     _table(rows)
 
 

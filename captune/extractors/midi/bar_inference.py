@@ -36,8 +36,14 @@ position outweighs the quarters (:func:`_compound`). The grid follows the notes
 (:func:`grid_offset`). A score keeps its notated meter. A MIDI file keeps its
 declared time signature unless it is degenerate (numerator 1, e.g. 1/4 or 1/8,
 or no time-signature event at all) or contradicted (:func:`_contradicted`):
-duple and triple disagree and the declared bar scores at most half the best,
-or a declared 2/4 bar's pairs score higher as 4/4 bars.
+duple and triple disagree and the declared bar scores at most half the best
+(``OVERRULE``), or a declared 2/4 bar's pairs score higher as 4/4 bars. A kept
+declaration keeps its bar length, but its bars start where the accents put them
+(:func:`_rephased`: a song that opens on an upbeat, notes sitting off the tick
+grid), unless the declared phase is accented and the best phase scores under
+``OVERRULE`` times it (the same factor as above, not fitted; checked on POP909's
+annotated bars, Nottingham's padded pickups and DCML's first downbeats, README,
+Measured).
 """
 
 from dataclasses import replace
@@ -52,7 +58,7 @@ CANDIDATES = (4, 6, 8, 12)   # bar lengths in eighths: 2/4, 3/4 (or 6/8), 4/4, 6
 MIN_POSITIONS = 32           # eighths of music needed before the notes can outvote a declaration
 KICKS = (35, 36)
 TRIPLE_MARGIN = 1.1          # a triple bar must score 10 % above the best duple one (chosen on POP909)
-OVERRULE = 2.0               # the notes overrule a declaration when they favour another reading this many times
+OVERRULE = 2.0               # the notes overrule a declaration (bar, phase) that scores under 1/OVERRULE of theirs
 
 
 def grid_offset(piece: Piece) -> int:

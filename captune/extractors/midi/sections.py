@@ -38,13 +38,13 @@ Method, on *bars* (the bar grid is an input, :func:`bar_lines`):
    least ``SAME_LABEL``, else a new letter; a first lone bar (a pickup) joins
    the next segment, and neighbours heard only once merge (:func:`merge_runs`).
 
-The bar grid (:func:`bar_lines`): bars shorter than 3 quarter notes (MIDI files
-declaring 1/4, or 2/4) are grouped ``round(4 / quarters)`` at a time; a MIDI
-file's grid is moved to the onsets' sub-beat phase and to the bar phase where
-harmony changes and long notes start, when these are clearly stronger
-(``REPHASE``); a score's bars are kept. A real meter estimate upstream makes
-this a no-op. ``SEGMENT_COST``, ``REPEAT_WEIGHT``, ``BREATH_WEIGHT``,
-``MELODIC_SHARE`` and the long-segment costs were tuned on the even POP909 songs
+The bar grid (:func:`bar_lines`) is the one a build writes: the ``downbeats_s`` of
+the meter :func:`captune.extractors.midi.bar_inference.settle` gives the piece
+(inferred for implausible declarations, a declared meter's bars started on the
+accents; a score's notated bars), so sections and ``downbeats_s`` never disagree;
+notes before the first bar line (a pickup) open the first section.
+``SEGMENT_COST``, ``REPEAT_WEIGHT``, ``BREATH_WEIGHT``, ``MELODIC_SHARE``,
+``MAX_BARS`` and the long-segment costs were tuned on the even POP909 songs
 002–454, ``HARMONY_WEIGHT`` on Nottingham (``benchmarks/sections.py``).
 """
 
