@@ -239,7 +239,9 @@ def _declared_check(path: str) -> dict:
     found = infer(accent_features(piece))
     declared = time_signature(piece)
     blind = "{}/{}".format(*found["signature"]) if found else None
-    return {"path": path, "declared": declared, "source": settle(piece)[1], "blind": blind}
+    settled, source = settle(piece)
+    same_bars = mir_eval.beat.f_measure(np.asarray(beats(piece)["downbeats_s"]), np.asarray(beats(settled)["downbeats_s"]))
+    return {"path": path, "declared": declared, "source": source, "blind": blind, "same_bars": same_bars}
 
 
 def _dcml_downbeats(item: dict, corpora: str) -> tuple[float, float, bool] | None:
@@ -286,7 +288,8 @@ def meter(corpora: str, limit: int | None, workers: int) -> None:
            for r in bad[:25]], "\n")
     checks = {"Nottingham": sorted(glob.glob(os.path.join(corpora, "nottingham", "MIDI", "*.mid")))[:limit],
               "DCML": sorted(glob.glob(os.path.join(corpora, "dcml", "midi", "*.mid")))[:limit]}
-    rows = [("declared meters", "files", "kept declared", "blind inference: same bar length", "blind: same signature")]
+    rows = [("declared meters", "files", "kept declared", "blind inference: same bar length", "blind: same signature",
+             "downbeat F vs the declared bars")]
     for corpus, paths in checks.items():
         with ProcessPoolExecutor(workers) as pool:
             res = list(pool.map(_declared_check, paths, chunksize=8))
@@ -295,7 +298,7 @@ def meter(corpora: str, limit: int | None, workers: int) -> None:
                        for r in res)
         same = sum(r["blind"] == r["declared"] for r in res)
         rows.append((corpus, len(res), f"{kept} ({kept / len(res):.1%})", f"{same_len} ({same_len / len(res):.1%})",
-                     f"{same} ({same / len(res):.1%})"))
+                     f"{same} ({same / len(res):.1%})", f"{np.mean([r['same_bars'] for r in res]):.3f}"))
     _table(rows)
     items = [json.loads(line) for line in open(os.path.join(corpora, "dcml", "items.jsonl"))][:limit]
     with ProcessPoolExecutor(workers) as pool:

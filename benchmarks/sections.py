@@ -9,7 +9,9 @@
   the constants were tuned on the even songs, the odd ones check them.
 - Nottingham AABB tunes: ABC tunes made of exactly two repeated parts
   (``|: A :|: B :|``, optional first/second endings, no ``P:`` play order),
-  whose MIDI lasts A A B B (within 1.5 bars; many MIDI files play A A B twice).
+  whose MIDI lasts A A B B (within 1.5 bars; many MIDI files play A A B twice) and plays each strain
+  twice alike (Jaccard >= 0.5 of the notes' (sixteenth, pitch) sets of the two plays, on the file's
+  own bars: endings may differ, other strains may not).
   Found = a section boundary within one
   bar of each inner strain boundary (the tune's quarters from its first full
   bar line: strains of equal length), the same label sequence in both A
@@ -157,6 +159,8 @@ def _strains_found(piece, found, bars_a: int, bars_b: int) -> bool | None:
         return None                                   # the MIDI plays another order (e.g. A A B A A B)
     share = np.cumsum([0, bars_a, bars_a, bars_b, bars_b]) / (2 * (bars_a + bars_b))
     edges = start + (piece.duration_s - start) * share
+    if min(_played_alike(piece, edges[k], edges[k + 1], edges[k + 2]) for k in (0, 2)) < REPEATED:
+        return None                                   # the MIDI does not play a strain twice (e.g. A A B C)
     starts = np.asarray([s["start_s"] for s in found])
     if any(np.min(np.abs(starts - e)) > bar for e in edges[1:4]):
         return False
@@ -164,6 +168,23 @@ def _strains_found(piece, found, bars_a: int, bars_b: int) -> bool | None:
     highs = [*(edges[1:4] - bar / 2), np.inf]
     strains = [[s["label"] for s in found if a <= s["start_s"] < b] for a, b in zip(lows, highs)]
     return strains[0] == strains[1] and strains[2] == strains[3] and strains[0] != strains[2]
+
+
+REPEATED = 0.5   # Jaccard of a strain's two plays (onset in sixteenths from the strain's start, pitch)
+
+
+def _played_alike(piece, a: float, b: float, c: float) -> float:
+    """Jaccard similarity of the (sixteenth from the start, pitch) sets of all notes in [a, b) and in
+    [b, c): how literally the MIDI plays a strain twice (different endings lower it a little)."""
+    on = piece.seconds(piece.onset)
+    sixteenth = (b - a) / max(1, round((b - a) / float(piece.seconds(piece.tpq / 4) - piece.seconds(0))))
+
+    def notes(lo, hi):
+        inside = (on >= lo - sixteenth / 2) & (on < hi - sixteenth / 2)
+        return set(zip(np.rint((on[inside] - lo) / sixteenth).astype(int).tolist(), piece.pitch[inside].tolist()))
+
+    first, second = notes(a, b), notes(b, c)
+    return len(first & second) / max(1, len(first | second))
 
 
 def _sounds_full_bar(piece, lines) -> bool:

@@ -130,9 +130,11 @@ def _top_line(piece: Piece, pitched: np.ndarray) -> np.ndarray:
     return mask
 
 
-def _chroma(piece: Piece, bounds: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """(bars x 12) sounding ticks per pitch class of the notes in ``mask`` between ``bounds``."""
+def _chroma(piece: Piece, bounds: np.ndarray, mask: np.ndarray, part: np.ndarray) -> np.ndarray:
+    """(2 x bars x 12) sounding ticks per pitch class between ``bounds`` of the notes in ``mask``:
+    those outside ``part`` (a boolean per note), then those in it."""
     n = len(bounds) - 1
+    group = part[mask].astype(np.int64)
     on, off = piece.onset[mask].astype(np.float64), (piece.onset + piece.duration)[mask].astype(np.float64)
     pc = piece.pitch[mask] % 12
     first = np.clip(np.searchsorted(bounds, on, side="right") - 1, 0, n - 1)
@@ -141,18 +143,19 @@ def _chroma(piece: Piece, bounds: np.ndarray, mask: np.ndarray) -> np.ndarray:
     note = np.repeat(np.arange(len(on)), spans)
     bar = np.repeat(first, spans) + (np.arange(spans.sum()) - np.repeat(np.cumsum(spans) - spans, spans))
     overlap = np.maximum(np.minimum(off[note], bounds[bar + 1]) - np.maximum(on[note], bounds[bar]), 0)
-    return np.bincount(bar * 12 + pc[note], weights=overlap, minlength=n * 12).reshape(n, 12)
+    return np.bincount((group[note] * n + bar) * 12 + pc[note], weights=overlap, minlength=2 * n * 12).reshape(2, n, 12)
 
 
 def bar_similarity(piece: Piece, bounds: np.ndarray, melody: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(bars x bars similarity in [0, 1], melodic bar mask): module doc, steps 1-2."""
     n = len(bounds) - 1
-    sounding = _chroma(piece, bounds, melody).sum(axis=1)
+    accompaniment, tune_chroma = _chroma(piece, bounds, ~piece.is_drum, melody)
+    sounding = tune_chroma.sum(axis=1)
     melodic = sounding >= MELODIC_SHARE * np.diff(bounds)
     gaps = ~melodic[1:-1] & melodic[:-2] & melodic[2:]
     melodic[1:-1] |= gaps
     tune = _tune_similarity(piece, bounds, melody)
-    harmony = _unit(_chroma(piece, bounds, ~piece.is_drum & ~melody))
+    harmony = _unit(accompaniment)
     chords = harmony @ harmony.T
     both = melodic[:, None] & melodic[None, :]
     return np.where(both, (1 - HARMONY_WEIGHT) * tune + HARMONY_WEIGHT * chords, chords * ~(melodic[:, None] ^ melodic[None, :])), melodic
@@ -213,9 +216,8 @@ def melody_breaths(piece: Piece, bounds: np.ndarray, melody: np.ndarray) -> np.n
     before, after = BREATH_QUARTERS
     frames = np.arange(bounds[0] - before * piece.tpq, bounds[-1] + after * piece.tpq, step)
     on, off = piece.onset[melody], (piece.onset + piece.duration)[melody]
-    delta = np.zeros(len(frames) + 1)
-    np.add.at(delta, np.searchsorted(frames, on), 1)
-    np.add.at(delta, np.searchsorted(frames, off), -1)
+    delta = (np.bincount(np.searchsorted(frames, on), minlength=len(frames) + 1)
+             - np.bincount(np.searchsorted(frames, off), minlength=len(frames) + 1))
     silent = np.append(0, np.cumsum(np.cumsum(delta)[:-1] <= 0))
     first = np.searchsorted(frames, bounds[:-1] - before * piece.tpq)
     last = np.searchsorted(frames, bounds[:-1] + after * piece.tpq)
