@@ -289,6 +289,7 @@ def segment(cum: np.ndarray, pad: int, melodic: np.ndarray, breaths: np.ndarray)
     last = np.minimum(start[None, :] + lengths[:, None] - 1, n - 1)
     usable = (start[None, :] <= n - lengths[:, None]) & (change[last] == change[start][None, :])
     gains = np.where(usable, repetition(cum, pad, longest) - cost[:, None] + bonus[None, :], -np.inf)
+    gains[0, 0] += cost[0]        # a lone first bar (a pickup, a count-in) is no phrase: :func:`merge_runs` joins it on
     # by_end[end, length - 1]: the gain of the segment of that length ending at bar line ``end``
     from_end = np.arange(n + 1)[:, None] - lengths[None, :]
     by_end = np.where(from_end >= 0, gains[lengths - 1, from_end.clip(0)], -np.inf)
