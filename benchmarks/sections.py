@@ -83,7 +83,7 @@ def pop909(corpora: str):
     names = ["captune", "captune as built (extract)", "every 8 bars (baseline)", "one section",
              "annotator 2 (ceiling)"]
     rows = {name: {"even": [], "odd": []} for name in names}
-    costs, unsectioned = [], 0
+    costs, unsectioned, on_lines = [], 0, {"even": [], "odd": []}
     for it in items:
         piece = from_midi_bytes(open(os.path.join(corpora, it["midi"]), "rb").read())
         half = "odd" if int(it["song"]) % 2 else "even"
@@ -102,6 +102,9 @@ def pop909(corpora: str):
                      "annotator 2 (ceiling)": it["sections_alt"]}
         for name, est in estimates.items():
             rows[name][half].append(_scores(ref, _intervals(est), span))
+        edges = np.asarray([s[0] for s in it["sections"][1:]])[:, None]
+        on_lines[half].append((np.abs(edges - piece.seconds(beat_ticks(piece)[1])[None]).min(axis=1) <= 0.2,
+                               np.abs(edges - settled.seconds(bounds)[None]).min(axis=1) <= 0.2))
     print(f"\nPOP909 001–454, reference annotator 1, inside the annotated span ({unsectioned} songs without "
           f"sections as built, scored as one section); constants tuned on the even songs\n")
     print("| method | songs | boundary F @3 s | boundary F @0.5 s | pairwise F |")
@@ -111,6 +114,10 @@ def pop909(corpora: str):
             values = rows[name]["even"] + rows[name]["odd"] if half == "all" else rows[name][half]
             f3, f05, pw = np.mean(values, axis=0)
             print(f"| {name}, {half} | {len(values)} | {f3:.3f} | {f05:.3f} | {pw:.3f} |")
+    for half in ("even", "odd"):
+        declared, built = (np.concatenate([pair[k] for pair in on_lines[half]]).mean() for k in (0, 1))
+        print(f"\n{half} songs: annotated section boundaries within 0.2 s of a bar line: {declared:.1%} on the "
+              f"declared grid, {built:.1%} on the build's bars")
     ms = 1000 * np.median(costs, axis=0)
     print(f"\nCPU time per piece (best of 3), median: sections() on the build's bars {ms[0]:.2f} ms; chords() on "
           f"the same piece {ms[1]:.2f} ms (ratio {ms[0] / ms[1]:.2f})")

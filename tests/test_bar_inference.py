@@ -78,3 +78,17 @@ def test_performance_midi_declaring_one_four_gets_its_bar_from_the_found_beats()
     beats_s = np.arange(0, piece.duration_s, 0.6)
     assert settle_on_beats(piece, beats_s) == ("4/4", "inferred")
     assert settle_on_beats(_piece((3, 4), (3, 4)), beats_s) == ("3/4", "declared")
+
+
+def test_bars_on_found_beats_start_on_the_chords():
+    from captune.extractors.midi.bar_inference import bars_on_beats
+
+    piece = _piece((4, 4), (1, 4))                     # 100 bpm: a beat every 0.6 s, a chord every 4 beats
+    beats_s = np.arange(0, piece.duration_s, 0.6)
+    assert np.allclose(bars_on_beats(piece, beats_s, "4/4")[:3], [0.0, 2.4, 4.8])
+    # the same beats, the music one beat later (after an upbeat): the bars move with the chords
+    tracks = [(p, d, [(s + 1, du, pi, v) for s, du, pi, v in n])
+              for p, d, n in fx.progression_tracks(LOOP, repeats=4, with_drums=False)] + [(73, False, [(0, 1, 72, 80)])]
+    late = midi.from_midi_bytes(fx.make_midi(tracks, tempo_bpm=100, time_signature=(1, 4)))
+    assert np.allclose(bars_on_beats(late, np.arange(0, late.duration_s, 0.6), "4/4")[:3], [0.6, 3.0, 5.4])
+    assert bars_on_beats(piece, beats_s[:1], "4/4") is None

@@ -204,13 +204,38 @@ def _rephased(piece: Piece, num: int, den: int, evidence: np.ndarray, offset: in
 def settle_on_beats(piece: Piece, beats_s) -> tuple[str, str]:
     """(time signature, source) of performance MIDI whose beats were found from its onsets
     (:mod:`captune.extractors.midi.onset_tempo`): a degenerate declaration is replaced by the bar
-    inferred on those beats (the notes re-timed so that each found beat is a quarter note);
-    otherwise the declared signature stands."""
+    inferred on those beats (the notes re-timed so that each found beat is a quarter note,
+    :func:`_on_beats`); otherwise the declared signature stands."""
     declared = time_signature(piece)
     degenerate = bool((piece.ts_numerator == 1).any()) or not piece.ts_declared
     beats_s = np.asarray(beats_s if beats_s is not None else [], dtype=float)
     if not degenerate or len(beats_s) < 2:
         return declared, "declared"
+    found = infer(accent_features(_on_beats(piece, beats_s)))
+    if found is None:
+        return declared, "declared"
+    return "{}/{}".format(*found["signature"]), "inferred"
+
+
+def bars_on_beats(piece: Piece, beats_s, signature: str) -> list[float] | None:
+    """Bar lines (seconds) of performance MIDI on the beats found from its onsets: bars of
+    ``signature`` (its length in quarters = beats) from the beat where the accents of the re-timed
+    notes (:func:`_on_beats`) put them (the best phase, :func:`bar_scores`). A phrase-level grid for
+    the sections, not a ``downbeats_s`` fact (which stays None: expressive timing blurs the phase);
+    None with under two beats or a bar that is not a whole number of eighths."""
+    beats_s = np.asarray(beats_s if beats_s is not None else [], dtype=float)
+    num, den = (int(x) for x in signature.split("/"))
+    if len(beats_s) < 2 or (num * 8) % den:
+        return None
+    length = num * 8 // den
+    phase = int(bar_scores(accent_features(_on_beats(piece, beats_s)), length).argmax())
+    at = np.arange(phase / 2, len(beats_s) - 1, length / 2)      # in beats
+    return np.round(np.interp(at, np.arange(len(beats_s)), beats_s), 3).tolist()
+
+
+def _on_beats(piece: Piece, beats_s: np.ndarray) -> Piece:
+    """``piece`` re-timed so that each of ``beats_s`` (seconds) is a quarter note (extrapolated at the
+    last beat's period before the first and after the last)."""
     index = np.arange(len(beats_s), dtype=float)
     step = beats_s[-1] - beats_s[-2]
 
@@ -222,8 +247,4 @@ def settle_on_beats(piece: Piece, beats_s) -> tuple[str, str]:
 
     start = to_ticks(piece.seconds(piece.onset))
     end = to_ticks(piece.seconds(piece.onset + piece.duration))
-    regridded = replace(piece, onset=start, duration=np.maximum(end - start, 1))
-    found = infer(accent_features(regridded))
-    if found is None:
-        return declared, "declared"
-    return "{}/{}".format(*found["signature"]), "inferred"
+    return replace(piece, onset=start, duration=np.maximum(end - start, 1))
