@@ -40,8 +40,9 @@ duple and triple disagree and the declared bar scores at most half the best
 (``OVERRULE``), or a declared 2/4 bar's pairs score higher as 4/4 bars. A kept
 declaration keeps its bar length, but its bars start where the accents put them
 (:func:`_rephased`: a song that opens on an upbeat, notes sitting off the tick
-grid), unless the declared phase is accented and the best phase scores under
-``OVERRULE`` times it (the same factor as above, not fitted; checked on POP909's
+grid), unless the best phase is not clearly accented (``CLEAR_ACCENT``: one
+standard deviation of evidence above the rest) or the declared phase is accented
+and the best phase scores under ``OVERRULE`` times it (the same factor as above, not fitted; checked on POP909's
 annotated bars, Nottingham's padded pickups and DCML's first downbeats, README,
 Measured).
 """
@@ -58,6 +59,7 @@ CANDIDATES = (4, 6, 8, 12)   # bar lengths in eighths: 2/4, 3/4 (or 6/8), 4/4, 6
 MIN_POSITIONS = 32           # eighths of music needed before the notes can outvote a declaration
 KICKS = (35, 36)
 TRIPLE_MARGIN = 1.1          # a triple bar must score 10 % above the best duple one (chosen on POP909)
+CLEAR_ACCENT = 1.0           # a phase outscoring the rest by this many standard deviations of evidence is accented
 OVERRULE = 2.0               # the notes overrule a declaration (bar, phase) that scores under 1/OVERRULE of theirs
 
 
@@ -182,8 +184,10 @@ def settle(piece: Piece) -> tuple[Piece, str]:
 def _rephased(piece: Piece, num: int, den: int, evidence: np.ndarray, offset: int) -> Piece:
     """``piece`` with its declared ``num/den`` bars started where the accents put them: at the
     best-scoring phase of a bar of that length (:func:`bar_scores`), shifted onto the notes
-    (``offset``, :func:`grid_offset`), as ``pickup_ticks``, unless the declared phase (bars from
-    tick 0) is accented too and the best phase scores under ``OVERRULE`` times it. A MIDI file
+    (``offset``, :func:`grid_offset`), as ``pickup_ticks``, unless the best phase is not clearly
+    accented (scores under ``CLEAR_ACCENT``: music without accents, such as even notes, keeps
+    its declaration) or the declared phase (bars from tick 0) is accented too and the best phase
+    scores under ``OVERRULE`` times it. A MIDI file
     states its bar's length, but
     its first bar line at tick 0 is only where the file starts: a song beginning on an upbeat, or
     notes sitting off the tick grid, put the bars a listener hears elsewhere. Files whose meter
@@ -193,8 +197,8 @@ def _rephased(piece: Piece, num: int, den: int, evidence: np.ndarray, offset: in
         return piece
     scores = bar_scores(evidence, int(length))
     phase = int(scores.argmax())
-    if scores[0] > 0 and scores[phase] < OVERRULE * scores[0]:
-        phase = 0                     # the declared bar line has accents of its own: it stands
+    if scores[phase] < CLEAR_ACCENT or (scores[0] > 0 and scores[phase] < OVERRULE * scores[0]):
+        phase = 0                     # no clear accent elsewhere, or the declared bar line has its own: it stands
     bar = piece.tpq * 4 * num // den
     return replace(piece, ts_tick=piece.ts_tick[:1], ts_numerator=piece.ts_numerator[:1],
                    ts_denominator=piece.ts_denominator[:1],

@@ -1,7 +1,8 @@
 """Sections of a symbolic piece: phrase-level segments on bar lines, labelled by repetition.
 
 Conventions: a section is ``{'start_s', 'end_s', 'label', 'kind'}`` in seconds,
-back to back from the first bar line to the end of the last note. Labels follow
+back to back from the first bar line (0 when notes come before it: a pickup) to the end
+of the last note. Labels follow
 the phrase-structure convention of Dai, Zhang & Dannenberg (2020): upper case
 ``A``, ``B``, ``C``… for melodic material (same letter, same melody), lower case
 for spans without melody: ``i`` the intro, ``o`` the outro, and ``b``, ``c``…
@@ -63,7 +64,7 @@ LENGTH_COST = {4: 0.0, 8: 0.0, 2: 0.5, 6: 1.0, 12: 2.0}   # other lengths: IRREG
 IRREGULAR_COST = 3.0
 SHIFT_QUARTERS = 2     # a bar's melody is also compared this many quarter notes earlier and later
 BREATH_QUARTERS = (2, 1)   # quarter notes before and after a bar line in which a breath is sought
-BREATH_WEIGHT = 1.0    # gain of starting a segment after a silent melody, in bars of similarity
+BREATH_WEIGHT = 0.5    # gain of starting a segment after a silent melody, in bars of similarity
 REPEAT_WEIGHT = 2.0    # gain of starting a segment where a repetition starts, in bars of similarity
 SAME_LABEL = 0.5       # mean bar similarity for two segments to share a label
 SOUNDING_FRAME_S = 0.05   # frame of the instruments' sounding shares in :func:`section_notes`, seconds
