@@ -41,10 +41,10 @@ duple and triple disagree and the declared bar scores at most half the best
 declaration keeps its bar length, but its bars start where the accents put them
 (:func:`_rephased`: a song that opens on an upbeat, notes sitting off the tick
 grid), unless the best phase is not clearly accented (``CLEAR_ACCENT``: one
-standard deviation of evidence above the rest) or the declared phase is accented
-and the best phase scores under ``OVERRULE`` times it (the same factor as above, not fitted; checked on POP909's
-annotated bars, Nottingham's padded pickups and DCML's first downbeats, README,
-Measured).
+unit of the standardised evidence above the rest) or the declared phase is
+accented and the best phase scores under ``OVERRULE`` times it (the same factor
+as above; neither is fitted; checked on POP909's annotated bars, Nottingham's
+padded pickups and DCML's first downbeats, README, Measured).
 """
 
 from dataclasses import replace
@@ -59,7 +59,7 @@ CANDIDATES = (4, 6, 8, 12)   # bar lengths in eighths: 2/4, 3/4 (or 6/8), 4/4, 6
 MIN_POSITIONS = 32           # eighths of music needed before the notes can outvote a declaration
 KICKS = (35, 36)
 TRIPLE_MARGIN = 1.1          # a triple bar must score 10 % above the best duple one (chosen on POP909)
-CLEAR_ACCENT = 1.0           # a phase outscoring the rest by this many standard deviations of evidence is accented
+CLEAR_ACCENT = 1.0           # a phase is clearly accented when it outscores the rest by one unit of standardised evidence
 OVERRULE = 2.0               # the notes overrule a declaration (bar, phase) that scores under 1/OVERRULE of theirs
 
 
