@@ -376,7 +376,21 @@ def _declared_check(path: str) -> dict:
     found = infer(accent_features(piece))
     declared = time_signature(piece)
     blind = "{}/{}".format(*found["signature"]) if found else None
-    return {"path": path, "declared": declared, "source": settle(piece)[1], "blind": blind}
+    settled, source = settle(piece)
+    same_bars = mir_eval.beat.f_measure(np.asarray(beats(piece)["downbeats_s"]), np.asarray(beats(settled)["downbeats_s"]))
+    return {"path": path, "declared": declared, "source": source, "blind": blind, "same_bars": same_bars}
+
+
+def _dcml_downbeats(item: dict, corpora: str) -> tuple[float, float, bool] | None:
+    """Downbeat F (70 ms) of the declared grid and of captune's (``settle``) against DCML's bars (its one
+    time signature from ``first_downbeat_s``), and whether the piece opens with a pickup; None for
+    pieces whose meter changes or that give no first downbeat."""
+    piece = from_midi_bytes(open(os.path.join(corpora, "dcml", item["path"]), "rb").read())
+    if item["first_downbeat_s"] is None or len(set(zip(piece.ts_numerator.tolist(), piece.ts_denominator.tolist()))) > 1:
+        return None
+    ref = np.arange(item["first_downbeat_s"], piece.duration_s, 2.0 * piece.ts_numerator[0] / piece.ts_denominator[0])
+    declared, found = (np.asarray(beats(p)["downbeats_s"]) for p in (piece, settle(piece)[0]))
+    return (mir_eval.beat.f_measure(ref, declared), mir_eval.beat.f_measure(ref, found), item["first_downbeat_s"] > 0)
 
 
 def _table(rows):
@@ -411,7 +425,8 @@ def meter(corpora: str, limit: int | None, workers: int) -> None:
            for r in bad[:25]], "\n")
     checks = {"Nottingham": sorted(glob.glob(os.path.join(corpora, "nottingham", "MIDI", "*.mid")))[:limit],
               "DCML": sorted(glob.glob(os.path.join(corpora, "dcml", "midi", "*.mid")))[:limit]}
-    rows = [("declared meters", "files", "kept declared", "blind inference: same bar length", "blind: same signature")]
+    rows = [("declared meters", "files", "kept declared", "blind inference: same bar length", "blind: same signature",
+             "downbeat F vs the declared bars")]
     for corpus, paths in checks.items():
         with ProcessPoolExecutor(workers) as pool:
             res = list(pool.map(_declared_check, paths, chunksize=8))
@@ -420,7 +435,16 @@ def meter(corpora: str, limit: int | None, workers: int) -> None:
                        for r in res)
         same = sum(r["blind"] == r["declared"] for r in res)
         rows.append((corpus, len(res), f"{kept} ({kept / len(res):.1%})", f"{same_len} ({same_len / len(res):.1%})",
-                     f"{same} ({same / len(res):.1%})"))
+                     f"{same} ({same / len(res):.1%})", f"{np.mean([r['same_bars'] for r in res]):.3f}"))
+    _table(rows)
+    items = [json.loads(line) for line in open(os.path.join(corpora, "dcml", "items.jsonl"))][:limit]
+    with ProcessPoolExecutor(workers) as pool:
+        res = np.asarray([r for r in pool.map(_dcml_downbeats, items, [corpora] * len(items), chunksize=8) if r])
+    rows = [("DCML downbeats (one meter, 120 qpm)", "pieces", "declared grid: F (all / pickup / none)",
+             "captune: F (all / pickup / none)")]
+    pick = res[:, 2] == 1
+    rows.append(("", len(res), *(f"{r[:, k].mean():.3f} / {r[pick, k].mean():.3f} ({pick.sum()}) / {r[~pick, k].mean():.3f}"
+                                 for k, r in ((0, res), (1, res)))))
     _table(rows)
 
 

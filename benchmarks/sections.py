@@ -3,21 +3,26 @@
 - POP909 001–454 (``pop909_structure/items.jsonl``, annotator 1 as reference):
   mir_eval.segment boundary F-measure at 3 s and 0.5 s (``trim=True``) and
   pairwise frame-clustering F (0.1 s frames), inside each song's
-  ``annotated_span_s`` (estimates clipped to it). Rows: captune; a boundary
-  every 8 bars from the first bar line (captune's bar grid); one section; the
-  second annotator (``sections_alt``), the ceiling. ``--half even|odd|all``:
-  the constants were tuned on the even songs, the odd ones check them.
+  ``annotated_span_s`` (estimates clipped to it). Rows: captune on the bars a build writes
+  (the meter of :func:`captune.extractors.midi.bar_inference.settle`); captune as built
+  (:func:`captune.extractors.midi.extract`: the same, but performance MIDI gets no sections); a
+  boundary every 8 bars from the first bar line (the same bar grid); one section; the second
+  annotator (``sections_alt``), the ceiling. Each for the even songs (the constants were tuned on
+  them), the odd ones (the check) and all, in one run.
 - Nottingham AABB tunes: ABC tunes made of exactly two repeated parts
   (``|: A :|: B :|``, optional first/second endings, no ``P:`` play order),
-  whose MIDI lasts A A B B (within 1.5 bars; many MIDI files play A A B twice).
+  whose MIDI lasts A A B B (within 1.5 bars; many MIDI files play A A B twice) and plays each strain
+  twice alike (Jaccard >= 0.5 of the notes' (sixteenth, pitch) sets of the two plays, on the file's
+  own bars: endings may differ, other strains may not).
   Found = a section boundary within one
   bar of each inner strain boundary (the tune's quarters from its first full
   bar line: strains of equal length), the same label sequence in both A
   strains and in both B strains, and different sequences for A and B.
-- Cost: CPU time of :func:`sections` per POP909 piece (decoded ``Piece`` given; best of 3,
+- Cost: CPU time of :func:`sections` per POP909 piece (the settled ``Piece`` and its
+  ``downbeats_s`` given, as a build calls it: the meter inference is the meter's cost; best of 3,
   median over songs), beside captune's :func:`chords` on the same piece.
 
-    python benchmarks/sections.py [--corpora /work/shared/corpora] [--half all]
+    python benchmarks/sections.py [--corpora /work/shared/corpora]
 """
 
 import argparse
@@ -31,6 +36,7 @@ import numpy as np
 
 from captune.extractors.midi import extract, from_midi_bytes
 from captune.extractors.midi.chords import chords
+from captune.extractors.midi.meter import beat_ticks, beats
 from captune.extractors.midi.sections import bar_lines, sections
 
 
@@ -71,38 +77,50 @@ def _cpu(call, repeats: int = 3) -> float:
     return best
 
 
-def pop909(corpora: str, half: str):
+def pop909(corpora: str):
+    """Per song (even, odd and all in one run): captune, captune as built, the baselines, the ceiling."""
     items = [json.loads(line) for line in open(os.path.join(corpora, "pop909_structure", "items.jsonl"))]
-    if half != "all":
-        items = [it for it in items if int(it["song"]) % 2 == (0 if half == "even" else 1)]
-    rows = {"captune": [], "captune as built (extract: bars from the meter inference)": [], "every 8 bars": [], "one section": [], "annotator 2 (ceiling)": []}
-    costs, unsectioned = [], 0
+    names = ["captune", "captune as built (extract)", "every 8 bars (baseline)", "one section",
+             "annotator 2 (ceiling)"]
+    rows = {name: {"even": [], "odd": []} for name in names}
+    costs, unsectioned, on_lines = [], 0, {"even": [], "odd": []}
     for it in items:
         piece = from_midi_bytes(open(os.path.join(corpora, it["midi"]), "rb").read())
+        half = "odd" if int(it["song"]) % 2 else "even"
         span = it["annotated_span_s"]
         ref = _intervals(it["sections"])
-        found = sections(piece)
-        costs.append((_cpu(lambda: sections(piece)), _cpu(lambda: chords(piece, "C major"))))
-        est = _intervals([[s["start_s"], s["end_s"], s["label"]] for s in found])
-        bounds_s = piece.seconds(bar_lines(piece)).tolist()
-        rows["captune"].append(_scores(ref, est, span))
+        settled, bounds = bar_lines(piece)                # the meter a build infers, its bar lines
+        downbeats_s = beats(settled)["downbeats_s"]
+        found = sections(settled, downbeats_s)
+        costs.append((_cpu(lambda: sections(settled, downbeats_s)), _cpu(lambda: chords(settled, "C major"))))
         built = [[s["start_s"], s["end_s"], s["label"]] for s in extract(piece)["sections"] or []]
         unsectioned += not built   # performance MIDI (no bar grid) has no sections: scored as one section
-        rows["captune as built (extract: bars from the meter inference)"].append(
-            _scores(ref, _intervals(built or [[span[0], span[1], "A"]]), span))
-        rows["every 8 bars"].append(_scores(ref, _intervals(_every(bounds_s, 8, span)), span))
-        rows["one section"].append(_scores(ref, _intervals([[span[0], span[1], "A"]]), span))
-        rows["annotator 2 (ceiling)"].append(_scores(ref, _intervals(it["sections_alt"]), span))
-    print(f"\nPOP909 {half} songs ({len(items)}), reference annotator 1, inside the annotated span "
-          f"({unsectioned} without sections as built, scored as one section)\n")
-    print("| method | boundary F @3 s | boundary F @0.5 s | pairwise F |")
-    print("|---|---|---|---|")
-    for name, values in rows.items():
-        f3, f05, pw = np.mean(values, axis=0)
-        print(f"| {name} | {f3:.3f} | {f05:.3f} | {pw:.3f} |")
+        estimates = {"captune": [[s["start_s"], s["end_s"], s["label"]] for s in found],
+                     "captune as built (extract)": built or [[span[0], span[1], "A"]],
+                     "every 8 bars (baseline)": _every(settled.seconds(bounds).tolist(), 8, span),
+                     "one section": [[span[0], span[1], "A"]],
+                     "annotator 2 (ceiling)": it["sections_alt"]}
+        for name, est in estimates.items():
+            rows[name][half].append(_scores(ref, _intervals(est), span))
+        edges = np.asarray([s[0] for s in it["sections"][1:]])[:, None]
+        on_lines[half].append((np.abs(edges - piece.seconds(beat_ticks(piece)[1])[None]).min(axis=1) <= 0.2,
+                               np.abs(edges - settled.seconds(bounds)[None]).min(axis=1) <= 0.2))
+    print(f"\nPOP909 001–454, reference annotator 1, inside the annotated span ({unsectioned} songs without "
+          f"sections as built, scored as one section); constants tuned on the even songs\n")
+    print("| method | songs | boundary F @3 s | boundary F @0.5 s | pairwise F |")
+    print("|---|---|---|---|---|")
+    for half in ("even", "odd", "all"):
+        for name in names:
+            values = rows[name]["even"] + rows[name]["odd"] if half == "all" else rows[name][half]
+            f3, f05, pw = np.mean(values, axis=0)
+            print(f"| {name}, {half} | {len(values)} | {f3:.3f} | {f05:.3f} | {pw:.3f} |")
+    for half in ("even", "odd"):
+        declared, built = (np.concatenate([pair[k] for pair in on_lines[half]]).mean() for k in (0, 1))
+        print(f"\n{half} songs: annotated section boundaries within 0.2 s of a bar line: {declared:.1%} on the "
+              f"declared grid, {built:.1%} on the build's bars")
     ms = 1000 * np.median(costs, axis=0)
-    print(f"\nCPU time per piece (best of 3), median: sections() {ms[0]:.2f} ms; chords() on the same "
-          f"piece {ms[1]:.2f} ms (ratio {ms[0] / ms[1]:.2f})")
+    print(f"\nCPU time per piece (best of 3), median: sections() on the build's bars {ms[0]:.2f} ms; chords() on "
+          f"the same piece {ms[1]:.2f} ms (ratio {ms[0] / ms[1]:.2f})")
 
 
 def abc_tunes(path: str):
@@ -147,14 +165,17 @@ def _strains_found(piece, found, bars_a: int, bars_b: int) -> bool | None:
     """The strains A A B B (lengths in proportion to their written bars, from the first full bar line
     to the end) are found when a section boundary lies within a bar of each inner strain boundary,
     both A strains have the same sequence of labels, both B strains too, and A's differs from B's;
-    None when the MIDI's length is not that of A A B B."""
-    lines = piece.seconds(bar_lines(piece))
+    None when the MIDI's length is not that of A A B B. The strains are timed on the file's own bars
+    (the ABC's ``M:``, its pickup padded to a full bar), not on captune's."""
+    lines = piece.seconds(np.append(beat_ticks(piece)[1], piece.end_tick))
     bar = float(np.median(np.diff(lines)))
     start = lines[0] if _sounds_full_bar(piece, lines) else lines[1]
     if abs((piece.duration_s - start) / bar - 2 * (bars_a + bars_b)) > 1.5:
         return None                                   # the MIDI plays another order (e.g. A A B A A B)
     share = np.cumsum([0, bars_a, bars_a, bars_b, bars_b]) / (2 * (bars_a + bars_b))
     edges = start + (piece.duration_s - start) * share
+    if min(_played_alike(piece, edges[k], edges[k + 1], edges[k + 2]) for k in (0, 2)) < REPEATED:
+        return None                                   # the MIDI does not play a strain twice (e.g. A A B C)
     starts = np.asarray([s["start_s"] for s in found])
     if any(np.min(np.abs(starts - e)) > bar for e in edges[1:4]):
         return False
@@ -162,6 +183,23 @@ def _strains_found(piece, found, bars_a: int, bars_b: int) -> bool | None:
     highs = [*(edges[1:4] - bar / 2), np.inf]
     strains = [[s["label"] for s in found if a <= s["start_s"] < b] for a, b in zip(lows, highs)]
     return strains[0] == strains[1] and strains[2] == strains[3] and strains[0] != strains[2]
+
+
+REPEATED = 0.5   # Jaccard of a strain's two plays (onset in sixteenths from the strain's start, pitch)
+
+
+def _played_alike(piece, a: float, b: float, c: float) -> float:
+    """Jaccard similarity of the (sixteenth from the start, pitch) sets of all notes in [a, b) and in
+    [b, c): how literally the MIDI plays a strain twice (different endings lower it a little)."""
+    on = piece.seconds(piece.onset)
+    sixteenth = (b - a) / max(1, round((b - a) / float(piece.seconds(piece.tpq / 4) - piece.seconds(0))))
+
+    def notes(lo, hi):
+        inside = (on >= lo - sixteenth / 2) & (on < hi - sixteenth / 2)
+        return set(zip(np.rint((on[inside] - lo) / sixteenth).astype(int).tolist(), piece.pitch[inside].tolist()))
+
+    first, second = notes(a, b), notes(b, c)
+    return len(first & second) / max(1, len(first | second))
 
 
 def _sounds_full_bar(piece, lines) -> bool:
@@ -192,9 +230,8 @@ def nottingham(corpora: str):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpora", default="/work/shared/corpora")
-    parser.add_argument("--half", default="all", choices=["all", "even", "odd"])
     args = parser.parse_args(argv)
-    pop909(args.corpora, args.half)
+    pop909(args.corpora)
     nottingham(args.corpora)
 
 

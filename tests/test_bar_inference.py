@@ -51,6 +51,20 @@ def test_notes_late_on_the_grid_move_the_bar_lines_onto_them():
     assert settled.pickup_ticks == 40
 
 
+def test_a_declared_four_four_song_opening_on_an_upbeat_keeps_its_meter_with_bars_on_the_chords():
+    # the loop starts one beat into the file (a melody note as upbeat): the declared 4/4 stands,
+    # its bar lines move to the chord attacks, one quarter (480 ticks) in
+    tracks = [(p, d, [(s + 1, du, pi, v) for s, du, pi, v in n]) for p, d, n in fx.progression_tracks(LOOP, repeats=4)]
+    tracks.append((73, False, [(0, 1, 72, 80)]))
+    settled, source = settle(midi.from_midi_bytes(fx.make_midi(tracks, tempo_bpm=120, time_signature=(4, 4))))
+    assert (source, midi.time_signature(settled), settled.pickup_ticks) == ("declared", "4/4", 480)
+
+
+def test_a_declared_bar_line_with_accents_of_its_own_stands():
+    settled, source = settle(_piece((4, 4), (4, 4)))
+    assert (source, settled.pickup_ticks) == ("declared", 0)
+
+
 def test_scores_keep_their_notated_meter():
     score = replace(_piece((4, 4), (3, 4)), notated=True)
     settled, source = settle(score)
@@ -64,3 +78,17 @@ def test_performance_midi_declaring_one_four_gets_its_bar_from_the_found_beats()
     beats_s = np.arange(0, piece.duration_s, 0.6)
     assert settle_on_beats(piece, beats_s) == ("4/4", "inferred")
     assert settle_on_beats(_piece((3, 4), (3, 4)), beats_s) == ("3/4", "declared")
+
+
+def test_bars_on_found_beats_start_on_the_chords():
+    from captune.extractors.midi.bar_inference import bars_on_beats
+
+    piece = _piece((4, 4), (1, 4))                     # 100 bpm: a beat every 0.6 s, a chord every 4 beats
+    beats_s = np.arange(0, piece.duration_s, 0.6)
+    assert np.allclose(bars_on_beats(piece, beats_s, "4/4")[:3], [0.0, 2.4, 4.8])
+    # the same beats, the music one beat later (after an upbeat): the bars move with the chords
+    tracks = [(p, d, [(s + 1, du, pi, v) for s, du, pi, v in n])
+              for p, d, n in fx.progression_tracks(LOOP, repeats=4, with_drums=False)] + [(73, False, [(0, 1, 72, 80)])]
+    late = midi.from_midi_bytes(fx.make_midi(tracks, tempo_bpm=100, time_signature=(1, 4)))
+    assert np.allclose(bars_on_beats(late, np.arange(0, late.duration_s, 0.6), "4/4")[:3], [0.6, 3.0, 5.4])
+    assert bars_on_beats(piece, beats_s[:1], "4/4") is None

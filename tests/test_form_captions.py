@@ -78,9 +78,10 @@ def test_template_caption_states_the_form_and_passes_the_check():
     assert factcheck.check(text, facts) == []
 
 
-def test_bar_count_groups_one_beat_bars_by_four():
-    facts = {"downbeats_s": [0.5 * k for k in range(40)], "time_signature": "1/4"}
-    assert bar_count({"start_s": 0.0, "end_s": 16.0}, facts) == 8
+def test_bar_count_counts_the_written_bars():
+    # 2/4 at 120 bpm: a bar per second; the sections are found on these bars, so 8 s is 8 bars
+    facts = {"downbeats_s": [1.0 * k for k in range(40)], "time_signature": "2/4"}
+    assert bar_count({"start_s": 0.0, "end_s": 8.0}, facts) == 8
 
 
 def test_prompt_facts_list_the_sections():

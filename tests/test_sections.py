@@ -44,12 +44,15 @@ def test_slower_tempo_keeps_labels_and_scales_times():
     assert [round(s["start_s"] * 90 / 120, 3) for s in slow] == [s["start_s"] for s in fast]
 
 
-def test_one_beat_bars_are_grouped_into_four_beat_bars_at_the_chord_changes():
+def test_one_beat_bars_become_the_inferred_four_beat_bars_at_the_chord_changes():
     """A file declaring 1/4 (as many POP909 files do) with its music starting one beat late: the bar
-    lines are every 4 beats from the first chord, where harmony changes."""
+    lines are those of the inferred meter, every 4 beats from the first chord, where harmony changes;
+    the pickup beat opens the first section."""
     piece = from_midi_bytes(_shifted_one_beat_bars())
-    lines = bar_lines(piece) / piece.tpq                      # in quarter notes
-    assert list(lines[:4]) == [0.0, 1.0, 5.0, 9.0]            # the pickup beat, then 4/4 bars
+    settled, lines = bar_lines(piece)
+    assert list(lines[:3] / piece.tpq) == [1.0, 5.0, 9.0]     # in quarter notes
+    assert settled.ts_numerator.tolist() == [4]
+    assert sections(piece)[0]["start_s"] == 0.0
 
 
 def _shifted_one_beat_bars() -> bytes:
@@ -111,3 +114,17 @@ def test_a_notated_score_names_no_verse_or_chorus():
     labels, energy = ["A", "B", "A", "B", "C"], [1.0, 2.0, 1.0, 2.0, 1.0]
     assert name_kinds(labels, energy) == ["verse", "chorus", "verse", "chorus", "melodic"]
     assert name_kinds(labels, energy, song=False) == ["melodic"] * 5
+
+
+def test_an_aabb_tune_opening_on_an_upbeat_keeps_its_strains():
+    """The AABB tune as Nottingham's MIDI files write an upbeat: a first bar of rest ending on the
+    upbeat, the strains from bar 1 (2 s per bar). The lone first bar joins strain A."""
+    from tests.fixtures import STRAIN_A, STRAIN_B, chord_root, chord_voicing, phrase_notes
+    tune, accompaniment = [(3, 1, 62, 80)], []
+    for k, (bars, chords) in enumerate([(STRAIN_A, ("G", "D", "G", "D"))] * 2 + [(STRAIN_B, ("C", "G", "Am", "D"))] * 2):
+        tune += phrase_notes(bars, 8 * k + 1, 80)
+        for j, label in enumerate(chords):
+            t = 4 * (8 * k + 1 + 2 * j)
+            accompaniment += [(t, 8, p, 70) for p in chord_voicing(label, 3)] + [(t, 8, chord_root(label), 70)]
+    found = sections(from_midi_bytes(make_midi([(73, False, tune), (0, False, accompaniment)], tempo_bpm=120)))
+    assert [(s["start_s"], s["label"]) for s in found] == [(0.0, "A"), (18.0, "A"), (34.0, "B"), (50.0, "B")]

@@ -1,7 +1,7 @@
 """Form in words: a sentence on the whole form and one time-stamped sentence per section.
 
 Facts used: ``sections`` (``{'start_s', 'end_s', 'label', 'kind'}``, see
-:mod:`captune.extractors.midi.sections`), ``downbeats_s`` and ``time_signature``
+:mod:`captune.extractors.midi.sections`), ``downbeats_s``
 (bar counts, :func:`bar_count`), ``chords`` (the chords of each section),
 ``section_notes`` (changes between sections). Any may be missing: no sections, no
 sentence; no downbeats, no bar counts; no section notes, no changes.
@@ -47,26 +47,15 @@ def number_word(n: int) -> str:
     return _NUMBERS[n] if 0 <= n < len(_NUMBERS) else str(n)
 
 
-def _bar_factor(time_signature: str | None) -> int:
-    """Notated bars per counted bar: bars shorter than 3 quarter notes (1/4, 2/4) are grouped by
-    ``round(4 / quarters)``, as the sections extractor groups them."""
-    try:
-        num, den = (int(x) for x in (time_signature or "4/4").split("/"))
-        quarters = 4 * num / den
-    except (ValueError, ZeroDivisionError):
-        return 1
-    return max(1, int(round(4 / quarters))) if 0 < quarters < 3 else 1
-
-
 def bar_count(section: Mapping, facts: Mapping) -> int | None:
     """Bars of ``section``: its length over the median bar length of the ``downbeats_s`` inside it
-    (x the grouping of short bars by ``time_signature``); None without two downbeats."""
+    (the bars a build writes, on which the sections were found); None without two downbeats."""
     downbeats = np.asarray(facts.get("downbeats_s") or [], dtype=float)
     if len(downbeats) < 2:
         return None
     inside = downbeats[(downbeats >= section["start_s"] - 1e-3) & (downbeats <= section["end_s"] + 1e-3)]
     steps = np.diff(inside) if len(inside) >= 2 else np.diff(downbeats)
-    bar = float(np.median(steps)) * _bar_factor(facts.get("time_signature"))
+    bar = float(np.median(steps))
     return max(1, int(round((section["end_s"] - section["start_s"]) / bar))) if bar > 0 else None
 
 

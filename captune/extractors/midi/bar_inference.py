@@ -36,8 +36,15 @@ position outweighs the quarters (:func:`_compound`). The grid follows the notes
 (:func:`grid_offset`). A score keeps its notated meter. A MIDI file keeps its
 declared time signature unless it is degenerate (numerator 1, e.g. 1/4 or 1/8,
 or no time-signature event at all) or contradicted (:func:`_contradicted`):
-duple and triple disagree and the declared bar scores at most half the best,
-or a declared 2/4 bar's pairs score higher as 4/4 bars.
+duple and triple disagree and the declared bar scores at most half the best
+(``OVERRULE``), or a declared 2/4 bar's pairs score higher as 4/4 bars. A kept
+declaration keeps its bar length, but its bars start where the accents put them
+(:func:`_rephased`: a song that opens on an upbeat, notes sitting off the tick
+grid), unless the best phase is not clearly accented (``CLEAR_ACCENT``: one
+unit of the standardised evidence above the rest) or the declared phase is
+accented and the best phase scores under ``OVERRULE`` times it (the same factor
+as above; neither is fitted; checked on POP909's annotated bars, Nottingham's
+padded pickups and DCML's first downbeats, README, Measured).
 """
 
 from dataclasses import replace
@@ -52,6 +59,8 @@ CANDIDATES = (4, 6, 8, 12)   # bar lengths in eighths: 2/4, 3/4 (or 6/8), 4/4, 6
 MIN_POSITIONS = 32           # eighths of music needed before the notes can outvote a declaration
 KICKS = (35, 36)
 TRIPLE_MARGIN = 1.1          # a triple bar must score 10 % above the best duple one (chosen on POP909)
+CLEAR_ACCENT = 1.0           # a phase is clearly accented when it outscores the rest by one unit of standardised evidence
+OVERRULE = 2.0               # the notes overrule a declaration (bar, phase) that scores under 1/OVERRULE of theirs
 
 
 def grid_offset(piece: Piece) -> int:
@@ -145,7 +154,7 @@ def _contradicted(num: int, den: int, found: dict, evidence: np.ndarray) -> bool
     best = max(found["scores"].values())
     own = float(bar_scores(evidence, length).max())
     if _is_triple(length) != _is_triple(found["signature"][0] * 8 // found["signature"][1]):
-        return own <= best / 2
+        return own <= best / OVERRULE
     return length == 4 and found["scores"][8] > found["scores"][4]
 
 
@@ -163,7 +172,7 @@ def settle(piece: Piece) -> tuple[Piece, str]:
     degenerate = bool((piece.ts_numerator == 1).any()) or not piece.ts_declared
     num, den = (int(x) for x in time_signature(piece).split("/"))
     if not degenerate and not _contradicted(num, den, found, evidence):
-        return piece, "declared"
+        return _rephased(piece, num, den, evidence, offset), "declared"
     f_num, f_den = found["signature"]
     bar = piece.tpq * 4 * f_num // f_den
     inferred = replace(piece, ts_tick=np.zeros(1, np.int64), ts_numerator=np.asarray([f_num], np.int16),
@@ -172,16 +181,65 @@ def settle(piece: Piece) -> tuple[Piece, str]:
     return inferred, "inferred"
 
 
+def _rephased(piece: Piece, num: int, den: int, evidence: np.ndarray, offset: int) -> Piece:
+    """``piece`` with its declared ``num/den`` bars started where the accents put them: at the
+    best-scoring phase of a bar of that length (:func:`bar_scores`), shifted onto the notes
+    (``offset``, :func:`grid_offset`), as ``pickup_ticks``, unless the best phase is not clearly
+    accented (scores under ``CLEAR_ACCENT``: music without accents, such as even notes, keeps
+    its declaration) or the declared phase (bars from tick 0) is accented too and the best phase
+    scores under ``OVERRULE`` times it. A MIDI file
+    states its bar's length, but
+    its first bar line at tick 0 is only where the file starts: a song beginning on an upbeat, or
+    notes sitting off the tick grid, put the bars a listener hears elsewhere. Files whose meter
+    changes, or whose bar is not a whole number of eighths, keep their grid."""
+    length = num * 8 / den
+    if len(set(zip(piece.ts_numerator.tolist(), piece.ts_denominator.tolist()))) > 1 or length != int(length):
+        return piece
+    scores = bar_scores(evidence, int(length))
+    phase = int(scores.argmax())
+    if scores[phase] < CLEAR_ACCENT or (scores[0] > 0 and scores[phase] < OVERRULE * scores[0]):
+        phase = 0                     # no clear accent elsewhere, or the declared bar line has its own: it stands
+    bar = piece.tpq * 4 * num // den
+    return replace(piece, ts_tick=piece.ts_tick[:1], ts_numerator=piece.ts_numerator[:1],
+                   ts_denominator=piece.ts_denominator[:1],
+                   pickup_ticks=(round(phase * piece.tpq / 2) + offset) % bar)
+
+
 def settle_on_beats(piece: Piece, beats_s) -> tuple[str, str]:
     """(time signature, source) of performance MIDI whose beats were found from its onsets
     (:mod:`captune.extractors.midi.onset_tempo`): a degenerate declaration is replaced by the bar
-    inferred on those beats (the notes re-timed so that each found beat is a quarter note);
-    otherwise the declared signature stands."""
+    inferred on those beats (the notes re-timed so that each found beat is a quarter note,
+    :func:`_on_beats`); otherwise the declared signature stands."""
     declared = time_signature(piece)
     degenerate = bool((piece.ts_numerator == 1).any()) or not piece.ts_declared
     beats_s = np.asarray(beats_s if beats_s is not None else [], dtype=float)
     if not degenerate or len(beats_s) < 2:
         return declared, "declared"
+    found = infer(accent_features(_on_beats(piece, beats_s)))
+    if found is None:
+        return declared, "declared"
+    return "{}/{}".format(*found["signature"]), "inferred"
+
+
+def bars_on_beats(piece: Piece, beats_s, signature: str) -> list[float] | None:
+    """Bar lines (seconds) of performance MIDI on the beats found from its onsets: bars of
+    ``signature`` (its length in quarters = beats) from the beat where the accents of the re-timed
+    notes (:func:`_on_beats`) put them (the best phase, :func:`bar_scores`). A phrase-level grid for
+    the sections, not a ``downbeats_s`` fact (which stays None: expressive timing blurs the phase);
+    None with under two beats or a bar that is not a whole number of eighths."""
+    beats_s = np.asarray(beats_s if beats_s is not None else [], dtype=float)
+    num, den = (int(x) for x in signature.split("/"))
+    if len(beats_s) < 2 or (num * 8) % den:
+        return None
+    length = num * 8 // den
+    phase = int(bar_scores(accent_features(_on_beats(piece, beats_s)), length).argmax())
+    at = np.arange(phase / 2, len(beats_s) - 1, length / 2)      # in beats
+    return np.round(np.interp(at, np.arange(len(beats_s)), beats_s), 3).tolist()
+
+
+def _on_beats(piece: Piece, beats_s: np.ndarray) -> Piece:
+    """``piece`` re-timed so that each of ``beats_s`` (seconds) is a quarter note (extrapolated at the
+    last beat's period before the first and after the last)."""
     index = np.arange(len(beats_s), dtype=float)
     step = beats_s[-1] - beats_s[-2]
 
@@ -193,8 +251,4 @@ def settle_on_beats(piece: Piece, beats_s) -> tuple[str, str]:
 
     start = to_ticks(piece.seconds(piece.onset))
     end = to_ticks(piece.seconds(piece.onset + piece.duration))
-    regridded = replace(piece, onset=start, duration=np.maximum(end - start, 1))
-    found = infer(accent_features(regridded))
-    if found is None:
-        return declared, "declared"
-    return "{}/{}".format(*found["signature"]), "inferred"
+    return replace(piece, onset=start, duration=np.maximum(end - start, 1))

@@ -3,7 +3,7 @@
 import numpy as np
 
 from captune.extractors import emotion
-from captune.extractors.midi.bar_inference import settle, settle_on_beats
+from captune.extractors.midi.bar_inference import bars_on_beats, settle, settle_on_beats
 from captune.extractors.midi.chords import chords
 from captune.extractors.midi.instruments import instruments
 from captune.extractors.midi.key import DEFAULT_PROFILE, key
@@ -34,7 +34,8 @@ def extract(piece: Piece, key_profile: str = DEFAULT_PROFILE, emotion_model=None
     beats, downbeats and chords follow it; for performance MIDI only the signature is inferred, on
     the beats found from the onsets (its downbeats stay None).
     ``sections`` (the form) are on the bar lines of ``downbeats_s`` (a score without tempo: its
-    notated bars at 120 bpm, like its chords), None for performance MIDI; ``section_notes`` (not a
+    notated bars at 120 bpm, like its chords); performance MIDI's on bars laid on its found beats
+    (:func:`captune.extractors.midi.bar_inference.bars_on_beats`); ``section_notes`` (not a
     record column: the segment captions and their fact check read it, the written row drops it) are
     the notes of each section (:func:`captune.extractors.midi.sections.section_notes`). ``valence``, ``arousal``,
     ``emotion_quadrant`` and ``mood`` come from the other facts through
@@ -67,7 +68,11 @@ def extract(piece: Piece, key_profile: str = DEFAULT_PROFILE, emotion_model=None
     facts["note_stats"] = note_stats(piece)
     # a score without dynamics marks: every velocity is the MIDI writer's default, not loudness
     facts["dynamics_known"] = not (piece.notated and len(np.unique(piece.velocity)) == 1)
-    facts["sections"] = None if estimate is not None else sections(piece, facts["downbeats_s"])  # no bars: none
+    if estimate is None:
+        facts["sections"] = sections(piece, facts["downbeats_s"])
+    else:
+        bars_s = bars_on_beats(piece, facts["beats_s"], facts["time_signature"])
+        facts["sections"] = sections(piece, bars_s) if bars_s else None
     facts["section_notes"] = section_notes(piece, facts["sections"]) if facts["sections"] else None
     facts.update(emotion.estimate(facts, emotion_model))
     return facts

@@ -1,7 +1,8 @@
 """Sections of a symbolic piece: phrase-level segments on bar lines, labelled by repetition.
 
 Conventions: a section is ``{'start_s', 'end_s', 'label', 'kind'}`` in seconds,
-back to back from the first bar line to the end of the last note. Labels follow
+back to back from the first bar line (0 when notes come before it: a pickup) to the end
+of the last note. Labels follow
 the phrase-structure convention of Dai, Zhang & Dannenberg (2020): upper case
 ``A``, ``B``, ``C``… for melodic material (same letter, same melody), lower case
 for spans without melody: ``i`` the intro, ``o`` the outro, and ``b``, ``c``…
@@ -38,33 +39,32 @@ Method, on *bars* (the bar grid is an input, :func:`bar_lines`):
    least ``SAME_LABEL``, else a new letter; a first lone bar (a pickup) joins
    the next segment, and neighbours heard only once merge (:func:`merge_runs`).
 
-The bar grid (:func:`bar_lines`): bars shorter than 3 quarter notes (MIDI files
-declaring 1/4, or 2/4) are grouped ``round(4 / quarters)`` at a time; a MIDI
-file's grid is moved to the onsets' sub-beat phase and to the bar phase where
-harmony changes and long notes start, when these are clearly stronger
-(``REPHASE``); a score's bars are kept. A real meter estimate upstream makes
-this a no-op. ``SEGMENT_COST``, ``REPEAT_WEIGHT``, ``BREATH_WEIGHT``,
-``MELODIC_SHARE`` and the long-segment costs were tuned on the even POP909 songs
+The bar grid (:func:`bar_lines`) is the one a build writes: the ``downbeats_s`` of
+the meter :func:`captune.extractors.midi.bar_inference.settle` gives the piece
+(inferred for implausible declarations, a declared meter's bars started on the
+accents; a score's notated bars), so sections and ``downbeats_s`` never disagree;
+notes before the first bar line (a pickup) open the first section.
+``SEGMENT_COST``, ``REPEAT_WEIGHT``, ``BREATH_WEIGHT``, ``MELODIC_SHARE``,
+``MAX_BARS`` and the long-segment costs were tuned on the even POP909 songs
 002–454, ``HARMONY_WEIGHT`` on Nottingham (``benchmarks/sections.py``).
 """
 
 import numpy as np
 
+from captune.extractors.midi.bar_inference import settle
 from captune.extractors.midi.meter import beat_ticks
 from captune.extractors.midi.piece import Piece
 
 MONOPHONIC = 0.9       # share of a melody's notes that start after the previous one ends
 MELODIC_SHARE = 0.4    # share of a bar the melody sounds in for the bar to be melodic
 HARMONY_WEIGHT = 0.2   # weight of the accompaniment's harmony in bar similarity
-MAX_BARS = 16          # longest segment, in bars
+MAX_BARS = 12          # longest segment, in bars (chosen on the even POP909 songs)
 SEGMENT_COST = 2.5     # cost of a segment, in bars of perfect similarity
-LENGTH_COST = {4: 0.0, 8: 0.0, 2: 0.5, 6: 1.0, 12: 2.0, 16: 2.0}   # other lengths: IRREGULAR_COST
+LENGTH_COST = {4: 0.0, 8: 0.0, 2: 0.5, 6: 1.0, 12: 2.0}   # other lengths: IRREGULAR_COST
 IRREGULAR_COST = 3.0
-REPHASE = 1.2         # a MIDI file's bar phase is replaced by one this much stronger
 SHIFT_QUARTERS = 2     # a bar's melody is also compared this many quarter notes earlier and later
-PHASE_BINS = 24        # sub-beat phases tried when aligning the grid with the onsets
 BREATH_QUARTERS = (2, 1)   # quarter notes before and after a bar line in which a breath is sought
-BREATH_WEIGHT = 1.0    # gain of starting a segment after a silent melody, in bars of similarity
+BREATH_WEIGHT = 0.5    # gain of starting a segment after a silent melody, in bars of similarity
 REPEAT_WEIGHT = 2.0    # gain of starting a segment where a repetition starts, in bars of similarity
 SAME_LABEL = 0.5       # mean bar similarity for two segments to share a label
 SOUNDING_FRAME_S = 0.05   # frame of the instruments' sounding shares in :func:`section_notes`, seconds
@@ -80,73 +80,18 @@ def to_ticks(piece: Piece, seconds) -> np.ndarray:
     return np.where(seconds > at[-1], last, np.interp(seconds, at, knots))
 
 
-def bar_lines(piece: Piece, downbeats: np.ndarray | None = None) -> np.ndarray:
-    """Bar-line ticks (float64, the end of the last note appended) from ``downbeats`` (ticks; None:
-    the notated ones), moved onto the onsets' sub-beat phase (:func:`_onset_phase`). A MIDI file's
-    bar lines are a guess (module doc): where all bars have one length, the grid is rebuilt at that
-    length (bars shorter than 3 quarter notes grouped ``round(4 / quarters)`` at a time) from the
-    phase, in steps of the time signature's note value, where harmony changes and long notes start
-    most; the given phase is kept unless another is ``REPHASE`` times stronger. A score's bars
-    (``piece.pickup_ticks`` > 0) are kept as they are."""
-    if downbeats is None:
-        downbeats = beat_ticks(piece)[1]
-    lines = np.asarray(downbeats, dtype=np.float64) + _onset_phase(piece)
+def bar_lines(piece: Piece, downbeats_s=None) -> tuple[Piece, np.ndarray]:
+    """(piece, bar-line ticks, float64, the end of the last note appended) of the bars a build writes:
+    ``downbeats_s`` (seconds, the ``downbeats_s`` fact of ``piece``), or, when None, the downbeats
+    of the meter :func:`captune.extractors.midi.bar_inference.settle` gives ``piece`` (returned
+    with that meter). Downbeats before 0 or after the last note are dropped; no downbeat: one bar."""
+    if downbeats_s is None:
+        piece = settle(piece)[0]
+        lines = beat_ticks(piece)[1].astype(np.float64)
+    else:
+        lines = to_ticks(piece, downbeats_s)
     lines = lines[(lines >= 0) & (lines < piece.end_tick)]
-    if not len(lines):
-        lines = np.zeros(1)
-    bounds = np.append(lines, piece.end_tick)
-    bar = np.diff(lines)
-    if len(bar) < 2 or piece.pickup_ticks or np.ptp(bar) > 1:
-        return bounds
-    bar = float(bar[0])
-    merged = bar < 3 * piece.tpq
-    if merged:
-        bar *= max(1, int(round(4 * piece.tpq / bar)))
-    step = 4 * piece.tpq / int(piece.ts_denominator[-1])
-    steps = max(1, int(round(bar / step)))
-    grid = np.arange(lines[0], piece.end_tick, step)
-    strength = _downbeat_strength(piece, np.append(grid, piece.end_tick), steps)
-    totals = np.asarray([strength[p::steps].mean() for p in range(min(steps, len(strength)))])
-    phase = int(np.argmax(totals))
-    if not merged and totals[phase] < REPHASE * totals[0]:
-        return bounds
-    lines = grid[phase::steps]
-    if phase:
-        lines = np.concatenate([[grid[0]], lines])
-    return np.append(lines, piece.end_tick)
-
-
-def _onset_phase(piece: Piece) -> float:
-    """Ticks (within half a quarter note either way) by which the note onsets sit off the quarter-note
-    grid: the densest of 24 phases, smoothed over its neighbours, if ``REPHASE`` times denser than the
-    grid's own (phases a sixteenth, an eighth or three sixteenths off are rhythm and not tried). 0 for quantised files; POP909's
-    MIDI grid is offset from its music by a fraction of a beat in many songs."""
-    bins = PHASE_BINS
-    phase = np.rint((piece.onset % piece.tpq) * bins / piece.tpq).astype(np.int64) % bins
-    count = np.bincount(phase, minlength=bins).astype(np.float64)
-    smooth = count + 0.5 * (np.roll(count, 1) + np.roll(count, -1))
-    smooth[bins // 4::bins // 4] = 0.0          # a sixteenth, eighth or dotted eighth off is rhythm, not offset
-    best = int(np.argmax(smooth))
-    if smooth[best] < REPHASE * smooth[0]:      # the grid's own phase is (nearly) as dense: keep it
-        return 0.0
-    return (best if best <= bins // 2 else best - bins) * piece.tpq / bins
-
-
-def _downbeat_strength(piece: Piece, bounds: np.ndarray, k: int) -> np.ndarray:
-    """Per bar line: how much the harmony of the k bars after it differs from the k bars before it
-    (1 - cosine of pitch-class durations), plus the share of sounding time started on it."""
-    chroma = _chroma(piece, bounds, ~piece.is_drum)
-    cum = np.concatenate([np.zeros((1, 12)), np.cumsum(chroma, axis=0)])
-    n = len(chroma)
-    idx = np.arange(n)
-    before = cum[idx] - cum[np.maximum(idx - k, 0)]
-    after = cum[np.minimum(idx + k, n)] - cum[idx]
-    change = 1 - np.einsum("ij,ij->i", _unit(before), _unit(after))
-    pitched = ~piece.is_drum
-    near = np.searchsorted(bounds, piece.onset[pitched] + piece.tpq / 8, side="right") - 1
-    on_line = np.abs(piece.onset[pitched] - bounds[np.clip(near, 0, n)]) <= piece.tpq / 8
-    started = np.bincount(near[on_line].clip(0, n - 1), weights=piece.duration[pitched][on_line], minlength=n)
-    return change + started / max(piece.duration[pitched].sum(), 1) * n
+    return piece, np.append(lines if len(lines) else np.zeros(1), piece.end_tick)
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -186,9 +131,11 @@ def _top_line(piece: Piece, pitched: np.ndarray) -> np.ndarray:
     return mask
 
 
-def _chroma(piece: Piece, bounds: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """(bars x 12) sounding ticks per pitch class of the notes in ``mask`` between ``bounds``."""
+def _chroma(piece: Piece, bounds: np.ndarray, mask: np.ndarray, part: np.ndarray) -> np.ndarray:
+    """(2 x bars x 12) sounding ticks per pitch class between ``bounds`` of the notes in ``mask``:
+    those outside ``part`` (a boolean per note), then those in it."""
     n = len(bounds) - 1
+    group = part[mask].astype(np.int64)
     on, off = piece.onset[mask].astype(np.float64), (piece.onset + piece.duration)[mask].astype(np.float64)
     pc = piece.pitch[mask] % 12
     first = np.clip(np.searchsorted(bounds, on, side="right") - 1, 0, n - 1)
@@ -197,18 +144,19 @@ def _chroma(piece: Piece, bounds: np.ndarray, mask: np.ndarray) -> np.ndarray:
     note = np.repeat(np.arange(len(on)), spans)
     bar = np.repeat(first, spans) + (np.arange(spans.sum()) - np.repeat(np.cumsum(spans) - spans, spans))
     overlap = np.maximum(np.minimum(off[note], bounds[bar + 1]) - np.maximum(on[note], bounds[bar]), 0)
-    return np.bincount(bar * 12 + pc[note], weights=overlap, minlength=n * 12).reshape(n, 12)
+    return np.bincount((group[note] * n + bar) * 12 + pc[note], weights=overlap, minlength=2 * n * 12).reshape(2, n, 12)
 
 
 def bar_similarity(piece: Piece, bounds: np.ndarray, melody: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(bars x bars similarity in [0, 1], melodic bar mask): module doc, steps 1-2."""
     n = len(bounds) - 1
-    sounding = _chroma(piece, bounds, melody).sum(axis=1)
+    accompaniment, tune_chroma = _chroma(piece, bounds, ~piece.is_drum, melody)
+    sounding = tune_chroma.sum(axis=1)
     melodic = sounding >= MELODIC_SHARE * np.diff(bounds)
     gaps = ~melodic[1:-1] & melodic[:-2] & melodic[2:]
     melodic[1:-1] |= gaps
     tune = _tune_similarity(piece, bounds, melody)
-    harmony = _unit(_chroma(piece, bounds, ~piece.is_drum & ~melody))
+    harmony = _unit(accompaniment)
     chords = harmony @ harmony.T
     both = melodic[:, None] & melodic[None, :]
     return np.where(both, (1 - HARMONY_WEIGHT) * tune + HARMONY_WEIGHT * chords, chords * ~(melodic[:, None] ^ melodic[None, :])), melodic
@@ -269,9 +217,8 @@ def melody_breaths(piece: Piece, bounds: np.ndarray, melody: np.ndarray) -> np.n
     before, after = BREATH_QUARTERS
     frames = np.arange(bounds[0] - before * piece.tpq, bounds[-1] + after * piece.tpq, step)
     on, off = piece.onset[melody], (piece.onset + piece.duration)[melody]
-    delta = np.zeros(len(frames) + 1)
-    np.add.at(delta, np.searchsorted(frames, on), 1)
-    np.add.at(delta, np.searchsorted(frames, off), -1)
+    delta = (np.bincount(np.searchsorted(frames, on), minlength=len(frames) + 1)
+             - np.bincount(np.searchsorted(frames, off), minlength=len(frames) + 1))
     silent = np.append(0, np.cumsum(np.cumsum(delta)[:-1] <= 0))
     first = np.searchsorted(frames, bounds[:-1] - before * piece.tpq)
     last = np.searchsorted(frames, bounds[:-1] + after * piece.tpq)
@@ -343,6 +290,7 @@ def segment(cum: np.ndarray, pad: int, melodic: np.ndarray, breaths: np.ndarray)
     last = np.minimum(start[None, :] + lengths[:, None] - 1, n - 1)
     usable = (start[None, :] <= n - lengths[:, None]) & (change[last] == change[start][None, :])
     gains = np.where(usable, repetition(cum, pad, longest) - cost[:, None] + bonus[None, :], -np.inf)
+    gains[0, 0] += cost[0]        # a lone first bar (a pickup, a count-in) is no phrase: :func:`merge_runs` joins it on
     # by_end[end, length - 1]: the gain of the segment of that length ending at bar line ``end``
     from_end = np.arange(n + 1)[:, None] - lengths[None, :]
     by_end = np.where(from_end >= 0, gains[lengths - 1, from_end.clip(0)], -np.inf)
@@ -445,12 +393,12 @@ def _energy(piece: Piece, bounds: np.ndarray, segments: list[tuple[int, int]]) -
 
 
 def sections(piece: Piece, downbeats_s=None) -> list[dict]:
-    """The sections of ``piece`` on the bar lines from ``downbeats_s`` (seconds, e.g. the
-    ``downbeats_s`` fact; None: the notated grid); ``[]`` without a pitched note."""
+    """The sections of ``piece`` on the bar lines of ``downbeats_s`` (seconds, the ``downbeats_s``
+    fact; None: those of the meter a build infers, :func:`bar_lines`); ``[]`` without a pitched note."""
     pitched = ~piece.is_drum
     if not pitched.any():
         return []
-    bounds = bar_lines(piece, None if downbeats_s is None else to_ticks(piece, downbeats_s))
+    piece, bounds = bar_lines(piece, downbeats_s)
     melody = melody_notes(piece)
     similarity, melodic = bar_similarity(piece, bounds, melody)
     padded = diagonal_sums(similarity, STRIPE_BARS)
@@ -460,6 +408,8 @@ def sections(piece: Piece, downbeats_s=None) -> list[dict]:
     segments, labels = merge_runs(segments, label_segments(cum, melodic, segments))
     kinds = name_kinds(labels, _energy(piece, bounds, segments), song=not piece.notated)
     times = np.round(piece.seconds(bounds), 3)
+    if bounds[0] > piece.onset.min():
+        times[0] = 0.0                    # notes before the first bar line (a pickup) open the first section
     return [{"start_s": float(times[a]), "end_s": float(times[b]), "label": label, "kind": kind}
             for (a, b), label, kind in zip(segments, labels, kinds)]
 
