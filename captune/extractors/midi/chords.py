@@ -129,8 +129,8 @@ def chords(piece: Piece, key: str | None = None, method: str = "harmony",
         bounds = np.append(grid, max(piece.end_tick, grid[-1] + 1))
     else:
         bounds = _beat_bounds(piece)
-    frames = subdivide(bounds)
-    return respell(_merge(piece, frames, harmony_labels(piece, frames, key, key_changes)), key_changes)
+    frames = subdivide(bounds, piece.tpq)
+    return respell(_merge(piece, frames, harmony_labels(piece, frames, key, key_changes, bounds)), key_changes)
 
 
 def respell(segments: list[dict], key_changes: list[dict] | None) -> list[dict]:

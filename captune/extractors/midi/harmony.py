@@ -61,7 +61,13 @@ from captune.extractors.pitch import parse_key
 SUBDIVIDE = 2                 # evidence frames per beat
 BASS_ROOT = 0.06
 BASS_FOREIGN = 0.05
-KEY_PRIOR = 0.06
+KEY_PRIOR = 0.04
+PRIMARY = 0.03
+CAD64 = 2
+NCT_WEIGHT = 0.5
+NCT_SHORT = 0.5
+NCT_WEAK = 1
+ACCOMP = 1
 SEVENTH_COST = 0.03
 RARE_COST = 0.06
 MIN_FIT = 0.55                # below: N
@@ -75,6 +81,7 @@ _ROOTS = np.asarray([root for root, _ in _TEMPLATE_NAMES])
 _QUALITY = [quality for _, quality in _TEMPLATE_NAMES]
 _IS_SEVENTH = np.asarray([len(QUALITIES[q]) == 4 for q in _QUALITY], dtype=np.float64)
 _IS_RARE = np.asarray([q in ("dim", "aug") for q in _QUALITY], dtype=np.float64)
+_INDEX = {name: i for i, name in enumerate(_TEMPLATE_NAMES)}
 _MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
 _MINOR_SCALE = (0, 2, 3, 5, 7, 8, 10, 11)  # natural minor + the raised seventh
 
@@ -87,6 +94,17 @@ def _diatonic(key: str | None) -> np.ndarray:
     scale = np.zeros(12)
     scale[[(tonic + i) % 12 for i in (_MAJOR_SCALE if mode == "major" else _MINOR_SCALE)]] = 1.0
     return (np.einsum("kj,j->k", _MASK, 1.0 - scale) == 0).astype(np.float64)
+
+
+def _key_prior(key: str | None) -> np.ndarray:
+    """Score bonus per template in ``key``: ``KEY_PRIOR`` if diatonic, ``PRIMARY`` more if its
+    root is also the tonic, subdominant or dominant (zeros without a key)."""
+    diatonic = _diatonic(key)
+    if key is None:
+        return diatonic
+    tonic, _ = parse_key(key)
+    primary = np.isin((_ROOTS - tonic) % 12, (0, 5, 7))
+    return diatonic * (KEY_PRIOR + PRIMARY * primary)
 
 
 def melody_track(piece: Piece) -> int | None:
@@ -109,10 +127,39 @@ def melody_track(piece: Piece) -> int | None:
         return None
     best = int(np.flatnonzero(mono)[mean[mono].argmax()])
     others = tracks != best
+    if ACCOMP and not ((count > 0) & ~mono).any():
+        return None
     return best if others.any() and mean[best] > pitch[others].mean() else None
 
 
-def beat_evidence(piece: Piece, bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def embellishing(piece: Piece, beats: np.ndarray) -> np.ndarray:
+    """True per pitched note that is a passing or neighbour tone: short (at most ``NCT_SHORT`` of a
+    beat), struck off the beat, and approached and left by step (one or two semitones) in its own
+    track (a note of the track ends where it starts, another starts where it ends)."""
+    pitched = ~piece.is_drum
+    on, dur = piece.onset[pitched].astype(np.int64), piece.duration[pitched].astype(np.int64)
+    off, pitch, track = on + dur, piece.pitch[pitched].astype(np.int64), piece.track[pitched].astype(np.int64)
+    beat_len = np.median(np.diff(beats)) if len(beats) > 1 else piece.tpq
+    at = np.clip(np.searchsorted(beats, on), 0, len(beats) - 1)
+    before = np.clip(at - 1, 0, len(beats) - 1)
+    tol = beat_len / 16
+    on_beat = (np.abs(beats[at] - on) <= tol) | (np.abs(beats[before] - on) <= tol)
+    quantum = max(int(tol), 1)
+
+    def code(tick, p):
+        return (track * (1 << 32) + np.round(tick / quantum).astype(np.int64)) * 128 + p
+
+    ends, starts = code(off, pitch), code(on, pitch)
+    approached = np.zeros(len(on), bool)
+    left = np.zeros(len(on), bool)
+    for step in (-2, -1, 1, 2):
+        approached |= np.isin(code(on, pitch + step), ends)
+        left |= np.isin(code(off, pitch + step), starts)
+    return approached & left & (dur <= NCT_SHORT * beat_len) & (~on_beat if NCT_WEAK else True)
+
+
+def beat_evidence(piece: Piece, bounds: np.ndarray, beats: np.ndarray | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
     """(chroma, bass): (len(bounds) - 1) x 12 sounding ticks per pitch class (melody track
     discounted by ``MELODY_WEIGHT``), and sounding ticks of the frame's bass per pitch class."""
     pitched = ~piece.is_drum
@@ -134,6 +181,8 @@ def beat_evidence(piece: Piece, bounds: np.ndarray) -> tuple[np.ndarray, np.ndar
     melody = melody_track(piece)
     weight = overlap if melody is None else overlap * np.where(piece.track[pitched][note] == melody,
                                                                MELODY_WEIGHT, 1.0)
+    if NCT_WEIGHT < 1:
+        weight = weight * np.where(embellishing(piece, bounds[::SUBDIVIDE] if beats is None else beats)[note], NCT_WEIGHT, 1.0)
     chroma = np.bincount(seg * 12 + p % 12, weights=weight, minlength=n * 12).reshape(n, 12)
     # the bass: the lowest pitch among notes holding at least BASS_HOLD of the frame (else any note)
     held = overlap >= BASS_HOLD * (bounds[seg + 1] - bounds[seg])
@@ -169,10 +218,18 @@ def _unit(chroma: np.ndarray) -> np.ndarray:
     return chroma / np.where(norms > 0, norms, 1.0)
 
 
-def subdivide(bounds: np.ndarray, parts: int = SUBDIVIDE) -> np.ndarray:
-    """Beat bounds (ticks) split into ``parts`` equal frames per beat (the last bound kept)."""
-    steps = np.arange(parts) / parts
-    inner = (bounds[:-1, None] + np.diff(bounds)[:, None] * steps[None, :]).ravel()
+def subdivide(bounds: np.ndarray, tpq: int | None = None) -> np.ndarray:
+    """Beat bounds (ticks) split into ``SUBDIVIDE`` equal frames per beat (the last bound kept); with
+    ``tpq``, a dotted beat (a multiple of three eighths: 6/8, 9/8, 12/8, 6/4) into three, its
+    natural division."""
+    lengths = np.diff(bounds)
+    parts = np.full(len(lengths), SUBDIVIDE)
+    if tpq:
+        eighths = np.round(lengths / (tpq / 2))
+        parts[(eighths % 3 == 0) & (np.abs(lengths - eighths * tpq / 2) < tpq / 16)] = 3
+    starts = np.repeat(bounds[:-1], parts)
+    index = np.arange(parts.sum()) - np.repeat(np.cumsum(parts) - parts, parts)
+    inner = starts + np.repeat(lengths / parts, parts) * index
     return np.append(inner, bounds[-1])
 
 
@@ -187,11 +244,12 @@ def frame_keys(piece: Piece, bounds: np.ndarray, key: str | None, key_changes: l
 
 
 def harmony_scores(piece: Piece, bounds: np.ndarray, key: str | None = None,
-                   keys: list | None = None) -> tuple[np.ndarray, np.ndarray]:
+                   keys: list | None = None, beats: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(scores frames x templates, True where something sounds) for the frames between
     ``bounds``, ``SUBDIVIDE`` frames per beat: see module doc. ``keys``: the key in force
     per frame (:func:`frame_keys`; None: ``key`` throughout)."""
-    chroma, bass = beat_evidence(piece, bounds)
+    chroma, bass = beat_evidence(piece, bounds, beats)
     scores = _tone_sums(_unit(chroma)) / _SQRT_SIZES  # cosine with each template
     # bass (one pitch, so one pitch class per frame): + BASS_ROOT on the root, - BASS_FOREIGN off the chord
     has_bass = bass.sum(axis=1) > 0
@@ -200,16 +258,54 @@ def harmony_scores(piece: Piece, bounds: np.ndarray, key: str | None = None,
     scores -= (SEVENTH_COST * _IS_SEVENTH + RARE_COST * _IS_RARE)[None, :]
     keys = np.asarray([key] * len(scores) if keys is None else keys, dtype=object)
     for k in set(keys.tolist()):
-        scores[keys == k] += KEY_PRIOR * _diatonic(k)[None, :]
-    return scores, chroma.sum(axis=1) > 0
+        rows = keys == k
+        scores[rows] += _key_prior(k)[None, :]
+        if CAD64 == 2 and k is not None:
+            tonic, mode = parse_key(k)
+            dom = (tonic + 7) % 12
+            on_dom = rows & has_bass & (bass.argmax(axis=1) == dom)
+            i_t = _INDEX[(tonic, "" if mode == "major" else "m")]
+            v_t = _INDEX[(dom, "")]
+            scores[on_dom, v_t] = np.maximum(scores[on_dom, v_t], scores[on_dom, i_t])
+    return scores, chroma.sum(axis=1) > 0, bass
+
+
+def cadential_six_four(path: np.ndarray, bass: np.ndarray, keys: list) -> np.ndarray:
+    """``path`` (template index per frame, ``len(_TEMPLATE_NAMES)`` = N) with every cadential 6/4
+    relabelled as the dominant it delays: a run of the tonic triad of the key in force over the
+    dominant in the bass, followed by a run of the dominant (major or 7) over the same bass
+    (``bass``: frames x 12 sounding ticks of the bass), takes the next run's label, as analysts
+    label it (V with a double suspension, not I in second inversion)."""
+    path = path.copy()
+    starts = np.flatnonzero(np.append(True, path[1:] != path[:-1]))
+    ends = np.append(starts[1:], len(path))
+    run_bass = np.add.reduceat(bass, starts, axis=0).argmax(axis=1)
+    n = len(_QUALITY)
+    for r in range(len(starts) - 1):
+        here, after = path[starts[r]], path[starts[r + 1]]
+        if here >= n or after >= n or keys[starts[r]] is None:
+            continue
+        tonic, _ = parse_key(keys[starts[r]])
+        dominant = (tonic + 7) % 12
+        if (_ROOTS[here] == tonic and _QUALITY[here] in ("", "m") and _ROOTS[after] == dominant
+                and _QUALITY[after] in ("", "7") and run_bass[r] == dominant == run_bass[r + 1]):
+            path[starts[r]:ends[r]] = after
+    return path
 
 
 def harmony_labels(piece: Piece, bounds: np.ndarray, key: str | None = None,
-                   key_changes: list[dict] | None = None) -> list[str]:
+                   key_changes: list[dict] | None = None, beats: np.ndarray | None = None) -> list[str]:
     """One label per frame between ``bounds`` (ticks, ``SUBDIVIDE`` frames per beat), roots
     spelled for ``key``; the key prior follows ``key_changes`` where given (see module doc)."""
-    scores, sounding = harmony_scores(piece, bounds, key, frame_keys(piece, bounds, key, key_changes))
+    keys = frame_keys(piece, bounds, key, key_changes)
+    scores, sounding, bass = harmony_scores(piece, bounds, key, keys, beats)
     evidence = np.concatenate([scores, np.full((len(scores), 1), MIN_FIT)], axis=1)  # last column: N
     evidence[~sounding, :-1] = -1.0  # silence: N (cosine fits lie in [0, 1], the bonuses are small)
     evidence[~sounding, -1] = 1.0
-    return _label_names(key)[viterbi(evidence, CHANGE)].tolist()
+    if beats is not None:  # frames shorter than a half beat weigh less
+        beat_len = np.diff(beats)[np.clip(np.searchsorted(beats, bounds[:-1], side="right") - 1, 0, len(beats) - 2)]
+        evidence *= (np.diff(bounds) * SUBDIVIDE / beat_len)[:, None]
+    path = viterbi(evidence, CHANGE)
+    if CAD64:
+        path = cadential_six_four(path, bass, keys)
+    return _label_names(key)[path].tolist()
