@@ -3,17 +3,24 @@
 Conventions: as :mod:`captune.extractors.midi.chords` (labels ``<root><quality>``
 with qualities ``''``, ``m``, ``dim``, ``aug``, ``7``, ``maj7``, ``m7``,
 ``m7b5``, and ``N``; roots spelled for the key). Input: frame bounds in ticks
-(:func:`subdivide` splits every beat into ``SUBDIVIDE`` frames; the last bound
-is the end); output one label per frame, which :func:`chords.chords` merges
-into segments.
+(:func:`subdivide` splits every beat into ``SUBDIVIDE`` frames, a dotted beat
+of 6/8, 9/8, 12/8 or 6/4 into its three natural divisions; the last bound is
+the end) and the beat bounds they were cut from; output one label per frame,
+which :func:`chords.chords` merges into segments.
 
 Method (a score for every template on every frame, then the best path):
 
-1. Evidence per frame: how long each pitch class sounds, the notes of the
-   melody track counting ``MELODY_WEIGHT`` (:func:`melody_track`: the
-   monophonic track with the highest mean pitch, when there are other pitched
-   tracks; its passing tones are not the harmony), and the bass: how long the
-   lowest pitch holding at least ``BASS_HOLD`` of the frame sounds.
+1. Evidence per frame: how long each pitch class sounds, with two kinds of
+   note discounted. The melody's notes count ``MELODY_WEIGHT``
+   (:func:`melody_track`: the monophonic track with the highest mean pitch,
+   over at least one chordal track: a tune over an accompaniment, whose
+   passing tones are not the harmony; a top line among single lines, as in
+   a string quartet or a vocal concerto, is one voice of the harmony and
+   counts in full). Passing and neighbour tones in any track count
+   ``NCT_WEIGHT`` (:func:`embellishing`: short, struck off the beat,
+   approached and left by step in their own track, the textbook unaccented
+   non-chord tones). The bass: how long the lowest pitch holding at least
+   ``BASS_HOLD`` of the frame sounds.
 2. Template fit: cosine similarity of each frame's evidence with binary chord
    templates (Fujishima 1999, "Realtime chord recognition of musical sound",
    pitch-class profiles). Longer spans are step 7's work.
@@ -22,31 +29,36 @@ Method (a score for every template on every frame, then the best path):
    Inversions and slash chords (C/E) keep their root since a chord-tone bass is
    not penalised (Temperley 2001, "The Cognition of Basic Musical Structures",
    ch. 6, the preference for roots in the bass).
-4. Key prior: ``KEY_PRIOR`` for chords whose tones all lie in the scale of the
-   key in force (``key_changes`` where given, else the global key; major;
-   natural + harmonic minor), the key conditioning the chord as in Mauch &
-   Dixon 2010, "Simultaneous estimation of chords and musical context from
-   audio" (IEEE TASLP 18(6)): after a modulation to the dominant its
-   leading tone is diatonic.
+4. Key prior, from the key in force (``key_changes`` where given, else the
+   global key), the key conditioning the chord as in Mauch & Dixon 2010,
+   "Simultaneous estimation of chords and musical context from audio" (IEEE
+   TASLP 18(6)): ``KEY_PRIOR`` for chords whose tones all lie in its scale
+   (major; natural + harmonic minor: after a modulation to the dominant its
+   leading tone is diatonic), ``PRIMARY`` more for those on the tonic,
+   subdominant and dominant (the three functions that carry most of tonal
+   harmony). The cadential 6/4: over the dominant in the bass, the tonic
+   triad counts as evidence for the dominant (V's score is at least I's), as
+   analysts read it (V with a double suspension that resolves over the same
+   bass, not I in second inversion).
 5. Parsimony: sevenths lose ``SEVENTH_COST`` and diminished / augmented triads
    ``RARE_COST``, so a melody note crossing the seventh keeps the triad.
 6. ``N`` scores ``MIN_FIT`` (a label must fit better), and wins where nothing sounds.
 7. Harmonic rhythm: the labels are the Viterbi path over the templates and
-   ``N`` (:mod:`.viterbi`) with a cost ``CHANGE`` per change, so a chord holds
-   until the evidence for the next outweighs it: a passing or suspended tone
-   on one frame does not change the chord, a real change on any half beat
-   does, and a chord may last a beat or several bars (segmenting by harmonic
-   rhythm, as Pardo & Birmingham 2002, "Algorithms for chordal analysis",
-   Computer Music Journal 26(2), score candidate segments by template fit).
-   This replaced fits mixed over the frame, its beat, half bar and bar, which
-   tied the segments to a notated bar grid (wrong where a MIDI file starts
-   with an unpadded pickup) and blurred changes within the bar.
+   ``N`` (:mod:`.viterbi`) with a cost ``CHANGE`` per change (per half beat of
+   evidence: a frame's scores are weighed by its length in half beats), so a
+   chord holds until the evidence for the next outweighs it: a passing or
+   suspended tone on one frame does not change the chord, a real change on
+   any frame does, and a chord may last a beat or several bars (segmenting by
+   harmonic rhythm, as Pardo & Birmingham 2002, "Algorithms for chordal
+   analysis", Computer Music Journal 26(2), score candidate segments by
+   template fit).
 
-The weights of 1 and 4-6 were set by measurement on Nottingham and POP909;
-``CHANGE``, ``BASS_ROOT`` and ``BASS_FOREIGN`` (with the Viterbi path, the
-bass needs half the weight it had when each frame took its own best label) on
-the even-numbered items of DCML and POP909, checked on the odd ones and on
-Nottingham (``benchmarks/accuracy.py``; figures in the README).
+Where the constants came from (``benchmarks/accuracy.py``, figures in the
+README): ``MELODY_WEIGHT``, ``SEVENTH_COST``, ``RARE_COST``, ``MIN_FIT``,
+``KEY_PRIOR`` on Nottingham and POP909; ``CHANGE``, ``BASS_ROOT`` and
+``BASS_FOREIGN`` on the even-numbered items of DCML and POP909; ``PRIMARY``,
+``NCT_WEIGHT`` and ``NCT_SHORT`` on the even-numbered DCML movements (in name
+order), checked on the odd ones, POP909 and Nottingham.
 No sus chords: the vocabulary is unchanged. numpy only; template matching by gather-and-sum, not a
 matrix product (no BLAS thread pool).
 """
@@ -61,13 +73,10 @@ from captune.extractors.pitch import parse_key
 SUBDIVIDE = 2                 # evidence frames per beat
 BASS_ROOT = 0.06
 BASS_FOREIGN = 0.05
-KEY_PRIOR = 0.04
-PRIMARY = 0.03
-CAD64 = 2
-NCT_WEIGHT = 0.5
-NCT_SHORT = 0.5
-NCT_WEAK = 1
-ACCOMP = 1
+KEY_PRIOR = 0.06
+PRIMARY = 0.02                # more for chords on the tonic, subdominant, dominant
+NCT_WEIGHT = 0.5              # passing and neighbour tones count this much
+NCT_SHORT = 0.5               # beats: a passing or neighbour tone lasts at most this
 SEVENTH_COST = 0.03
 RARE_COST = 0.06
 MIN_FIT = 0.55                # below: N
@@ -127,7 +136,7 @@ def melody_track(piece: Piece) -> int | None:
         return None
     best = int(np.flatnonzero(mono)[mean[mono].argmax()])
     others = tracks != best
-    if ACCOMP and not ((count > 0) & ~mono).any():
+    if not ((count > 0) & ~mono).any():
         return None
     return best if others.any() and mean[best] > pitch[others].mean() else None
 
@@ -149,13 +158,15 @@ def embellishing(piece: Piece, beats: np.ndarray) -> np.ndarray:
     def code(tick, p):
         return (track * (1 << 32) + np.round(tick / quantum).astype(np.int64)) * 128 + p
 
-    ends, starts = code(off, pitch), code(on, pitch)
-    approached = np.zeros(len(on), bool)
-    left = np.zeros(len(on), bool)
-    for step in (-2, -1, 1, 2):
-        approached |= np.isin(code(on, pitch + step), ends)
-        left |= np.isin(code(off, pitch + step), starts)
-    return approached & left & (dur <= NCT_SHORT * beat_len) & (~on_beat if NCT_WEAK else True)
+    def found(queries, table):  # any of each row's queries among the table's codes (sorted search, no hashing)
+        table = np.sort(table)
+        at = np.minimum(np.searchsorted(table, queries), len(table) - 1)
+        return (table[at] == queries).any(axis=1)
+
+    steps = np.asarray([-2, -1, 1, 2])
+    approached = found(code(on, pitch)[:, None] + steps, code(off, pitch))
+    left = found(code(off, pitch)[:, None] + steps, code(on, pitch))
+    return approached & left & (dur <= NCT_SHORT * beat_len) & ~on_beat
 
 
 def beat_evidence(piece: Piece, bounds: np.ndarray, beats: np.ndarray | None = None
@@ -245,7 +256,7 @@ def frame_keys(piece: Piece, bounds: np.ndarray, key: str | None, key_changes: l
 
 def harmony_scores(piece: Piece, bounds: np.ndarray, key: str | None = None,
                    keys: list | None = None, beats: np.ndarray | None = None
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """(scores frames x templates, True where something sounds) for the frames between
     ``bounds``, ``SUBDIVIDE`` frames per beat: see module doc. ``keys``: the key in force
     per frame (:func:`frame_keys`; None: ``key`` throughout)."""
@@ -260,37 +271,13 @@ def harmony_scores(piece: Piece, bounds: np.ndarray, key: str | None = None,
     for k in set(keys.tolist()):
         rows = keys == k
         scores[rows] += _key_prior(k)[None, :]
-        if CAD64 == 2 and k is not None:
+        if k is not None:  # the cadential 6/4: the tonic triad over the dominant bass counts for V
             tonic, mode = parse_key(k)
-            dom = (tonic + 7) % 12
-            on_dom = rows & has_bass & (bass.argmax(axis=1) == dom)
-            i_t = _INDEX[(tonic, "" if mode == "major" else "m")]
-            v_t = _INDEX[(dom, "")]
-            scores[on_dom, v_t] = np.maximum(scores[on_dom, v_t], scores[on_dom, i_t])
-    return scores, chroma.sum(axis=1) > 0, bass
-
-
-def cadential_six_four(path: np.ndarray, bass: np.ndarray, keys: list) -> np.ndarray:
-    """``path`` (template index per frame, ``len(_TEMPLATE_NAMES)`` = N) with every cadential 6/4
-    relabelled as the dominant it delays: a run of the tonic triad of the key in force over the
-    dominant in the bass, followed by a run of the dominant (major or 7) over the same bass
-    (``bass``: frames x 12 sounding ticks of the bass), takes the next run's label, as analysts
-    label it (V with a double suspension, not I in second inversion)."""
-    path = path.copy()
-    starts = np.flatnonzero(np.append(True, path[1:] != path[:-1]))
-    ends = np.append(starts[1:], len(path))
-    run_bass = np.add.reduceat(bass, starts, axis=0).argmax(axis=1)
-    n = len(_QUALITY)
-    for r in range(len(starts) - 1):
-        here, after = path[starts[r]], path[starts[r + 1]]
-        if here >= n or after >= n or keys[starts[r]] is None:
-            continue
-        tonic, _ = parse_key(keys[starts[r]])
-        dominant = (tonic + 7) % 12
-        if (_ROOTS[here] == tonic and _QUALITY[here] in ("", "m") and _ROOTS[after] == dominant
-                and _QUALITY[after] in ("", "7") and run_bass[r] == dominant == run_bass[r + 1]):
-            path[starts[r]:ends[r]] = after
-    return path
+            dominant = (tonic + 7) % 12
+            six_four = rows & has_bass & (bass.argmax(axis=1) == dominant)
+            i, v = _INDEX[(tonic, "" if mode == "major" else "m")], _INDEX[(dominant, "")]
+            scores[six_four, v] = np.maximum(scores[six_four, v], scores[six_four, i])
+    return scores, chroma.sum(axis=1) > 0
 
 
 def harmony_labels(piece: Piece, bounds: np.ndarray, key: str | None = None,
@@ -298,14 +285,11 @@ def harmony_labels(piece: Piece, bounds: np.ndarray, key: str | None = None,
     """One label per frame between ``bounds`` (ticks, ``SUBDIVIDE`` frames per beat), roots
     spelled for ``key``; the key prior follows ``key_changes`` where given (see module doc)."""
     keys = frame_keys(piece, bounds, key, key_changes)
-    scores, sounding, bass = harmony_scores(piece, bounds, key, keys, beats)
+    scores, sounding = harmony_scores(piece, bounds, key, keys, beats)
     evidence = np.concatenate([scores, np.full((len(scores), 1), MIN_FIT)], axis=1)  # last column: N
     evidence[~sounding, :-1] = -1.0  # silence: N (cosine fits lie in [0, 1], the bonuses are small)
     evidence[~sounding, -1] = 1.0
     if beats is not None:  # frames shorter than a half beat weigh less
         beat_len = np.diff(beats)[np.clip(np.searchsorted(beats, bounds[:-1], side="right") - 1, 0, len(beats) - 2)]
         evidence *= (np.diff(bounds) * SUBDIVIDE / beat_len)[:, None]
-    path = viterbi(evidence, CHANGE)
-    if CAD64:
-        path = cadential_six_four(path, bass, keys)
-    return _label_names(key)[path].tolist()
+    return _label_names(key)[viterbi(evidence, CHANGE)].tolist()
