@@ -160,6 +160,28 @@ def test_cadential_six_four_is_the_dominant():
     assert labels(piece, key="F major")[:3] == ["C", "F", "C"]
 
 
+def upbeat_piece():
+    """3/4 at 120 bpm written as DCML's files are: time 0 is the first note, a sixteenth upbeat (G4),
+    then a bar each of C, G and C from beat 0.25 (block chords over the root)."""
+    piano = [(0, 0.25, fx.note("G4"), 80)]
+    bass = []
+    for i, label in enumerate(("C", "G", "C")):
+        start = 0.25 + 3 * i
+        piano += [(start, 3, p, 80) for p in fx.chord_voicing(label)]
+        bass.append((start, 3, fx.chord_root(label), 90))
+    return midi.from_midi_bytes(fx.make_midi([(fx.PIANO, False, piano), (fx.BASS, False, bass)],
+                                             time_signature=(3, 4)))
+
+
+def test_an_unpadded_upbeat_shifts_the_beats_onto_the_notes():
+    from captune.extractors.midi.chords import _beat_bounds, beat_phase
+    piece = upbeat_piece()
+    assert beat_phase(piece, _beat_bounds(piece)) == piece.tpq / 4  # the bars start a sixteenth in
+    segments = midi.chords(piece, "C major")
+    assert [s["label"] for s in segments] == ["C", "G", "C"]  # the upbeat G belongs to the C chord
+    assert [s["start_s"] for s in segments] == pytest.approx([0.0, 1.625, 3.125])  # not 1.5 or 1.75
+
+
 def test_key_prior_favours_tonic_subdominant_and_dominant():
     prior = harmony._key_prior("C major")
     names = list(harmony._TEMPLATE_NAMES)
