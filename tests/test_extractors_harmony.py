@@ -182,6 +182,18 @@ def test_an_unpadded_upbeat_shifts_the_beats_onto_the_notes():
     assert [s["start_s"] for s in segments] == pytest.approx([0.0, 1.625, 3.125])  # not 1.5 or 1.75
 
 
+def test_a_bare_fifth_keeps_the_mode_of_the_chord_before():
+    # A bar of C minor (C Eb G over C), then a bar of C and G alone: the bare fifth says nothing of the
+    # mode, so it stays C minor, even read in C major, whose prior favours the major triad; and a bar
+    # of C major then the bare fifth stays C major in C minor.
+    def piece(third):
+        piano = [(0, 4, p, 80) for p in fx.notes("C4", third, "G4")] + [(4, 4, p, 80) for p in fx.notes("C4", "G4")]
+        bass = [(0, 8, fx.note("C2"), 90)]
+        return midi.from_midi_bytes(fx.make_midi([(fx.PIANO, False, piano), (fx.BASS, False, bass)]))
+    assert labels(piece("Eb4"), key="C major") == ["Cm"]
+    assert labels(piece("E4"), key="C minor") == ["C"]
+
+
 def test_key_prior_favours_tonic_subdominant_and_dominant():
     prior = harmony._key_prior("C major")
     names = list(harmony._TEMPLATE_NAMES)

@@ -23,7 +23,11 @@ Method (a score for every template on every frame, then the best path):
    ``BASS_HOLD`` of the frame sounds.
 2. Template fit: cosine similarity of each frame's evidence with binary chord
    templates (Fujishima 1999, "Realtime chord recognition of musical sound",
-   pitch-class profiles). Longer spans are step 7's work.
+   pitch-class profiles). Longer spans are step 7's work. Where neither third
+   of a root sounds (a bare fifth, a lone root), its major and minor chords
+   (triads, sevenths) take the better of their two scores: the frame says
+   nothing of the mode, so the frames around it, where the third sounds,
+   decide it through the path, not the key prior.
 3. Bass: a bonus ``BASS_ROOT`` times the share of the frame's bass on the
    chord's root, a penalty ``BASS_FOREIGN`` times the share off the chord.
    Inversions and slash chords (C/E) keep their root since a chord-tone bass is
@@ -91,6 +95,8 @@ _QUALITY = [quality for _, quality in _TEMPLATE_NAMES]
 _IS_SEVENTH = np.asarray([len(QUALITIES[q]) == 4 for q in _QUALITY], dtype=np.float64)
 _IS_RARE = np.asarray([q in ("dim", "aug") for q in _QUALITY], dtype=np.float64)
 _INDEX = {name: i for i, name in enumerate(_TEMPLATE_NAMES)}
+_MODE_PAIRS = np.asarray([[[_INDEX[(root, q)] for root in range(12)] for q in pair]
+                         for pair in (("", "m"), ("7", "m7"))])  # [pair, major / minor, root] -> template
 _MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
 _MINOR_SCALE = (0, 2, 3, 5, 7, 8, 10, 11)  # natural minor + the raised seventh
 
@@ -277,6 +283,14 @@ def harmony_scores(piece: Piece, bounds: np.ndarray, key: str | None = None,
             six_four = rows & has_bass & (bass.argmax(axis=1) == dominant)
             i, v = _INDEX[(tonic, "" if mode == "major" else "m")], _INDEX[(dominant, "")]
             scores[six_four, v] = np.maximum(scores[six_four, v], scores[six_four, i])
+    # no third sounds over a root (a bare fifth, a lone root): its major and minor chords (triads,
+    # sevenths) score alike, so the frames around, where the third sounds, tell the mode
+    roots = np.arange(12)
+    bare = (chroma[:, (roots + 3) % 12] <= 0) & (chroma[:, (roots + 4) % 12] <= 0)
+    for major, minor in _MODE_PAIRS:
+        both = np.maximum(scores[:, major], scores[:, minor])
+        scores[:, major] = np.where(bare, both, scores[:, major])
+        scores[:, minor] = np.where(bare, both, scores[:, minor])
     return scores, chroma.sum(axis=1) > 0
 
 
