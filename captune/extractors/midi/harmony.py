@@ -48,8 +48,11 @@ Method (a score for every template on every frame, then the best path):
    ``RARE_COST``, so a melody note crossing the seventh keeps the triad.
 6. ``N`` scores ``MIN_FIT`` (a label must fit better), and wins where nothing sounds.
 7. Harmonic rhythm: the labels are the Viterbi path over the templates and
-   ``N`` (:mod:`.viterbi`) with a cost ``CHANGE`` per change (per half beat of
-   evidence: a frame's scores are weighed by its length in half beats), so a
+   ``N`` (:mod:`.viterbi`) with a cost ``CHANGE`` per change on a beat and
+   ``OFF_BEAT_CHANGE`` times that between beats (chords change on strong
+   beats: Temperley 2001, ch. 6, the metrical preference rule for chord
+   spans), in units of a half beat of evidence (a frame's scores are weighed
+   by its length in half beats), so a
    chord holds until the evidence for the next outweighs it: a passing or
    suspended tone on one frame does not change the chord, a real change on
    any frame does, and a chord may last a beat or several bars (segmenting by
@@ -61,8 +64,8 @@ Where the constants came from (``benchmarks/accuracy.py``, figures in the
 README): ``MELODY_WEIGHT``, ``SEVENTH_COST``, ``RARE_COST``, ``MIN_FIT``,
 ``KEY_PRIOR`` on Nottingham and POP909; ``CHANGE``, ``BASS_ROOT`` and
 ``BASS_FOREIGN`` on the even-numbered items of DCML and POP909; ``PRIMARY``,
-``NCT_WEIGHT`` and ``NCT_SHORT`` on the even-numbered DCML movements (in name
-order), checked on the odd ones, POP909 and Nottingham.
+``NCT_WEIGHT``, ``NCT_SHORT`` and ``OFF_BEAT_CHANGE`` on the even-numbered DCML
+movements (in name order), checked on the odd ones, POP909 and Nottingham.
 No sus chords: the vocabulary is unchanged. numpy only; template matching by gather-and-sum, not a
 matrix product (no BLAS thread pool).
 """
@@ -80,6 +83,7 @@ BASS_FOREIGN = 0.05
 KEY_PRIOR = 0.06
 PRIMARY = 0.02                # more for chords on the tonic, subdominant, dominant
 NCT_WEIGHT = 0.5              # passing and neighbour tones count this much
+OFF_BEAT_CHANGE = 1.5         # a change between beats costs this many times CHANGE
 NCT_SHORT = 0.5               # beats: a passing or neighbour tone lasts at most this
 SEVENTH_COST = 0.03
 RARE_COST = 0.06
@@ -303,7 +307,9 @@ def harmony_labels(piece: Piece, bounds: np.ndarray, key: str | None = None,
     evidence = np.concatenate([scores, np.full((len(scores), 1), MIN_FIT)], axis=1)  # last column: N
     evidence[~sounding, :-1] = -1.0  # silence: N (cosine fits lie in [0, 1], the bonuses are small)
     evidence[~sounding, -1] = 1.0
+    change = CHANGE
     if beats is not None:  # frames shorter than a half beat weigh less
-        beat_len = np.diff(beats)[np.clip(np.searchsorted(beats, bounds[:-1], side="right") - 1, 0, len(beats) - 2)]
-        evidence *= (np.diff(bounds) * SUBDIVIDE / beat_len)[:, None]
-    return _label_names(key)[viterbi(evidence, CHANGE)].tolist()
+        at = np.clip(np.searchsorted(beats, bounds[:-1], side="right") - 1, 0, len(beats) - 2)
+        evidence *= (np.diff(bounds) * SUBDIVIDE / np.diff(beats)[at])[:, None]
+        change = np.where(np.isin(bounds[:-1], beats), CHANGE, CHANGE * OFF_BEAT_CHANGE)
+    return _label_names(key)[viterbi(evidence, change)].tolist()

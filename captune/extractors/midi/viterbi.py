@@ -8,13 +8,15 @@ the path); the cost of a change is in the same units. Used for local keys
 import numpy as np
 
 
-def viterbi(evidence: np.ndarray, switch: float) -> np.ndarray:
-    """State index per frame maximising summed evidence minus ``switch`` per change.
+def viterbi(evidence: np.ndarray, switch) -> np.ndarray:
+    """State index per frame maximising summed evidence minus ``switch`` per change (a number, or
+    one cost per frame: the cost of changing into that frame).
 
     With one cost for every change, the best way into a state is to stay in it or to come
     from the previous frame's best state: the forward pass keeps the scores, each frame's
     leader and threshold, and the backtrack decides stay-or-jump from them (O(frames x states))."""
     n, states = evidence.shape
+    switch = np.broadcast_to(np.asarray(switch, dtype=np.float64), (n,))
     scores = np.empty((n, states))
     scores[0] = evidence[0]
     leader = np.zeros(n, dtype=np.int64)
@@ -22,7 +24,7 @@ def viterbi(evidence: np.ndarray, switch: float) -> np.ndarray:
     for t in range(1, n):
         prev = scores[t - 1]
         leader[t] = best = prev.argmax()
-        threshold[t] = prev[best] - switch
+        threshold[t] = prev[best] - switch[t]
         np.maximum(prev, threshold[t], out=scores[t])
         scores[t] += evidence[t]
     path = np.empty(n, dtype=np.int64)
