@@ -161,9 +161,9 @@ def test_cadential_six_four_is_the_dominant():
 
 
 def upbeat_piece():
-    """3/4 at 120 bpm written as DCML's files are: time 0 is the first note, a sixteenth upbeat (G4),
+    """3/4 at 120 bpm written as DCML's files are: time 0 is the first note, a sixteenth upbeat (C4 E4),
     then a bar each of C, G and C from beat 0.25 (block chords over the root)."""
-    piano = [(0, 0.25, fx.note("G4"), 80)]
+    piano = [(0, 0.25, p, 80) for p in fx.notes("C4", "E4")]
     bass = []
     for i, label in enumerate(("C", "G", "C")):
         start = 0.25 + 3 * i
@@ -178,7 +178,7 @@ def test_an_unpadded_upbeat_shifts_the_beats_onto_the_notes():
     piece = upbeat_piece()
     assert beat_phase(piece, _beat_bounds(piece)) == piece.tpq / 4  # the bars start a sixteenth in
     segments = midi.chords(piece, "C major")
-    assert [s["label"] for s in segments] == ["C", "G", "C"]  # the upbeat G belongs to the C chord
+    assert [s["label"] for s in segments] == ["C", "G", "C"]  # the upbeat belongs to the C chord
     assert [s["start_s"] for s in segments] == pytest.approx([0.0, 1.625, 3.125])  # not 1.5 or 1.75
 
 
@@ -192,6 +192,18 @@ def test_a_bare_fifth_keeps_the_mode_of_the_chord_before():
         return midi.from_midi_bytes(fx.make_midi([(fx.PIANO, False, piano), (fx.BASS, False, bass)]))
     assert labels(piece("Eb4"), key="C major") == ["Cm"]
     assert labels(piece("E4"), key="C minor") == ["C"]
+
+
+def test_a_change_between_beats_waits_for_the_bar_line_when_the_evidence_is_thin():
+    # 4/4 at 120 bpm: C for a bar, then G, whose notes enter early: the bass G on the last off-beat of
+    # bar 1 (under the held C chord, half a beat), the G chord itself on the bar line. The G bass alone
+    # over C E G fits C (G is its fifth) and a change there costs more than on the bar line.
+    piano = [(0, 4, p, 80) for p in fx.chord_voicing("C")] + [(4, 4, p, 80) for p in fx.chord_voicing("G")]
+    bass = [(0, 3.5, fx.note("C2"), 90), (3.5, 4.5, fx.note("G2"), 90)]
+    piece = midi.from_midi_bytes(fx.make_midi([(fx.PIANO, False, piano), (fx.BASS, False, bass)]))
+    segments = midi.chords(piece, "C major")
+    assert [s["label"] for s in segments] == ["C", "G"]
+    assert segments[1]["start_s"] == pytest.approx(2.0)
 
 
 def test_key_prior_favours_tonic_subdominant_and_dominant():

@@ -29,7 +29,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from captune.extractors.midi.meter import beat_ticks
+from captune.extractors.midi.meter import beat_ticks as notated_beats
 from captune.extractors.midi.piece import Piece
 from captune.extractors.pitch import pitch_class, spell_root
 
@@ -88,7 +88,7 @@ def _label_names(key: str | None) -> np.ndarray:
 
 def _beat_bounds(piece: Piece) -> np.ndarray:
     """Bounds in ticks: the notated beats plus the end of the last note."""
-    beats, _ = beat_ticks(piece)
+    beats, _ = notated_beats(piece)
     return np.append(beats, max(piece.end_tick, beats[-1] + 1)).astype(np.float64)
 
 
@@ -126,19 +126,22 @@ def chords(piece: Piece, key: str | None = None, method: str = "harmony",
     if method != "harmony":
         raise ValueError(f"unknown chord method {method!r}; choose 'harmony' or 'plain'")
     from captune.extractors.midi.harmony import harmony_labels, subdivide
+    downbeats = None
     if beat_ticks is not None and len(beat_ticks):
         grid = np.asarray(beat_ticks, dtype=np.float64)
         grid = np.concatenate([[0.0], grid]) if grid[0] > 0 else grid
         bounds = np.append(grid, max(piece.end_tick, grid[-1] + 1))
     else:
-        bounds = _beat_bounds(piece)
+        bounds, downbeats = _beat_bounds(piece), notated_beats(piece)[1].astype(np.float64)
         if not piece.pickup_ticks:  # a file starting on an unpadded upbeat: find where the beats are
             shift = beat_phase(piece, bounds)
             if shift:
                 bounds = np.concatenate([[0.0], bounds[:-1] + shift, bounds[-1:]])
                 bounds = bounds[np.append(np.diff(bounds) > 0, True)]
+                downbeats = downbeats + shift
     frames = subdivide(bounds, piece.tpq)
-    return respell(_merge(piece, frames, harmony_labels(piece, frames, key, key_changes, bounds)), key_changes)
+    labels = harmony_labels(piece, frames, key, key_changes, bounds, downbeats)
+    return respell(_merge(piece, frames, labels), key_changes)
 
 
 def beat_phase(piece: Piece, bounds: np.ndarray) -> float:

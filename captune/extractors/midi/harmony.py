@@ -48,10 +48,10 @@ Method (a score for every template on every frame, then the best path):
    ``RARE_COST``, so a melody note crossing the seventh keeps the triad.
 6. ``N`` scores ``MIN_FIT`` (a label must fit better), and wins where nothing sounds.
 7. Harmonic rhythm: the labels are the Viterbi path over the templates and
-   ``N`` (:mod:`.viterbi`) with a cost ``CHANGE`` per change on a beat and
-   ``OFF_BEAT_CHANGE`` times that between beats (chords change on strong
-   beats: Temperley 2001, ch. 6, the metrical preference rule for chord
-   spans), in units of a half beat of evidence (a frame's scores are weighed
+   ``N`` (:mod:`.viterbi`) with a cost ``CHANGE`` per change on a beat,
+   ``DOWNBEAT_CHANGE`` times that on a bar line and ``OFF_BEAT_CHANGE`` times
+   that between beats (chords change on strong beats: Temperley 2001, ch. 6,
+   the metrical preference rule for chord spans), in units of a half beat of evidence (a frame's scores are weighed
    by its length in half beats), so a
    chord holds until the evidence for the next outweighs it: a passing or
    suspended tone on one frame does not change the chord, a real change on
@@ -64,7 +64,7 @@ Where the constants came from (``benchmarks/accuracy.py``, figures in the
 README): ``MELODY_WEIGHT``, ``SEVENTH_COST``, ``RARE_COST``, ``MIN_FIT``,
 ``KEY_PRIOR`` on Nottingham and POP909; ``CHANGE``, ``BASS_ROOT`` and
 ``BASS_FOREIGN`` on the even-numbered items of DCML and POP909; ``PRIMARY``,
-``NCT_WEIGHT``, ``NCT_SHORT`` and ``OFF_BEAT_CHANGE`` on the even-numbered DCML
+``NCT_WEIGHT``, ``NCT_SHORT``, ``OFF_BEAT_CHANGE`` and ``DOWNBEAT_CHANGE`` on the even-numbered DCML
 movements (in name order), checked on the odd ones, POP909 and Nottingham.
 No sus chords: the vocabulary is unchanged. numpy only; template matching by gather-and-sum, not a
 matrix product (no BLAS thread pool).
@@ -83,6 +83,7 @@ BASS_FOREIGN = 0.05
 KEY_PRIOR = 0.06
 PRIMARY = 0.02                # more for chords on the tonic, subdominant, dominant
 NCT_WEIGHT = 0.5              # passing and neighbour tones count this much
+DOWNBEAT_CHANGE = 0.5         # a change on a bar line costs this many times CHANGE
 OFF_BEAT_CHANGE = 1.5         # a change between beats costs this many times CHANGE
 NCT_SHORT = 0.5               # beats: a passing or neighbour tone lasts at most this
 SEVENTH_COST = 0.03
@@ -299,17 +300,22 @@ def harmony_scores(piece: Piece, bounds: np.ndarray, key: str | None = None,
 
 
 def harmony_labels(piece: Piece, bounds: np.ndarray, key: str | None = None,
-                   key_changes: list[dict] | None = None, beats: np.ndarray | None = None) -> list[str]:
-    """One label per frame between ``bounds`` (ticks, ``SUBDIVIDE`` frames per beat), roots
-    spelled for ``key``; the key prior follows ``key_changes`` where given (see module doc)."""
+                   key_changes: list[dict] | None = None, beats: np.ndarray | None = None,
+                   downbeats: np.ndarray | None = None) -> list[str]:
+    """One label per frame between ``bounds`` (ticks, cut from the beat bounds ``beats`` by
+    :func:`subdivide`; None: ``SUBDIVIDE`` frames per beat), roots spelled for ``key``; the key
+    prior follows ``key_changes`` where given, and a change on one of the ``downbeats`` (ticks)
+    costs ``DOWNBEAT_CHANGE`` times ``CHANGE`` (see module doc)."""
     keys = frame_keys(piece, bounds, key, key_changes)
     scores, sounding = harmony_scores(piece, bounds, key, keys, beats)
     evidence = np.concatenate([scores, np.full((len(scores), 1), MIN_FIT)], axis=1)  # last column: N
     evidence[~sounding, :-1] = -1.0  # silence: N (cosine fits lie in [0, 1], the bonuses are small)
     evidence[~sounding, -1] = 1.0
-    change = CHANGE
+    change = np.full(len(evidence), CHANGE)
     if beats is not None:  # frames shorter than a half beat weigh less
         at = np.clip(np.searchsorted(beats, bounds[:-1], side="right") - 1, 0, len(beats) - 2)
         evidence *= (np.diff(bounds) * SUBDIVIDE / np.diff(beats)[at])[:, None]
-        change = np.where(np.isin(bounds[:-1], beats), CHANGE, CHANGE * OFF_BEAT_CHANGE)
+        change[~np.isin(bounds[:-1], beats)] *= OFF_BEAT_CHANGE
+    if downbeats is not None and len(downbeats):
+        change[np.isin(bounds[:-1], downbeats)] *= DOWNBEAT_CHANGE
     return _label_names(key)[viterbi(evidence, change)].tolist()
