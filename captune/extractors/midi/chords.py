@@ -86,9 +86,9 @@ def _label_names(key: str | None) -> np.ndarray:
     return np.asarray([spell_root(root, key) + quality for root, quality in _TEMPLATE_NAMES] + ["N"])
 
 
-def _beat_bounds(piece: Piece) -> np.ndarray:
-    """Bounds in ticks: the notated beats plus the end of the last note."""
-    beats, _ = notated_beats(piece)
+def _beat_bounds(piece: Piece, beats: np.ndarray | None = None) -> np.ndarray:
+    """Bounds in ticks: the notated beats (or ``beats``) plus the end of the last note."""
+    beats = notated_beats(piece)[0] if beats is None else beats
     return np.append(beats, max(piece.end_tick, beats[-1] + 1)).astype(np.float64)
 
 
@@ -132,7 +132,9 @@ def chords(piece: Piece, key: str | None = None, method: str = "harmony",
         grid = np.concatenate([[0.0], grid]) if grid[0] > 0 else grid
         bounds = np.append(grid, max(piece.end_tick, grid[-1] + 1))
     else:
-        bounds, downbeats = _beat_bounds(piece), notated_beats(piece)[1].astype(np.float64)
+        beats, downbeats = notated_beats(piece)
+        bounds = _beat_bounds(piece, beats)
+        downbeats = downbeats.astype(np.float64)
         if not piece.pickup_ticks:  # a file starting on an unpadded upbeat: find where the beats are
             shift = beat_phase(piece, bounds)
             if shift:
