@@ -318,14 +318,15 @@ def evaluate_corpus(title: str, items, refs, sample: int, seed: int, cache: str 
     methods = ["plain", "harmony"] + (["previous"] if previous is not None else [])
     tallies = {method: [ChordTally(), ChordTally()] for method in methods}  # even, odd items
     seconds = dict.fromkeys(methods, 0.0)
+    rank = {name: i for i, name in enumerate(sorted(item.name for item in items))}  # halves in name order
     used = 0
-    for n, (item, r) in enumerate(zip(items, results)):
+    for item, r in zip(items, results):
         ref = refs.get(item.name)
         if ref is None or r["key"] == UNKNOWN:
             continue
         used += 1
         for method in methods:
-            tallies[method][n % 2].add(ref[0], ref[1], *segments_to_mir(r[method], r["end_s"]))
+            tallies[method][rank[item.name] % 2].add(ref[0], ref[1], *segments_to_mir(r[method], r["end_s"]))
             seconds[method] += r["seconds"][method]
     totals = {}
     for method, (even, odd) in tallies.items():
@@ -337,7 +338,7 @@ def evaluate_corpus(title: str, items, refs, sample: int, seed: int, cache: str 
         totals[method] = total
     names = {"plain": "plain template matcher (baseline)", "previous": "previous harmony labeller",
              "harmony": "captune harmony (default)"}
-    lines += [f"### Chords ({used} items with a reference, duration-weighted; even / odd items in corpus order)\n",
+    lines += [f"### Chords ({used} items with a reference, duration-weighted; even / odd items in name order, the tuning split)\n",
               "| method | majmin | sevenths | majmin even / odd | majmin vs baseline | seconds |",
               "|---|---:|---:|---:|---:|---:|"]
     for method in ["plain"] + (["previous"] if previous is not None else []) + ["harmony"]:
