@@ -192,6 +192,10 @@ def test_a_bare_fifth_keeps_the_mode_of_the_chord_before():
         return midi.from_midi_bytes(fx.make_midi([(fx.PIANO, False, piano), (fx.BASS, False, bass)]))
     assert labels(piece("Eb4"), key="C major") == ["Cm"]
     assert labels(piece("E4"), key="C minor") == ["C"]
+    # with no third anywhere, the key decides: C and G alone are C minor in C minor, C in C major
+    bare = midi.from_midi_bytes(fx.make_midi([(fx.PIANO, False, [(0, 8, p, 80) for p in fx.notes("C3", "G3", "C4")])]))
+    assert labels(bare, key="C minor") == ["Cm"]
+    assert labels(bare, key="C major") == ["C"]
 
 
 def test_a_change_between_beats_waits_for_the_bar_line_when_the_evidence_is_thin():

@@ -25,9 +25,10 @@ Method (a score for every template on every frame, then the best path):
    templates (Fujishima 1999, "Realtime chord recognition of musical sound",
    pitch-class profiles). Longer spans are step 7's work. Where neither third
    of a root sounds (a bare fifth, a lone root), its major and minor chords
-   (triads, sevenths) take the better of their two scores: the frame says
-   nothing of the mode, so the frames around it, where the third sounds,
-   decide it through the path, not the key prior.
+   (triads, sevenths) take the better of their two scores, the key prior's
+   choice keeping an edge of only ``MODE_TIE``: the frame says nothing of the
+   mode, so the frames around it, where the third sounds, decide it through
+   the path, and the key only where they do not.
 3. Bass: a bonus ``BASS_ROOT`` times the share of the frame's bass on the
    chord's root, a penalty ``BASS_FOREIGN`` times the share off the chord.
    Inversions and slash chords (C/E) keep their root since a chord-tone bass is
@@ -64,7 +65,7 @@ Where the constants came from (``benchmarks/accuracy.py``, figures in the
 README): ``MELODY_WEIGHT``, ``SEVENTH_COST``, ``RARE_COST``, ``MIN_FIT``,
 ``KEY_PRIOR`` on Nottingham and POP909; ``CHANGE``, ``BASS_ROOT`` and
 ``BASS_FOREIGN`` on the even-numbered items of DCML and POP909; ``PRIMARY``,
-``NCT_WEIGHT``, ``NCT_SHORT``, ``OFF_BEAT_CHANGE`` and ``DOWNBEAT_CHANGE`` on the even-numbered DCML
+``NCT_WEIGHT``, ``NCT_SHORT``, ``MODE_TIE``, ``OFF_BEAT_CHANGE`` and ``DOWNBEAT_CHANGE`` on the even-numbered DCML
 movements (in name order), checked on the odd ones, POP909 and Nottingham.
 No sus chords: the vocabulary is unchanged. numpy only; template matching by gather-and-sum, not a
 matrix product (no BLAS thread pool).
@@ -85,6 +86,7 @@ PRIMARY = 0.02                # more for chords on the tonic, subdominant, domin
 NCT_WEIGHT = 0.5              # passing and neighbour tones count this much
 DOWNBEAT_CHANGE = 0.5         # a change on a bar line costs this many times CHANGE
 OFF_BEAT_CHANGE = 1.5         # a change between beats costs this many times CHANGE
+MODE_TIE = 0.005              # a bare fifth: the key prior's mode keeps this edge
 NCT_SHORT = 0.5               # beats: a passing or neighbour tone lasts at most this
 SEVENTH_COST = 0.03
 RARE_COST = 0.06
@@ -294,8 +296,9 @@ def harmony_scores(piece: Piece, bounds: np.ndarray, key: str | None = None,
     bare = (chroma[:, (roots + 3) % 12] <= 0) & (chroma[:, (roots + 4) % 12] <= 0)
     for major, minor in _MODE_PAIRS:
         both = np.maximum(scores[:, major], scores[:, minor])
-        scores[:, major] = np.where(bare, both, scores[:, major])
-        scores[:, minor] = np.where(bare, both, scores[:, minor])
+        lean = MODE_TIE * np.sign(scores[:, major] - scores[:, minor])  # the prior's choice keeps an edge
+        scores[:, major] = np.where(bare, both - np.maximum(-lean, 0), scores[:, major])
+        scores[:, minor] = np.where(bare, both - np.maximum(lean, 0), scores[:, minor])
     return scores, chroma.sum(axis=1) > 0
 
 
