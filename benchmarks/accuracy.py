@@ -338,7 +338,8 @@ def evaluate_corpus(title: str, items, refs, sample: int, seed: int, cache: str 
         totals[method] = total
     names = {"plain": "plain template matcher (baseline)", "previous": "previous harmony labeller",
              "harmony": "captune harmony (default)"}
-    lines += [f"### Chords ({used} items with a reference, duration-weighted; even / odd items in name order, the tuning split)\n",
+    lines += [f"### Chords ({used} items with a reference, duration-weighted; "
+              "even / odd items in name order, the tuning split)\n",
               "| method | majmin | sevenths | majmin even / odd | majmin vs baseline | seconds |",
               "|---|---:|---:|---:|---:|---:|"]
     for method in ["plain"] + (["previous"] if previous is not None else []) + ["harmony"]:

@@ -185,7 +185,9 @@ def embellishing(piece: Piece, beats: np.ndarray) -> np.ndarray:
 def beat_evidence(piece: Piece, bounds: np.ndarray, beats: np.ndarray | None = None
                   ) -> tuple[np.ndarray, np.ndarray]:
     """(chroma, bass): (len(bounds) - 1) x 12 sounding ticks per pitch class (melody track
-    discounted by ``MELODY_WEIGHT``), and sounding ticks of the frame's bass per pitch class."""
+    discounted by ``MELODY_WEIGHT``, passing and neighbour tones by ``NCT_WEIGHT``, judged on the
+    beat bounds ``beats``, default every ``SUBDIVIDE``-th bound), and sounding ticks of the
+    frame's bass per pitch class."""
     pitched = ~piece.is_drum
     on, off = piece.onset[pitched], (piece.onset + piece.duration)[pitched]
     pitch = piece.pitch[pitched].astype(np.int64)
@@ -205,8 +207,8 @@ def beat_evidence(piece: Piece, bounds: np.ndarray, beats: np.ndarray | None = N
     melody = melody_track(piece)
     weight = overlap if melody is None else overlap * np.where(piece.track[pitched][note] == melody,
                                                                MELODY_WEIGHT, 1.0)
-    if NCT_WEIGHT < 1:
-        weight = weight * np.where(embellishing(piece, bounds[::SUBDIVIDE] if beats is None else beats)[note], NCT_WEIGHT, 1.0)
+    passing = embellishing(piece, bounds[::SUBDIVIDE] if beats is None else beats)
+    weight = weight * np.where(passing[note], NCT_WEIGHT, 1.0)
     chroma = np.bincount(seg * 12 + p % 12, weights=weight, minlength=n * 12).reshape(n, 12)
     # the bass: the lowest pitch among notes holding at least BASS_HOLD of the frame (else any note)
     held = overlap >= BASS_HOLD * (bounds[seg + 1] - bounds[seg])
@@ -291,7 +293,7 @@ def harmony_scores(piece: Piece, bounds: np.ndarray, key: str | None = None,
             i, v = _INDEX[(tonic, "" if mode == "major" else "m")], _INDEX[(dominant, "")]
             scores[six_four, v] = np.maximum(scores[six_four, v], scores[six_four, i])
     # no third sounds over a root (a bare fifth, a lone root): its major and minor chords (triads,
-    # sevenths) score alike, so the frames around, where the third sounds, tell the mode
+    # sevenths) score alike but for MODE_TIE, so the frames around, where the third sounds, tell the mode
     roots = np.arange(12)
     bare = (chroma[:, (roots + 3) % 12] <= 0) & (chroma[:, (roots + 4) % 12] <= 0)
     for major, minor in _MODE_PAIRS:
