@@ -156,8 +156,23 @@ def test_cadential_six_four_is_the_dominant():
             (12, 4, fx.note("C2"), 90)]
     piece = midi.from_midi_bytes(fx.make_midi([(fx.PIANO, False, piano), (fx.BASS, False, bass)]))
     assert labels(piece) == ["C", "F", "G", "C"]
-    # read in F major, where G is not the dominant, the same C E G over G stays C
-    assert labels(piece, key="F major")[:3] == ["C", "F", "C"]
+    # C E G over G that moves on to F over F, read in F major (G is not its dominant), is no 6/4: C
+    piano = [(0, 2, p, 80) for p in fx.notes("C4", "E4", "G4")] + [(2, 2, p, 80) for p in fx.notes("C4", "F4", "A4")]
+    bass = [(0, 2, fx.note("G2"), 90), (2, 2, fx.note("F2"), 90)]
+    passing = midi.from_midi_bytes(fx.make_midi([(fx.PIANO, False, piano), (fx.BASS, False, bass)]))
+    assert labels(passing, key="F major") == ["C", "F"]
+
+
+def test_cadential_six_four_of_a_tonicised_key_is_its_dominant():
+    # In C major, a half cadence on G's dominant: C | G/D (G B D over a D bass) resolving to D over the
+    # same bass | G. The key in force (C) has no 6/4 on D, but the run that resolves over its bass to
+    # the chord on that bass is read as that chord: C, D, G.
+    piano = [(0, 4, p, 80) for p in fx.notes("C4", "E4", "G4")] + \
+        [(4, 2, p, 80) for p in fx.notes("B3", "D4", "G4")] + [(6, 2, p, 80) for p in fx.notes("A3", "D4", "F#4")] + \
+        [(8, 4, p, 80) for p in fx.notes("B3", "D4", "G4")]
+    bass = [(0, 4, fx.note("C2"), 90), (4, 4, fx.note("D2"), 90), (8, 4, fx.note("G2"), 90)]
+    piece = midi.from_midi_bytes(fx.make_midi([(fx.PIANO, False, piano), (fx.BASS, False, bass)]))
+    assert labels(piece) == ["C", "D", "G"]
 
 
 def upbeat_piece():

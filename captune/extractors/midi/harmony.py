@@ -44,7 +44,10 @@ Method (a score for every template on every frame, then the best path):
    harmony). The cadential 6/4: over the dominant in the bass, the tonic
    triad counts as evidence for the dominant (V's score is at least I's), as
    analysts read it (V with a double suspension that resolves over the same
-   bass, not I in second inversion).
+   bass, not I in second inversion); and after the path (step 7), any run
+   of a triad over its fifth that resolves to the chord on that bass over
+   the same bass takes that chord's label (:func:`resolve_six_fours`: the
+   cadential 6/4 of a tonicised key the key in force does not name).
 5. Parsimony: sevenths lose ``SEVENTH_COST`` and diminished / augmented triads
    ``RARE_COST``, so a melody note crossing the seventh keeps the triad.
 6. ``N`` scores ``MIN_FIT`` (a label must fit better), and wins where nothing sounds.
@@ -271,8 +274,9 @@ def frame_keys(piece: Piece, bounds: np.ndarray, key: str | None, key_changes: l
 
 def harmony_scores(piece: Piece, bounds: np.ndarray, key: str | None = None,
                    keys: list | None = None, beats: np.ndarray | None = None
-                   ) -> tuple[np.ndarray, np.ndarray]:
-    """(scores frames x templates, True where something sounds) for the frames between
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(scores frames x templates, True where something sounds, the bass as
+    :func:`beat_evidence` gives it) for the frames between
     ``bounds``, ``SUBDIVIDE`` frames per beat: see module doc. ``keys``: the key in force
     per frame (:func:`frame_keys`; None: ``key`` throughout)."""
     chroma, bass = beat_evidence(piece, bounds, beats)
@@ -301,7 +305,7 @@ def harmony_scores(piece: Piece, bounds: np.ndarray, key: str | None = None,
         lean = MODE_TIE * np.sign(scores[:, major] - scores[:, minor])  # the prior's choice keeps an edge
         scores[:, major] = np.where(bare, both - np.maximum(-lean, 0), scores[:, major])
         scores[:, minor] = np.where(bare, both - np.maximum(lean, 0), scores[:, minor])
-    return scores, chroma.sum(axis=1) > 0
+    return scores, chroma.sum(axis=1) > 0, bass
 
 
 def harmony_labels(piece: Piece, bounds: np.ndarray, key: str | None = None,
@@ -312,7 +316,7 @@ def harmony_labels(piece: Piece, bounds: np.ndarray, key: str | None = None,
     prior follows ``key_changes`` where given, and a change on one of the ``downbeats`` (ticks)
     costs ``DOWNBEAT_CHANGE`` times ``CHANGE`` (see module doc)."""
     keys = frame_keys(piece, bounds, key, key_changes)
-    scores, sounding = harmony_scores(piece, bounds, key, keys, beats)
+    scores, sounding, bass = harmony_scores(piece, bounds, key, keys, beats)
     evidence = np.concatenate([scores, np.full((len(scores), 1), MIN_FIT)], axis=1)  # last column: N
     evidence[~sounding, :-1] = -1.0  # silence: N (cosine fits lie in [0, 1], the bonuses are small)
     evidence[~sounding, -1] = 1.0
@@ -323,4 +327,27 @@ def harmony_labels(piece: Piece, bounds: np.ndarray, key: str | None = None,
         change[~np.isin(bounds[:-1], beats)] *= OFF_BEAT_CHANGE
     if downbeats is not None and len(downbeats):
         change[np.isin(bounds[:-1], downbeats)] *= DOWNBEAT_CHANGE
-    return _label_names(key)[viterbi(evidence, change)].tolist()
+    return _label_names(key)[resolve_six_fours(viterbi(evidence, change), bass)].tolist()
+
+
+def resolve_six_fours(path: np.ndarray, bass: np.ndarray) -> np.ndarray:
+    """``path`` (template index per frame; ``len(_TEMPLATE_NAMES)`` is N) with every 6/4 that resolves
+    over its bass relabelled as the chord it delays: a run of a major or minor triad over its fifth
+    (``bass``: frames x 12 sounding ticks), followed by a run of the major triad or dominant seventh
+    on that bass over the same bass, takes the next run's label (the cadential 6/4 of any key, the
+    tonicised ones the key prior does not know)."""
+    starts = np.flatnonzero(np.append(True, path[1:] != path[:-1]))
+    if len(starts) < 2:
+        return path
+    path = path.copy()
+    ends = np.append(starts[1:], len(path))
+    run_bass = np.add.reduceat(bass, starts, axis=0).argmax(axis=1)
+    n = len(_QUALITY)
+    for r in range(len(starts) - 1):
+        here, after = path[starts[r]], path[starts[r + 1]]
+        if here >= n or after >= n or _QUALITY[here] not in ("", "m") or _QUALITY[after] not in ("", "7"):
+            continue
+        fifth = (_ROOTS[here] + 7) % 12
+        if _ROOTS[after] == fifth == run_bass[r] == run_bass[r + 1]:
+            path[starts[r]:ends[r]] = after
+    return path
