@@ -9,7 +9,11 @@ Every table has a baseline measured in the same run:
   ``sevenths``, summed over the corpus: seconds labelled right / seconds
   evaluated); baseline: the plain beat-synchronous template matcher captune
   started with (``chords(piece, key, method='plain')``), with captune's key; the default
-  is given captune's key and ``key_changes``, as the pipeline does.
+  is given captune's key and ``key_changes``, as the pipeline does, on the piece settled
+  as the pipeline settles it (an implausible meter replaced by the inferred bar).
+  ``--previous-harmony FILE`` (an earlier ``harmony.py``, e.g. from ``git show``)
+  adds the previous labeller on the same pieces; every method's seconds are
+  summed in the same run (its cost as a ratio).
 - tempo and beats, from note onsets on performance-like MIDI: POP909 songs are
   rewritten without their tempo map (one 120 bpm event, notes placed at their
   real seconds plus Gaussian timing jitter of ``--jitter-ms``), so that only the
@@ -29,10 +33,11 @@ repeats expanded; tunes whose expanded length differs from the MIDI by more
 than one quarter note are skipped and counted).
 
     python benchmarks/accuracy.py [--corpora /work/shared/corpora] [--sample 200] [--tempo-songs 300]
-        [--music21-cache FILE]
+        [--music21-cache FILE] [--previous-harmony FILE]
 """
 
 import argparse
+import importlib.util
 import os
 import random
 import shlex
@@ -44,6 +49,7 @@ import numpy as np
 
 from captune.extractors.errors import BadInput
 from captune.extractors.midi import from_midi_bytes
+from captune.extractors.midi.bar_inference import settle
 from captune.extractors.midi.chords import chords
 from captune.extractors.midi.key import key
 from captune.extractors.midi.key_changes import key_changes
@@ -58,6 +64,7 @@ from corpora import (DEFAULT_CORPORA, chord_intervals, dcml_corpus, dcml_rows, n
                      nottingham_corpus, pop909_beats, pop909_chords, pop909_corpus)
 from key_agreement import music21_keys  # noqa: E402
 
+chord_module = importlib.import_module("captune.extractors.midi.chords")  # the package re-exports chords()
 UNKNOWN = "X"
 HARTE_QUALITY = {"": "maj", "m": "min", "dim": "dim", "aug": "aug", "7": "7", "maj7": "maj7", "m7": "min7",
                  "m7b5": "hdim7"}
@@ -74,6 +81,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0, help="seed of samples and jitter (default %(default)s)")
     parser.add_argument("--music21-cache", default=None,
                         help="JSON file of music21 answers (path -> key), read and extended (default: none)")
+    parser.add_argument("--previous-harmony", default=None,
+                        help="an earlier harmony.py, scored and timed beside the default (default: none)")
     return parser.parse_args(argv)
 
 
@@ -245,24 +254,55 @@ def real_performance_files(corpora: str) -> list[str]:
 
 # --- driver -----------------------------------------------------------------------
 
-def analyse_item(path: str) -> dict:
-    """Keys and chord segments of one file by captune (new and plain), with timings."""
+def load_previous(path: str | None):
+    """An earlier ``harmony.py`` (e.g. ``git show REV:captune/extractors/midi/harmony.py > FILE``) as a
+    module, or None: its ``subdivide`` and ``harmony_labels(piece, frames, key, key_changes)`` on the
+    notated half beats, the chord labeller before this release."""
+    if not path:
+        return None
+    spec = importlib.util.spec_from_file_location("previous_harmony", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def previous_chords(module, piece: Piece, key_name: str, changes: list[dict]) -> list[dict]:
+    frames = module.subdivide(chord_module._beat_bounds(piece))
+    labels = module.harmony_labels(piece, frames, key_name, changes)
+    return chord_module.respell(chord_module._merge(piece, frames, labels), changes)
+
+
+def analyse_item(path: str, previous=None) -> dict:
+    """Keys and chord segments of one file by captune (default, plain and, given ``previous``, the
+    previous labeller), with the seconds each chord method took. The piece is settled as the
+    pipeline settles it (:func:`bar_inference.settle`: an implausible meter is replaced by the bar
+    inferred from the notes, which sets the beats and bar lines the labeller works on)."""
     piece = load(path)
     if piece is None:
         return {"key": UNKNOWN}
+    piece, _ = settle(piece)
     k = key(piece)
     name = k["key"] if k else None
-    return {"key": name or UNKNOWN,
-            "harmony": chords(piece, name, key_changes=key_changes(piece, name)) if name else [],
-            "plain": chords(piece, name, method="plain") if name else [],
-            "end_s": piece.duration_s}
+    result = {"key": name or UNKNOWN, "end_s": piece.duration_s, "seconds": {}}
+    if not name:
+        return result | {"harmony": [], "plain": [], "previous": []}
+    changes = key_changes(piece, name)
+    methods = {"harmony": lambda: chords(piece, name, key_changes=changes),
+               "plain": lambda: chords(piece, name, method="plain")}
+    if previous is not None:
+        methods["previous"] = lambda: previous_chords(previous, piece, name, changes)
+    for method, run in methods.items():
+        started = time.perf_counter()
+        result[method] = run()
+        result["seconds"][method] = time.perf_counter() - started
+    return result
 
 
-def evaluate_corpus(title: str, items, refs, sample: int, seed: int, cache: str | None = None
-                    ) -> tuple[list[str], dict]:
+def evaluate_corpus(title: str, items, refs, sample: int, seed: int, cache: str | None = None,
+                    previous=None) -> tuple[list[str], dict]:
     """Key and chord tables of one corpus; ``refs`` maps item name → (intervals, labels) or None;
     music21's keys through ``cache`` (:func:`key_agreement.music21_keys`)."""
-    results = [analyse_item(item.path) for item in items]
+    results = [analyse_item(item.path, previous) for item in items]
     chosen = sorted(random.Random(seed).sample(range(len(items)), min(sample, len(items))))
     m21 = music21_keys([items[i].path for i in chosen], cache)
     refs_key = [item.reference for item in items]
@@ -275,38 +315,58 @@ def evaluate_corpus(title: str, items, refs, sample: int, seed: int, cache: str 
              f"| music21 analyze('key') (baseline) | {len(chosen)} | {base_w:.3f} | {base_x:.1%} | 1.00x |",
              f"| captune (same sample) | {len(chosen)} | {cap_w_s:.3f} | {cap_x_s:.1%} | {cap_w_s / base_w:.2f}x |",
              f"| captune (all items) | {len(items)} | {cap_w:.3f} | {cap_x:.1%} | |", ""]
-    tallies = {"plain": ChordTally(), "harmony": ChordTally()}
+    methods = ["plain", "harmony"] + (["previous"] if previous is not None else [])
+    tallies = {method: [ChordTally(), ChordTally()] for method in methods}  # even, odd items
+    seconds = dict.fromkeys(methods, 0.0)
+    rank = {name: i for i, name in enumerate(sorted(item.name for item in items))}  # halves in name order
     used = 0
     for item, r in zip(items, results):
         ref = refs.get(item.name)
         if ref is None or r["key"] == UNKNOWN:
             continue
         used += 1
-        for method, tally in tallies.items():
-            tally.add(ref[0], ref[1], *segments_to_mir(r[method], r["end_s"]))
-    p, h = tallies["plain"], tallies["harmony"]
-    lines += [f"### Chords ({used} items with a reference, duration-weighted)\n",
-              "| method | majmin | sevenths | majmin vs baseline |", "|---|---:|---:|---:|",
-              f"| plain template matcher (baseline) | {p.score('majmin'):.3f} | {p.score('sevenths'):.3f} | 1.00x |",
-              f"| captune harmony (default) | {h.score('majmin'):.3f} | {h.score('sevenths'):.3f} | "
-              f"{h.score('majmin') / p.score('majmin'):.2f}x |", ""]
+        for method in methods:
+            tallies[method][rank[item.name] % 2].add(ref[0], ref[1], *segments_to_mir(r[method], r["end_s"]))
+            seconds[method] += r["seconds"][method]
+    totals = {}
+    for method, (even, odd) in tallies.items():
+        total = ChordTally()
+        for half in (even, odd):
+            for metric in total.right:
+                total.right[metric] += half.right[metric]
+                total.total[metric] += half.total[metric]
+        totals[method] = total
+    names = {"plain": "plain template matcher (baseline)", "previous": "previous harmony labeller",
+             "harmony": "captune harmony (default)"}
+    lines += [f"### Chords ({used} items with a reference, duration-weighted; "
+              "even / odd items in name order, the tuning split)\n",
+              "| method | majmin | sevenths | majmin even / odd | majmin vs baseline | seconds |",
+              "|---|---:|---:|---:|---:|---:|"]
+    for method in ["plain"] + (["previous"] if previous is not None else []) + ["harmony"]:
+        t, (even, odd) = totals[method], tallies[method]
+        lines.append(f"| {names[method]} | {t.score('majmin'):.3f} | {t.score('sevenths'):.3f} | "
+                     f"{even.score('majmin'):.3f} / {odd.score('majmin'):.3f} | "
+                     f"{t.score('majmin') / totals['plain'].score('majmin'):.2f}x | {seconds[method]:.1f} |")
+    lines.append("")
+    h = totals["harmony"]
     return lines, {"key": cap_w, "majmin": h.score("majmin")}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     started = time.perf_counter()
+    previous = load_previous(args.previous_harmony)
     dcml = dcml_corpus(args.corpora)
     dcml_refs = {f"{row['corpus']}/{row['piece']}": (np.asarray([c[:2] for c in row["chords"]]).reshape(-1, 2),
                                                      [c[2] for c in row["chords"]])
                  for row in dcml_rows(args.corpora) if row["chords"]}
     lines, _ = evaluate_corpus(f"DCML: {len(dcml.items)} classical movements (theorists' labels)",
-                               dcml.items, dcml_refs, len(dcml.items), args.seed, args.music21_cache)
+                               dcml.items, dcml_refs, len(dcml.items), args.seed, args.music21_cache, previous)
     print("\n".join(lines), flush=True)
     pop = pop909_corpus(args.corpora)
     pop_refs = {item.name: pop909_chords(os.path.dirname(item.path)) for item in pop.items}
     lines, _ = evaluate_corpus("POP909: 909 songs (labels are algorithmic: agreement, not truth)",
-                               pop.items, pop_refs, args.sample, args.seed, args.music21_cache)
+                               pop.items, pop_refs, args.sample, args.seed, args.music21_cache, previous)
     print("\n".join(lines), flush=True)
     notts = nottingham_corpus(args.corpora)
     table = nottingham_chords(args.corpora)
@@ -319,14 +379,15 @@ def main(argv: list[str] | None = None) -> int:
             notts_refs[item.name] = ref
     lines, _ = evaluate_corpus(f"Nottingham: {len(notts.items)} tunes in major/minor keys "
                                f"({skipped} without a chord reference that lines up with the MIDI)",
-                               notts.items, notts_refs, args.sample, args.seed, args.music21_cache)
+                               notts.items, notts_refs, args.sample, args.seed, args.music21_cache, previous)
     print("\n".join(lines), flush=True)
     lines = evaluate_tempo(args.corpora, args.tempo_songs, args.jitter_ms, args.seed)
     print("\n".join(lines), flush=True)
     print(f"\n{time.perf_counter() - started:.0f} s. Reproduce: python benchmarks/accuracy.py --corpora "
           f"{shlex.quote(args.corpora)} --sample {args.sample} --tempo-songs {args.tempo_songs} "
           f"--jitter-ms {args.jitter_ms:g} --seed {args.seed}"
-          + (f" --music21-cache {shlex.quote(args.music21_cache)}" if args.music21_cache else ""))
+          + (f" --music21-cache {shlex.quote(args.music21_cache)}" if args.music21_cache else "")
+          + (f" --previous-harmony {shlex.quote(args.previous_harmony)}" if args.previous_harmony else ""))
     return 0
 
 

@@ -113,6 +113,142 @@ def test_melody_track_is_the_high_monophonic_one():
     assert harmony.melody_track(alone) is None
 
 
+def two_voices(bars):
+    """One keyboard staff (one track) of two voices, 4/4 at 120 bpm: ``bars`` of (bass names, one per
+    half bar; upper-voice names, one per eighth)."""
+    notes = []
+    for i, (bass, upper) in enumerate(bars):
+        notes += [(4 * i + 2 * j, 2, fx.note(name), 80) for j, name in enumerate(bass)]
+        notes += [(4 * i + 0.5 * j, 0.5, fx.note(name), 80) for j, name in enumerate(upper)]
+    return midi.from_midi_bytes(fx.make_midi([(fx.PIANO, False, notes)]))
+
+
+def test_passing_and_neighbour_tones_are_found():
+    # One line: C4 on the beat, D4 on the off-beat between C4 and E4 (passing), E4, F4 between two E4s
+    # off the beat (neighbour), then a leap G4 -> C5 on an off-beat (not stepwise: a chord tone) and
+    # a D4 struck on the beat between C4 and E4 (accented, not flagged).
+    line = [(0, .5, "C4"), (.5, .5, "D4"), (1, .5, "E4"), (1.5, .5, "F4"), (2, .5, "E4"), (2.5, .5, "G4"),
+            (3, .5, "C5"), (3.5, .5, "B4"), (4, 1, "C4"), (5, 1, "D4"), (6, 1, "E4")]
+    piece = midi.from_midi_bytes(fx.make_midi([(fx.PIANO, False, [(t, d, fx.note(n), 80) for t, d, n in line])]))
+    beats = np.arange(0, 8) * piece.tpq
+    flagged = [fx.note(n) for (_, _, n), f in zip(line, harmony.embellishing(piece, beats)) if f]
+    assert flagged == fx.notes("D4", "F4")
+
+
+def test_two_voice_progression_with_passing_tones_is_labelled_by_its_triads():
+    # I-IV-V-I in two voices: a bass in half notes (root, then third or fifth), an upper line in eighths
+    # whose off-beats are passing and neighbour tones; every on-beat eighth is a chord tone.
+    piece = two_voices([(("C3", "E3"), ("C5", "D5", "E5", "F5", "G5", "F5", "E5", "D5")),
+                        (("F3", "A3"), ("C5", "D5", "C5", "B4", "A4", "B4", "A4", "A4")),
+                        (("G3", "B2"), ("B4", "C5", "D5", "C5", "B4", "C5", "D5", "D5")),
+                        (("C3", "C3"), ("C5", "D5", "E5", "F5", "E5", "D5", "C5", "C5"))])
+    assert labels(piece) == ["C", "F", "G", "C"]
+
+
+def test_cadential_six_four_is_the_dominant():
+    # C | F | C/G for two beats (C E G over a G bass) resolving to G over the same bass | C.
+    # Analysts read the 6/4 as the dominant with a double suspension: C, F, G, C.
+    piano = [(0, 4, p, 80) for p in fx.notes("C4", "E4", "G4")] + \
+        [(4, 4, p, 80) for p in fx.notes("C4", "F4", "A4")] + \
+        [(8, 2, p, 80) for p in fx.notes("C4", "E4", "G4")] + [(10, 2, p, 80) for p in fx.notes("B3", "D4", "G4")] + \
+        [(12, 4, p, 80) for p in fx.notes("C4", "E4", "G4")]
+    bass = [(0, 4, fx.note("C2"), 90), (4, 4, fx.note("F2"), 90), (8, 4, fx.note("G2"), 90),
+            (12, 4, fx.note("C2"), 90)]
+    piece = midi.from_midi_bytes(fx.make_midi([(fx.PIANO, False, piano), (fx.BASS, False, bass)]))
+    assert labels(piece) == ["C", "F", "G", "C"]
+    # C E G over G that moves on to F over F, read in F major (G is not its dominant), is no 6/4: C
+    piano = [(0, 2, p, 80) for p in fx.notes("C4", "E4", "G4")] + [(2, 2, p, 80) for p in fx.notes("C4", "F4", "A4")]
+    bass = [(0, 2, fx.note("G2"), 90), (2, 2, fx.note("F2"), 90)]
+    passing = midi.from_midi_bytes(fx.make_midi([(fx.PIANO, False, piano), (fx.BASS, False, bass)]))
+    assert labels(passing, key="F major") == ["C", "F"]
+
+
+def test_cadential_six_four_of_a_tonicised_key_is_its_dominant():
+    # In C major, a half cadence on G's dominant: C | G/D (G B D over a D bass) resolving to D over the
+    # same bass | G. The key in force (C) has no 6/4 on D, but the run that resolves over its bass to
+    # the chord on that bass is read as that chord: C, D, G.
+    piano = [(0, 4, p, 80) for p in fx.notes("C4", "E4", "G4")] + \
+        [(4, 2, p, 80) for p in fx.notes("B3", "D4", "G4")] + [(6, 2, p, 80) for p in fx.notes("A3", "D4", "F#4")] + \
+        [(8, 4, p, 80) for p in fx.notes("B3", "D4", "G4")]
+    bass = [(0, 4, fx.note("C2"), 90), (4, 4, fx.note("D2"), 90), (8, 4, fx.note("G2"), 90)]
+    piece = midi.from_midi_bytes(fx.make_midi([(fx.PIANO, False, piano), (fx.BASS, False, bass)]))
+    assert labels(piece) == ["C", "D", "G"]
+
+
+def upbeat_piece():
+    """3/4 at 120 bpm written as DCML's files are: time 0 is the first note, a sixteenth upbeat (C4 E4),
+    then a bar each of C, G and C from beat 0.25 (block chords over the root)."""
+    piano = [(0, 0.25, p, 80) for p in fx.notes("C4", "E4")]
+    bass = []
+    for i, label in enumerate(("C", "G", "C")):
+        start = 0.25 + 3 * i
+        piano += [(start, 3, p, 80) for p in fx.chord_voicing(label)]
+        bass.append((start, 3, fx.chord_root(label), 90))
+    return midi.from_midi_bytes(fx.make_midi([(fx.PIANO, False, piano), (fx.BASS, False, bass)],
+                                             time_signature=(3, 4)))
+
+
+def test_an_unpadded_upbeat_shifts_the_beats_onto_the_notes():
+    from captune.extractors.midi.chords import _beat_bounds, beat_phase
+    piece = upbeat_piece()
+    assert beat_phase(piece, _beat_bounds(piece)) == piece.tpq / 4  # the bars start a sixteenth in
+    segments = midi.chords(piece, "C major")
+    assert [s["label"] for s in segments] == ["C", "G", "C"]  # the upbeat belongs to the C chord
+    assert [s["start_s"] for s in segments] == pytest.approx([0.0, 1.625, 3.125])  # not 1.5 or 1.75
+
+
+def test_a_bare_fifth_keeps_the_mode_of_the_chord_before():
+    # A bar of C minor (C Eb G over C), then a bar of C and G alone: the bare fifth says nothing of the
+    # mode, so it stays C minor, even read in C major, whose prior favours the major triad; and a bar
+    # of C major then the bare fifth stays C major in C minor.
+    def piece(third):
+        piano = [(0, 4, p, 80) for p in fx.notes("C4", third, "G4")] + [(4, 4, p, 80) for p in fx.notes("C4", "G4")]
+        bass = [(0, 8, fx.note("C2"), 90)]
+        return midi.from_midi_bytes(fx.make_midi([(fx.PIANO, False, piano), (fx.BASS, False, bass)]))
+    assert labels(piece("Eb4"), key="C major") == ["Cm"]
+    assert labels(piece("E4"), key="C minor") == ["C"]
+    # with no third anywhere, the key decides: C and G alone are C minor in C minor, C in C major
+    bare = midi.from_midi_bytes(fx.make_midi([(fx.PIANO, False, [(0, 8, p, 80) for p in fx.notes("C3", "G3", "C4")])]))
+    assert labels(bare, key="C minor") == ["Cm"]
+    assert labels(bare, key="C major") == ["C"]
+
+
+def test_a_change_between_beats_waits_for_the_bar_line_when_the_evidence_is_thin():
+    # 4/4 at 120 bpm: C for a bar, then G, whose notes enter early: the bass G on the last off-beat of
+    # bar 1 (under the held C chord, half a beat), the G chord itself on the bar line. The G bass alone
+    # over C E G fits C (G is its fifth) and a change there costs more than on the bar line.
+    piano = [(0, 4, p, 80) for p in fx.chord_voicing("C")] + [(4, 4, p, 80) for p in fx.chord_voicing("G")]
+    bass = [(0, 3.5, fx.note("C2"), 90), (3.5, 4.5, fx.note("G2"), 90)]
+    piece = midi.from_midi_bytes(fx.make_midi([(fx.PIANO, False, piano), (fx.BASS, False, bass)]))
+    segments = midi.chords(piece, "C major")
+    assert [s["label"] for s in segments] == ["C", "G"]
+    assert segments[1]["start_s"] == pytest.approx(2.0)
+
+
+def test_key_prior_favours_tonic_subdominant_and_dominant():
+    prior = harmony._key_prior("C major")
+    names = list(harmony._TEMPLATE_NAMES)
+    tonic, subdominant, dominant = (prior[names.index(n)] for n in ((0, ""), (5, ""), (7, "7")))
+    ii, iii, foreign = (prior[names.index(n)] for n in ((2, "m"), (4, "m"), (4, "")))
+    assert tonic == subdominant == dominant > ii == iii > foreign == 0.0
+    assert not harmony._key_prior(None).any()
+
+
+def test_a_voice_among_voices_is_no_melody():
+    # Four monophonic lines (a string quartet's texture): the top one is a voice, not a melody over an
+    # accompaniment, so its notes are not discounted.
+    lines = [fx.melody(fx.notes(*names)) for names in (("E5", "F5", "G5", "E5"), ("C5", "C5", "B4", "C5"),
+                                                     ("G4", "A4", "D4", "G4"), ("C3", "F3", "G3", "C3"))]
+    piece = midi.from_midi_bytes(fx.make_midi([(40 + i, False, line) for i, line in enumerate(lines)]))
+    assert harmony.melody_track(piece) is None
+
+
+def test_compound_beats_split_in_three():
+    # 6/8: a dotted-quarter beat (720 ticks at 480 per quarter) is split in eighths; a 2/4 beat in two
+    assert harmony.subdivide(np.array([0.0, 720.0, 1440.0]), 480).tolist() == [0, 240, 480, 720, 960, 1200, 1440]
+    assert harmony.subdivide(np.array([0.0, 480.0]), 480).tolist() == [0, 240, 480]
+
+
 # ---------------------------------------------------------------------------
 # Tempo and beats from onsets.
 # ---------------------------------------------------------------------------

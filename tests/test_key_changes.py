@@ -78,6 +78,14 @@ def test_viterbi_pays_the_switch_cost_only_for_a_lasting_gain():
     assert viterbi(evidence, 3.5).tolist() == [0] * 10  # a cost above the gain: no change
 
 
+def test_viterbi_cost_per_frame_moves_a_change_onto_the_cheap_frame():
+    # Frame 1 leans to state 1 by 0.1; changing into frame 1 costs 0.2, into frame 2 only 0.05 (a beat
+    # after an off-beat, as the chord labeller prices them): the change waits for frame 2.
+    evidence = np.array([[1.0, 0.0], [0.45, 0.55], [0.0, 1.0], [0.0, 1.0]])
+    assert viterbi(evidence, 0.05).tolist() == [0, 1, 1, 1]
+    assert viterbi(evidence, np.array([0.0, 0.2, 0.05, 0.05])).tolist() == [0, 0, 1, 1]
+
+
 def test_extract_fills_key_changes():
     facts = extract(piece(sections(EXPOSITION, SECOND_GROUP, RECAPITULATION)))
     assert facts["key"] == "C major"

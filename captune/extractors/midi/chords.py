@@ -8,8 +8,10 @@ piece's key (:func:`captune.extractors.pitch.spell_root`) and qualities
 Methods (``chords(piece, key, method=...)``):
 
 - ``'harmony'`` (default): every beat of the notated grid
-  (:func:`meter.beat_ticks`, or beats found from onsets) is split in two
-  frames, labelled by :mod:`captune.extractors.midi.harmony` (melody-discounted
+  (:func:`meter.beat_ticks`, shifted onto the notes by :func:`beat_phase` when
+  the piece has no known pickup: a MIDI file that starts on an unpadded upbeat
+  has its grid a fraction of a beat off; or beats found from onsets) is split
+  in two frames (three for a dotted beat), labelled by :mod:`captune.extractors.midi.harmony` (melody-discounted
   and bass-aware evidence, template fits per frame, a prior
   from the key in force, parsimony for sevenths, a Viterbi path with a cost
   per chord change); equal neighbours merge.
@@ -27,7 +29,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from captune.extractors.midi.meter import beat_ticks
+from captune.extractors.midi.meter import beat_ticks as notated_beats
 from captune.extractors.midi.piece import Piece
 from captune.extractors.pitch import pitch_class, spell_root
 
@@ -84,9 +86,9 @@ def _label_names(key: str | None) -> np.ndarray:
     return np.asarray([spell_root(root, key) + quality for root, quality in _TEMPLATE_NAMES] + ["N"])
 
 
-def _beat_bounds(piece: Piece) -> np.ndarray:
-    """Bounds in ticks: the notated beats plus the end of the last note."""
-    beats, _ = beat_ticks(piece)
+def _beat_bounds(piece: Piece, beats: np.ndarray | None = None) -> np.ndarray:
+    """Bounds in ticks: the notated beats (or ``beats``) plus the end of the last note."""
+    beats = notated_beats(piece)[0] if beats is None else beats
     return np.append(beats, max(piece.end_tick, beats[-1] + 1)).astype(np.float64)
 
 
@@ -114,7 +116,8 @@ def chords(piece: Piece, key: str | None = None, method: str = "harmony",
     """Merged beat-synchronous chord segments (see module doc).
 
     ``method='harmony'`` (default): :func:`captune.extractors.midi.harmony.harmony_labels`, its key
-    prior following ``key_changes`` (``[{'time_s', 'key'}, ...]``) where given;
+    prior following ``key_changes`` (``[{'time_s', 'key'}, ...]``) where given, on the notated beats
+    shifted by :func:`beat_phase` when the piece has no known pickup;
     ``method='plain'``: :func:`plain_chords`, the plain template matcher. ``beat_ticks``
     replaces the notated beats (e.g. beats found from onsets).
     """
@@ -123,14 +126,38 @@ def chords(piece: Piece, key: str | None = None, method: str = "harmony",
     if method != "harmony":
         raise ValueError(f"unknown chord method {method!r}; choose 'harmony' or 'plain'")
     from captune.extractors.midi.harmony import harmony_labels, subdivide
+    downbeats = None
     if beat_ticks is not None and len(beat_ticks):
         grid = np.asarray(beat_ticks, dtype=np.float64)
         grid = np.concatenate([[0.0], grid]) if grid[0] > 0 else grid
         bounds = np.append(grid, max(piece.end_tick, grid[-1] + 1))
     else:
-        bounds = _beat_bounds(piece)
-    frames = subdivide(bounds)
-    return respell(_merge(piece, frames, harmony_labels(piece, frames, key, key_changes)), key_changes)
+        beats, downbeats = notated_beats(piece)
+        bounds = _beat_bounds(piece, beats)
+        downbeats = downbeats.astype(np.float64)
+        if not piece.pickup_ticks:  # a file starting on an unpadded upbeat: find where the beats are
+            shift = beat_phase(piece, bounds)
+            if shift:
+                bounds = np.concatenate([[0.0], bounds[:-1] + shift, bounds[-1:]])
+                bounds = bounds[np.append(np.diff(bounds) > 0, True)]
+                downbeats = downbeats + shift
+    frames = subdivide(bounds, piece.tpq)
+    labels = harmony_labels(piece, frames, key, key_changes, bounds, downbeats)
+    return respell(_merge(piece, frames, labels), key_changes)
+
+
+def beat_phase(piece: Piece, bounds: np.ndarray) -> float:
+    """Ticks by which the beats sit after ``bounds``' beats: the offset, in steps of a quarter of
+    the beat (a sixth of a dotted one), on which the notes' sounding time (up to a beat each) starts
+    most: long notes begin on beats (the agogic accent)."""
+    beat = float(np.median(np.diff(bounds)))
+    eighths = round(beat / (piece.tpq / 2))
+    step = beat / (6 if eighths % 3 == 0 else 4)
+    pitched = ~piece.is_drum
+    offset = (piece.onset[pitched] - bounds[0]) % beat
+    slot = np.round(offset / step).astype(np.int64) % round(beat / step)
+    weight = np.bincount(slot, weights=np.minimum(piece.duration[pitched], beat), minlength=round(beat / step))
+    return float(weight.argmax() * step)
 
 
 def respell(segments: list[dict], key_changes: list[dict] | None) -> list[dict]:

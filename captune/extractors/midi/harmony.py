@@ -3,50 +3,73 @@
 Conventions: as :mod:`captune.extractors.midi.chords` (labels ``<root><quality>``
 with qualities ``''``, ``m``, ``dim``, ``aug``, ``7``, ``maj7``, ``m7``,
 ``m7b5``, and ``N``; roots spelled for the key). Input: frame bounds in ticks
-(:func:`subdivide` splits every beat into ``SUBDIVIDE`` frames; the last bound
-is the end); output one label per frame, which :func:`chords.chords` merges
-into segments.
+(:func:`subdivide` splits every beat into ``SUBDIVIDE`` frames, a dotted beat
+of 6/8, 9/8, 12/8 or 6/4 into its three natural divisions; the last bound is
+the end) and the beat bounds they were cut from; output one label per frame,
+which :func:`chords.chords` merges into segments.
 
 Method (a score for every template on every frame, then the best path):
 
-1. Evidence per frame: how long each pitch class sounds, the notes of the
-   melody track counting ``MELODY_WEIGHT`` (:func:`melody_track`: the
-   monophonic track with the highest mean pitch, when there are other pitched
-   tracks; its passing tones are not the harmony), and the bass: how long the
-   lowest pitch holding at least ``BASS_HOLD`` of the frame sounds.
+1. Evidence per frame: how long each pitch class sounds, with two kinds of
+   note discounted. The melody's notes count ``MELODY_WEIGHT``
+   (:func:`melody_track`: the monophonic track with the highest mean pitch,
+   over at least one chordal track: a tune over an accompaniment, whose
+   passing tones are not the harmony; a top line among single lines, as in
+   a string quartet or a vocal concerto, is one voice of the harmony and
+   counts in full). Passing and neighbour tones in any track count
+   ``NCT_WEIGHT`` (:func:`embellishing`: short, struck off the beat,
+   approached and left by step in their own track, the textbook unaccented
+   non-chord tones). The bass: how long the lowest pitch holding at least
+   ``BASS_HOLD`` of the frame sounds.
 2. Template fit: cosine similarity of each frame's evidence with binary chord
    templates (Fujishima 1999, "Realtime chord recognition of musical sound",
-   pitch-class profiles). Longer spans are step 7's work.
+   pitch-class profiles). Longer spans are step 7's work. Where neither third
+   of a root sounds (a bare fifth, a lone root), its major and minor chords
+   (triads, sevenths) take the better of their two scores, the key prior's
+   choice keeping an edge of only ``MODE_TIE``: the frame says nothing of the
+   mode, so the frames around it, where the third sounds, decide it through
+   the path, and the key only where they do not.
 3. Bass: a bonus ``BASS_ROOT`` times the share of the frame's bass on the
    chord's root, a penalty ``BASS_FOREIGN`` times the share off the chord.
    Inversions and slash chords (C/E) keep their root since a chord-tone bass is
    not penalised (Temperley 2001, "The Cognition of Basic Musical Structures",
    ch. 6, the preference for roots in the bass).
-4. Key prior: ``KEY_PRIOR`` for chords whose tones all lie in the scale of the
-   key in force (``key_changes`` where given, else the global key; major;
-   natural + harmonic minor), the key conditioning the chord as in Mauch &
-   Dixon 2010, "Simultaneous estimation of chords and musical context from
-   audio" (IEEE TASLP 18(6)): after a modulation to the dominant its
-   leading tone is diatonic.
+4. Key prior, from the key in force (``key_changes`` where given, else the
+   global key), the key conditioning the chord as in Mauch & Dixon 2010,
+   "Simultaneous estimation of chords and musical context from audio" (IEEE
+   TASLP 18(6)): ``KEY_PRIOR`` for chords whose tones all lie in its scale
+   (major; natural + harmonic minor: after a modulation to the dominant its
+   leading tone is diatonic), ``PRIMARY`` more for those on the tonic,
+   subdominant and dominant (the three functions that carry most of tonal
+   harmony). The cadential 6/4: over the dominant in the bass, the tonic
+   triad counts as evidence for the dominant (V's score is at least I's), as
+   analysts read it (V with a double suspension that resolves over the same
+   bass, not I in second inversion); and after the path (step 7), any run
+   of a triad over its fifth that resolves to the chord on that bass over
+   the same bass takes that chord's label (:func:`resolve_six_fours`: the
+   cadential 6/4 of a tonicised key the key in force does not name).
 5. Parsimony: sevenths lose ``SEVENTH_COST`` and diminished / augmented triads
    ``RARE_COST``, so a melody note crossing the seventh keeps the triad.
 6. ``N`` scores ``MIN_FIT`` (a label must fit better), and wins where nothing sounds.
 7. Harmonic rhythm: the labels are the Viterbi path over the templates and
-   ``N`` (:mod:`.viterbi`) with a cost ``CHANGE`` per change, so a chord holds
-   until the evidence for the next outweighs it: a passing or suspended tone
-   on one frame does not change the chord, a real change on any half beat
-   does, and a chord may last a beat or several bars (segmenting by harmonic
-   rhythm, as Pardo & Birmingham 2002, "Algorithms for chordal analysis",
-   Computer Music Journal 26(2), score candidate segments by template fit).
-   This replaced fits mixed over the frame, its beat, half bar and bar, which
-   tied the segments to a notated bar grid (wrong where a MIDI file starts
-   with an unpadded pickup) and blurred changes within the bar.
+   ``N`` (:mod:`.viterbi`) with a cost ``CHANGE`` per change on a beat,
+   ``DOWNBEAT_CHANGE`` times that on a bar line and ``OFF_BEAT_CHANGE`` times
+   that between beats (chords change on strong beats: Temperley 2001, ch. 6,
+   the metrical preference rule for chord spans), in units of a half beat of evidence (a frame's scores are weighed
+   by its length in half beats), so a
+   chord holds until the evidence for the next outweighs it: a passing or
+   suspended tone on one frame does not change the chord, a real change on
+   any frame does, and a chord may last a beat or several bars (segmenting by
+   harmonic rhythm, as Pardo & Birmingham 2002, "Algorithms for chordal
+   analysis", Computer Music Journal 26(2), score candidate segments by
+   template fit).
 
-The weights of 1 and 4-6 were set by measurement on Nottingham and POP909;
-``CHANGE``, ``BASS_ROOT`` and ``BASS_FOREIGN`` (with the Viterbi path, the
-bass needs half the weight it had when each frame took its own best label) on
-the even-numbered items of DCML and POP909, checked on the odd ones and on
-Nottingham (``benchmarks/accuracy.py``; figures in the README).
+Where the constants came from (``benchmarks/accuracy.py``, figures in the
+README): ``MELODY_WEIGHT``, ``SEVENTH_COST``, ``RARE_COST``, ``MIN_FIT``,
+``KEY_PRIOR`` on Nottingham and POP909; ``CHANGE``, ``BASS_ROOT`` and
+``BASS_FOREIGN`` on the even-numbered items of DCML and POP909; ``PRIMARY``,
+``NCT_WEIGHT``, ``NCT_SHORT``, ``MODE_TIE``, ``OFF_BEAT_CHANGE`` and ``DOWNBEAT_CHANGE`` on the even-numbered DCML
+movements (in name order), checked on the odd ones, POP909 and Nottingham.
 No sus chords: the vocabulary is unchanged. numpy only; template matching by gather-and-sum, not a
 matrix product (no BLAS thread pool).
 """
@@ -62,6 +85,12 @@ SUBDIVIDE = 2                 # evidence frames per beat
 BASS_ROOT = 0.06
 BASS_FOREIGN = 0.05
 KEY_PRIOR = 0.06
+PRIMARY = 0.02                # more for chords on the tonic, subdominant, dominant
+NCT_WEIGHT = 0.5              # passing and neighbour tones count this much
+DOWNBEAT_CHANGE = 0.5         # a change on a bar line costs this many times CHANGE
+OFF_BEAT_CHANGE = 1.5         # a change between beats costs this many times CHANGE
+MODE_TIE = 0.005              # a bare fifth: the key prior's mode keeps this edge
+NCT_SHORT = 0.5               # beats: a passing or neighbour tone lasts at most this
 SEVENTH_COST = 0.03
 RARE_COST = 0.06
 MIN_FIT = 0.55                # below: N
@@ -75,6 +104,9 @@ _ROOTS = np.asarray([root for root, _ in _TEMPLATE_NAMES])
 _QUALITY = [quality for _, quality in _TEMPLATE_NAMES]
 _IS_SEVENTH = np.asarray([len(QUALITIES[q]) == 4 for q in _QUALITY], dtype=np.float64)
 _IS_RARE = np.asarray([q in ("dim", "aug") for q in _QUALITY], dtype=np.float64)
+_INDEX = {name: i for i, name in enumerate(_TEMPLATE_NAMES)}
+_MODE_PAIRS = np.asarray([[[_INDEX[(root, q)] for root in range(12)] for q in pair]
+                         for pair in (("", "m"), ("7", "m7"))])  # [pair, major / minor, root] -> template
 _MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
 _MINOR_SCALE = (0, 2, 3, 5, 7, 8, 10, 11)  # natural minor + the raised seventh
 
@@ -87,6 +119,17 @@ def _diatonic(key: str | None) -> np.ndarray:
     scale = np.zeros(12)
     scale[[(tonic + i) % 12 for i in (_MAJOR_SCALE if mode == "major" else _MINOR_SCALE)]] = 1.0
     return (np.einsum("kj,j->k", _MASK, 1.0 - scale) == 0).astype(np.float64)
+
+
+def _key_prior(key: str | None) -> np.ndarray:
+    """Score bonus per template in ``key``: ``KEY_PRIOR`` if diatonic, ``PRIMARY`` more if its
+    root is also the tonic, subdominant or dominant (zeros without a key)."""
+    diatonic = _diatonic(key)
+    if key is None:
+        return diatonic
+    tonic, _ = parse_key(key)
+    primary = np.isin((_ROOTS - tonic) % 12, (0, 5, 7))
+    return diatonic * (KEY_PRIOR + PRIMARY * primary)
 
 
 def melody_track(piece: Piece) -> int | None:
@@ -109,12 +152,45 @@ def melody_track(piece: Piece) -> int | None:
         return None
     best = int(np.flatnonzero(mono)[mean[mono].argmax()])
     others = tracks != best
+    if not ((count > 0) & ~mono).any():
+        return None
     return best if others.any() and mean[best] > pitch[others].mean() else None
 
 
-def beat_evidence(piece: Piece, bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def embellishing(piece: Piece, beats: np.ndarray) -> np.ndarray:
+    """True per pitched note that is a passing or neighbour tone: short (at most ``NCT_SHORT`` of a
+    beat), struck off the beat, and approached and left by step (one or two semitones) in its own
+    track (a note of the track ends where it starts, another starts where it ends)."""
+    pitched = ~piece.is_drum
+    on, dur = piece.onset[pitched].astype(np.int64), piece.duration[pitched].astype(np.int64)
+    off, pitch, track = on + dur, piece.pitch[pitched].astype(np.int64), piece.track[pitched].astype(np.int64)
+    beat_len = np.median(np.diff(beats)) if len(beats) > 1 else piece.tpq
+    at = np.clip(np.searchsorted(beats, on), 0, len(beats) - 1)
+    before = np.clip(at - 1, 0, len(beats) - 1)
+    tol = beat_len / 16
+    on_beat = (np.abs(beats[at] - on) <= tol) | (np.abs(beats[before] - on) <= tol)
+    quantum = max(int(tol), 1)
+
+    def code(tick, p):
+        return (track * (1 << 32) + np.round(tick / quantum).astype(np.int64)) * 128 + p
+
+    def found(queries, table):  # any of each row's queries among the table's codes (sorted search, no hashing)
+        table = np.sort(table)
+        at = np.minimum(np.searchsorted(table, queries), len(table) - 1)
+        return (table[at] == queries).any(axis=1)
+
+    steps = np.asarray([-2, -1, 1, 2])
+    approached = found(code(on, pitch)[:, None] + steps, code(off, pitch))
+    left = found(code(off, pitch)[:, None] + steps, code(on, pitch))
+    return approached & left & (dur <= NCT_SHORT * beat_len) & ~on_beat
+
+
+def beat_evidence(piece: Piece, bounds: np.ndarray, beats: np.ndarray | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
     """(chroma, bass): (len(bounds) - 1) x 12 sounding ticks per pitch class (melody track
-    discounted by ``MELODY_WEIGHT``), and sounding ticks of the frame's bass per pitch class."""
+    discounted by ``MELODY_WEIGHT``, passing and neighbour tones by ``NCT_WEIGHT``, judged on the
+    beat bounds ``beats``, default every ``SUBDIVIDE``-th bound), and sounding ticks of the
+    frame's bass per pitch class."""
     pitched = ~piece.is_drum
     on, off = piece.onset[pitched], (piece.onset + piece.duration)[pitched]
     pitch = piece.pitch[pitched].astype(np.int64)
@@ -134,6 +210,8 @@ def beat_evidence(piece: Piece, bounds: np.ndarray) -> tuple[np.ndarray, np.ndar
     melody = melody_track(piece)
     weight = overlap if melody is None else overlap * np.where(piece.track[pitched][note] == melody,
                                                                MELODY_WEIGHT, 1.0)
+    passing = embellishing(piece, bounds[::SUBDIVIDE] if beats is None else beats)
+    weight = weight * np.where(passing[note], NCT_WEIGHT, 1.0)
     chroma = np.bincount(seg * 12 + p % 12, weights=weight, minlength=n * 12).reshape(n, 12)
     # the bass: the lowest pitch among notes holding at least BASS_HOLD of the frame (else any note)
     held = overlap >= BASS_HOLD * (bounds[seg + 1] - bounds[seg])
@@ -169,10 +247,18 @@ def _unit(chroma: np.ndarray) -> np.ndarray:
     return chroma / np.where(norms > 0, norms, 1.0)
 
 
-def subdivide(bounds: np.ndarray, parts: int = SUBDIVIDE) -> np.ndarray:
-    """Beat bounds (ticks) split into ``parts`` equal frames per beat (the last bound kept)."""
-    steps = np.arange(parts) / parts
-    inner = (bounds[:-1, None] + np.diff(bounds)[:, None] * steps[None, :]).ravel()
+def subdivide(bounds: np.ndarray, tpq: int | None = None) -> np.ndarray:
+    """Beat bounds (ticks) split into ``SUBDIVIDE`` equal frames per beat (the last bound kept); with
+    ``tpq``, a dotted beat (a multiple of three eighths: 6/8, 9/8, 12/8, 6/4) into three, its
+    natural division."""
+    lengths = np.diff(bounds)
+    parts = np.full(len(lengths), SUBDIVIDE)
+    if tpq:
+        eighths = np.round(lengths / (tpq / 2))
+        parts[(eighths % 3 == 0) & (np.abs(lengths - eighths * tpq / 2) < tpq / 16)] = 3
+    starts = np.repeat(bounds[:-1], parts)
+    index = np.arange(parts.sum()) - np.repeat(np.cumsum(parts) - parts, parts)
+    inner = starts + np.repeat(lengths / parts, parts) * index
     return np.append(inner, bounds[-1])
 
 
@@ -187,11 +273,13 @@ def frame_keys(piece: Piece, bounds: np.ndarray, key: str | None, key_changes: l
 
 
 def harmony_scores(piece: Piece, bounds: np.ndarray, key: str | None = None,
-                   keys: list | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(scores frames x templates, True where something sounds) for the frames between
+                   keys: list | None = None, beats: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(scores frames x templates, True where something sounds, the bass as
+    :func:`beat_evidence` gives it) for the frames between
     ``bounds``, ``SUBDIVIDE`` frames per beat: see module doc. ``keys``: the key in force
     per frame (:func:`frame_keys`; None: ``key`` throughout)."""
-    chroma, bass = beat_evidence(piece, bounds)
+    chroma, bass = beat_evidence(piece, bounds, beats)
     scores = _tone_sums(_unit(chroma)) / _SQRT_SIZES  # cosine with each template
     # bass (one pitch, so one pitch class per frame): + BASS_ROOT on the root, - BASS_FOREIGN off the chord
     has_bass = bass.sum(axis=1) > 0
@@ -200,16 +288,66 @@ def harmony_scores(piece: Piece, bounds: np.ndarray, key: str | None = None,
     scores -= (SEVENTH_COST * _IS_SEVENTH + RARE_COST * _IS_RARE)[None, :]
     keys = np.asarray([key] * len(scores) if keys is None else keys, dtype=object)
     for k in set(keys.tolist()):
-        scores[keys == k] += KEY_PRIOR * _diatonic(k)[None, :]
-    return scores, chroma.sum(axis=1) > 0
+        rows = keys == k
+        scores[rows] += _key_prior(k)[None, :]
+        if k is not None:  # the cadential 6/4: the tonic triad over the dominant bass counts for V
+            tonic, mode = parse_key(k)
+            dominant = (tonic + 7) % 12
+            six_four = rows & has_bass & (bass.argmax(axis=1) == dominant)
+            i, v = _INDEX[(tonic, "" if mode == "major" else "m")], _INDEX[(dominant, "")]
+            scores[six_four, v] = np.maximum(scores[six_four, v], scores[six_four, i])
+    # no third sounds over a root (a bare fifth, a lone root): its major and minor chords (triads,
+    # sevenths) score alike but for MODE_TIE, so the frames around, where the third sounds, tell the mode
+    roots = np.arange(12)
+    bare = (chroma[:, (roots + 3) % 12] <= 0) & (chroma[:, (roots + 4) % 12] <= 0)
+    for major, minor in _MODE_PAIRS:
+        both = np.maximum(scores[:, major], scores[:, minor])
+        lean = MODE_TIE * np.sign(scores[:, major] - scores[:, minor])  # the prior's choice keeps an edge
+        scores[:, major] = np.where(bare, both - np.maximum(-lean, 0), scores[:, major])
+        scores[:, minor] = np.where(bare, both - np.maximum(lean, 0), scores[:, minor])
+    return scores, chroma.sum(axis=1) > 0, bass
 
 
 def harmony_labels(piece: Piece, bounds: np.ndarray, key: str | None = None,
-                   key_changes: list[dict] | None = None) -> list[str]:
-    """One label per frame between ``bounds`` (ticks, ``SUBDIVIDE`` frames per beat), roots
-    spelled for ``key``; the key prior follows ``key_changes`` where given (see module doc)."""
-    scores, sounding = harmony_scores(piece, bounds, key, frame_keys(piece, bounds, key, key_changes))
+                   key_changes: list[dict] | None = None, beats: np.ndarray | None = None,
+                   downbeats: np.ndarray | None = None) -> list[str]:
+    """One label per frame between ``bounds`` (ticks, cut from the beat bounds ``beats`` by
+    :func:`subdivide`; None: ``SUBDIVIDE`` frames per beat), roots spelled for ``key``; the key
+    prior follows ``key_changes`` where given, and a change on one of the ``downbeats`` (ticks)
+    costs ``DOWNBEAT_CHANGE`` times ``CHANGE`` (see module doc)."""
+    keys = frame_keys(piece, bounds, key, key_changes)
+    scores, sounding, bass = harmony_scores(piece, bounds, key, keys, beats)
     evidence = np.concatenate([scores, np.full((len(scores), 1), MIN_FIT)], axis=1)  # last column: N
     evidence[~sounding, :-1] = -1.0  # silence: N (cosine fits lie in [0, 1], the bonuses are small)
     evidence[~sounding, -1] = 1.0
-    return _label_names(key)[viterbi(evidence, CHANGE)].tolist()
+    change = np.full(len(evidence), CHANGE)
+    if beats is not None:  # frames shorter than a half beat weigh less
+        at = np.clip(np.searchsorted(beats, bounds[:-1], side="right") - 1, 0, len(beats) - 2)
+        evidence *= (np.diff(bounds) * SUBDIVIDE / np.diff(beats)[at])[:, None]
+        change[~np.isin(bounds[:-1], beats)] *= OFF_BEAT_CHANGE
+    if downbeats is not None and len(downbeats):
+        change[np.isin(bounds[:-1], downbeats)] *= DOWNBEAT_CHANGE
+    return _label_names(key)[resolve_six_fours(viterbi(evidence, change), bass)].tolist()
+
+
+def resolve_six_fours(path: np.ndarray, bass: np.ndarray) -> np.ndarray:
+    """``path`` (template index per frame; ``len(_TEMPLATE_NAMES)`` is N) with every 6/4 that resolves
+    over its bass relabelled as the chord it delays: a run of a major or minor triad over its fifth
+    (``bass``: frames x 12 sounding ticks), followed by a run of the major triad or dominant seventh
+    on that bass over the same bass, takes the next run's label (the cadential 6/4 of any key, the
+    tonicised ones the key prior does not know)."""
+    starts = np.flatnonzero(np.append(True, path[1:] != path[:-1]))
+    if len(starts) < 2:
+        return path
+    path = path.copy()
+    ends = np.append(starts[1:], len(path))
+    run_bass = np.add.reduceat(bass, starts, axis=0).argmax(axis=1)
+    n = len(_QUALITY)
+    for r in range(len(starts) - 1):
+        here, after = path[starts[r]], path[starts[r + 1]]
+        if here >= n or after >= n or _QUALITY[here] not in ("", "m") or _QUALITY[after] not in ("", "7"):
+            continue
+        fifth = (_ROOTS[here] + 7) % 12
+        if _ROOTS[after] == fifth == run_bass[r] == run_bass[r + 1]:
+            path[starts[r]:ends[r]] = after
+    return path

@@ -8,28 +8,31 @@ the path); the cost of a change is in the same units. Used for local keys
 import numpy as np
 
 
-def viterbi(evidence: np.ndarray, switch: float) -> np.ndarray:
-    """State index per frame maximising summed evidence minus ``switch`` per change.
+def viterbi(evidence: np.ndarray, switch) -> np.ndarray:
+    """State index per frame maximising summed evidence minus ``switch`` per change (a number, or
+    one cost per frame: the cost of changing into that frame).
 
     With one cost for every change, the best way into a state is to stay in it or to come
     from the previous frame's best state: the forward pass keeps the scores, each frame's
     leader and threshold, and the backtrack decides stay-or-jump from them (O(frames x states))."""
     n, states = evidence.shape
+    switch = np.broadcast_to(np.asarray(switch, dtype=np.float64), (n,)).tolist()
     scores = np.empty((n, states))
     scores[0] = evidence[0]
-    leader = np.zeros(n, dtype=np.int64)
-    threshold = np.zeros(n)
+    leader = [0] * n
+    threshold = [0.0] * n
     for t in range(1, n):
-        prev = scores[t - 1]
-        leader[t] = best = prev.argmax()
-        threshold[t] = prev[best] - switch
-        np.maximum(prev, threshold[t], out=scores[t])
-        scores[t] += evidence[t]
+        prev, row = scores[t - 1], scores[t]
+        best = int(prev.argmax())
+        leader[t] = best
+        threshold[t] = level = float(prev[best]) - switch[t]
+        np.maximum(prev, level, out=row)
+        row += evidence[t]
     path = np.empty(n, dtype=np.int64)
     state = int(scores[-1].argmax())
     for t in range(n - 1, 0, -1):
         path[t] = state
         if scores[t - 1, state] < threshold[t]:
-            state = int(leader[t])
+            state = leader[t]
     path[0] = state
     return path
