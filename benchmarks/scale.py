@@ -38,6 +38,7 @@ PER_FOLDER = 1000
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
+    """Command-line flags (sizes in files)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpora", default="/work/shared/corpora", help="folder holding pop909/")
     parser.add_argument("--work", default="/tmp/scale", help="where the corpus and the outputs go")
@@ -73,6 +74,7 @@ def variant_bytes(data: bytes, semitones: int, ratio: float) -> bytes:
 
 
 def file_path(corpus: str, i: int) -> str:
+    """Where file ``i`` of the corpus goes (folders of :data:`PER_FOLDER`)."""
     return os.path.join(corpus, f"{i // PER_FOLDER:03d}", f"{i:06d}.mid")
 
 
@@ -88,7 +90,8 @@ def generate(corpora: str, corpus: str, n: int) -> int:
         path, start = pieces[i % len(pieces)]
         key = (path, start)
         if key not in cache:
-            cache.clear() if len(cache) > 2000 else None
+            if len(cache) > 2000:
+                cache.clear()
             cache[key] = excerpt_bytes(path, start)
         for semitones, ratio in VARIANTS[(i // len(pieces)) % len(VARIANTS):] + VARIANTS:
             try:
@@ -104,10 +107,9 @@ def generate(corpora: str, corpus: str, n: int) -> int:
 
 def build(corpus: str, n: int, out: str) -> dict:
     """One watched ``captune build`` of the first ``n`` files: the watch's figures and the manifest."""
-    folders = -(-n // PER_FOLDER)
     if n % PER_FOLDER:
         raise SystemExit("--sizes must be multiples of 1000")
-    inputs = [a for f in range(folders) for a in ("--input", os.path.join(corpus, f"{f:03d}"))]
+    inputs = [a for f in range(n // PER_FOLDER) for a in ("--input", os.path.join(corpus, f"{f:03d}"))]
     shutil.rmtree(out, ignore_errors=True)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     run = run_watched([sys.executable, "-m", "captune.pipelines.cli", "build", *inputs, "--output", out,

@@ -34,9 +34,9 @@ import hashlib
 import logging
 import multiprocessing
 import os
-import statistics
 import random
 import shlex
+import statistics
 import sys
 import tempfile
 import time
