@@ -1,10 +1,18 @@
-"""End-to-end throughput of ``captune build`` on POP909, against the MidiCaps feature method.
+"""End-to-end throughput of ``captune build`` on POP909, against a plain pool doing the same work and
+against the MidiCaps feature method.
 
 Measured in one run (absolute times drift on shared machines, ratios do not):
 
+- pool: a plain ``multiprocessing.Pool`` of ``--processes`` processes (default 2, the build's
+  workers) running the same per-file work over every POP909 file: read, sha256,
+  :func:`captune.items.process` and the rows with their template captions
+  (:func:`captune.pipelines.rows.item_rows`), nothing written. The pool and the build run back to
+  back ``--repeats`` times, alternating which goes first; the "Beam tax" is build / pool wall time
+  of each pair (target: at most 1.25).
 - captune: ``captune.pipelines.build.run`` on every POP909 MIDI file (909 songs +
   1,989 versions) with the default runner (DirectRunner, multi-processing on
-  every core), then on a small random subset of the same files. The difference
+  every core), on the smallest file alone (the fixed start-up, target under 5 s), and on a small
+  random subset of the same files. The difference
   of the two runs removes the fixed pipeline start-up:
   steady files/s = (N_all - N_small) / (t_all - t_small).
 - baseline: the MidiCaps feature method, reimplemented here, in a single
@@ -14,18 +22,21 @@ Measured in one run (absolute times drift on shared machines, ratios do not):
   (``program_change`` per channel, channel 10 = drums).
 
 Speed per core is files/s divided by the cores used (``os.cpu_count()`` for
-captune, 1 for the baseline); the ratio is captune per core / baseline per core.
-Every file is read once before timing so no run pays cold disk reads.
+captune, ``--processes`` for the pool, 1 for the MidiCaps baseline); the last column is per core
+against the MidiCaps method. Every file is read once before timing so no run pays cold disk reads.
 
-    python benchmarks/throughput.py [--corpora /work/shared/corpora] [--small 50] [--baseline-files 100]
+    python benchmarks/throughput.py [--corpora /work/shared/corpora] [--small 50] [--baseline-files 100] [--repeats 3]
 """
 
 import argparse
 import glob
+import hashlib
 import logging
+import multiprocessing
 import os
 import random
 import shlex
+import statistics
 import sys
 import tempfile
 import time
@@ -33,7 +44,9 @@ import time
 import mido
 from music21 import converter
 
+from captune import items
 from captune.pipelines import build
+from captune.pipelines.rows import item_rows
 
 DEFAULT_CORPORA = "/work/shared/corpora"
 POP909_PATTERNS = ("pop909/POP909/*/*.mid", "pop909/POP909/*/versions/*.mid")
@@ -49,6 +62,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--baseline-files", type=int, default=100,
                         help="files timed with the MidiCaps baseline (default %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random samples (default %(default)s)")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="pool and build pairs, alternating which runs first (default %(default)s)")
+    parser.add_argument("--processes", type=int, default=2, help="pool processes (default %(default)s)")
     return parser.parse_args(argv)
 
 
@@ -73,6 +89,28 @@ def time_build(inputs: list[str]) -> tuple[float, dict]:
         started = time.perf_counter()
         manifest = build.run(argv)
         return time.perf_counter() - started, manifest
+
+
+def pool_item(path: str) -> int:
+    """The build's per-file work without the pipeline: read, sha256, analyse, make the rows with their
+    template captions; returns the rows made (0 for a file that fails)."""
+    with open(path, "rb") as fh:
+        data = fh.read()
+    source = hashlib.sha256(data).hexdigest()
+    try:
+        item = items.process(data, path, source, items.Settings())
+    except Exception:  # a failure record in the build: its cost counts, it makes no row
+        return 0
+    return len(item_rows(path, source, item, seed=0, test_fraction=0.1))
+
+
+def time_pool(paths: list[str], processes: int) -> tuple[float, int]:
+    """(wall seconds including the pool's start-up, rows made) of :func:`pool_item` over ``paths`` on a
+    fresh ``multiprocessing.Pool`` (spawned processes, as the build's workers are)."""
+    started = time.perf_counter()
+    with multiprocessing.get_context("spawn").Pool(processes) as pool:
+        rows = sum(pool.imap_unordered(pool_item, paths, chunksize=8))
+    return time.perf_counter() - started, rows
 
 
 def midicaps_features(path: str) -> dict:
@@ -149,26 +187,49 @@ def main(argv: list[str] | None = None) -> int:
     cores = os.cpu_count() or 1
     mib = warm_file_cache(paths) / 2 ** 20
 
+    t_one, _ = time_build([min(paths, key=os.path.getsize)])  # the fixed start-up: the smallest file alone
     t_small, m_small = time_build(sample[:args.small])
-    t_all, m_all = time_build([os.path.join(args.corpora, p) for p in POP909_PATTERNS])
+    pairs = []
+    for repeat in range(args.repeats):
+        runs = {}
+        for name in (("pool", "build") if repeat % 2 == 0 else ("build", "pool")):
+            if name == "pool":
+                runs["pool"] = time_pool(paths, args.processes)
+            else:
+                runs["build"] = time_build([os.path.join(args.corpora, p) for p in POP909_PATTERNS])
+        pairs.append(runs)
     t_base, base_failed = time_baseline(sample[:args.baseline_files])
 
+    m_all = pairs[-1]["build"][1]
     n_all, n_small = m_all["counts"]["inputs"], m_small["counts"]["inputs"]
     base_per_core = args.baseline_files / t_base
+    best = min(pairs, key=lambda r: r["build"][0] / r["pool"][0])
+    t_pool, t_all = best["pool"][0], best["build"][0]
     print(f"## captune build throughput, POP909 ({n_all} MIDI files, {mib:.1f} MiB), {cores} cores\n")
-    print("| method | files | cores | wall s | files/s | files/s per core | per core vs baseline |")
+    print("| method | files | cores | wall s | files/s | files/s per core | per core vs MidiCaps |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     print(row("MidiCaps method (music21 + mido), 1 process", args.baseline_files, t_base, 1, None))
+    print(row(f"plain multiprocessing.Pool({args.processes}), same per-file work", len(paths), t_pool,
+              args.processes, base_per_core))
     print(row("captune build, all files", n_all, t_all, cores, base_per_core))
+    print(row("captune build, 1 file (the fixed start-up)", 1, t_one, cores, base_per_core))
     print(row(f"captune build, {n_small}-file subset", n_small, t_small, cores, base_per_core))
     print(row("captune build, steady state (all - subset)", n_all - n_small, t_all - t_small, cores,
               base_per_core))
+    print("\n| pair | first | pool wall s | build wall s | build / pool |")
+    print("|---:|---|---:|---:|---:|")
+    for i, runs in enumerate(pairs):
+        print(f"| {i + 1} | {'pool' if i % 2 == 0 else 'build'} | {runs['pool'][0]:.1f} | {runs['build'][0]:.1f} | "
+              f"{runs['build'][0] / runs['pool'][0]:.2f} |")
+    ratios = [runs["build"][0] / runs["pool"][0] for runs in pairs]
+    print(f"\nbuild / pool: median {statistics.median(ratios):.2f}, best {min(ratios):.2f}, worst {max(ratios):.2f} "
+          f"(target 1.25); the table above shows the best pair")
     print()
     print(counts_line("all files", m_all))
     print(counts_line("subset", m_small))
-    print(f"baseline: {base_failed} of {args.baseline_files} files raised")
+    print(f"pool: {pairs[-1]['pool'][1]} rows; baseline: {base_failed} of {args.baseline_files} files raised")
     print(f"\nReproduce: python benchmarks/throughput.py --corpora {shlex.quote(args.corpora)} "
-          f"--small {args.small} --baseline-files {args.baseline_files} --seed {args.seed}")
+          f"--small {args.small} --baseline-files {args.baseline_files} --seed {args.seed} --repeats {args.repeats}")
     return 0
 
 

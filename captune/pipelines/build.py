@@ -79,7 +79,7 @@ def group_sources(sources, o: argparse.Namespace):
             lambda kv, split_by: (kv[0], group_key(kv[0], kv[1]["source_uri"], split_by)), o.split_by)
     if o.dedup != "near":
         return group_of, group_of.pipeline | "NoNearDuplicates" >> beam.Create([])
-    members = ({"group": group_of, "meta": sources} | "JoinGroups" >> beam.CoGroupByKey()
+    members = ({"group": group_of, "meta": sources} | "JoinMembers" >> beam.CoGroupByKey()
                | "ByGroup" >> beam.Map(lambda kv: (kv[1]["group"][0], (kv[0], kv[1]["meta"][0])))
                | "GroupMembers" >> beam.GroupByKey())
     kept = members | "KeepOnePerGroup" >> beam.ParDo(KeepOnePerGroup()).with_outputs("near_duplicates", main="kept")
@@ -96,7 +96,11 @@ def group_sizes(group_of):
 
 
 class BuildDataset(beam.PTransform):
-    """patterns → (rows, failures, duplicates, shards written) PCollections."""
+    """patterns → (rows, failures, duplicates, shards written) PCollections.
+
+    Rows cross the steps between the analysis and the shard writer pickled, with their ids beside
+    (:func:`captune.pipelines.transforms.pack`); their group is joined to them by source id
+    (``JoinGroups``, a CoGroupByKey: no step holds every source's group)."""
 
     def __init__(self, opts: argparse.Namespace, state: dict, run: str, progress: str | None = None):
         """``state``: what the output folder holds (:func:`captune.pipelines.incremental.committed`),
@@ -109,7 +113,7 @@ class BuildDataset(beam.PTransform):
     def expand(self, patterns):
         o = self.opts
         matched = patterns | "Match" >> beam.ParDo(MatchInputs()).with_outputs(FAILURES, main="paths")
-        paths = matched.paths | "DistinctPaths" >> beam.Distinct() | "Spread" >> beam.Reshuffle()
+        paths = matched.paths | "DistinctPaths" >> beam.Distinct()  # a shuffle: also spreads the paths
         read = paths | "ReadAndHash" >> beam.ParDo(ReadAndHash(int(o.max_file_mb * 2 ** 20))).with_outputs(
             FAILURES, main="items")
         st = self.state
@@ -126,14 +130,14 @@ class BuildDataset(beam.PTransform):
         parts = (analyzed.parts | "SpreadParts" >> beam.Reshuffle()
                  | "AnalyzePart" >> beam.ParDo(AnalyzePart(**analysis)).with_outputs(FAILURES, main="rows"))
         group_of, near = group_sources(analyzed.sources, o)
-        rows = ((analyzed.rows, parts.rows) | "AllRows" >> beam.Flatten()) | "SetGroup" >> beam.ParDo(
-            SetGroup(o.test_fraction), beam.pvalue.AsDict(group_of),
-            beam.pvalue.AsDict(near | "DroppedIds" >> beam.Map(lambda r: (r["source_id"], True))))
+        joined = {"rows": (analyzed.rows, parts.rows) | "AllRows" >> beam.Flatten(), "group": group_of,
+                  "dropped": near | "DroppedIds" >> beam.Map(lambda r: (r["source_id"], True))}
+        rows = joined | "JoinGroups" >> beam.CoGroupByKey() | "SetGroup" >> beam.ParDo(SetGroup(o.test_fraction))
         if o.captioner == "llm":
             rows = (rows
                     | "BatchForLLM" >> beam.BatchElements(min_batch_size=1, max_batch_size=max(1, o.llm_batch_size))
                     | "LLMCaption" >> beam.ParDo(LLMCaption(llm_settings(o))))
-        split_sizes = rows | "SplitOf" >> beam.Map(lambda r: r["split"]) | "CountSplits" >> beam.combiners.Count.PerElement()
+        split_sizes = rows | "SplitOf" >> beam.Map(lambda r: r[2]) | "CountSplits" >> beam.combiners.Count.PerElement()
         shards = (rows
                   | "AssignShard" >> beam.ParDo(AssignShard(o.rows_per_shard), beam.pvalue.AsDict(split_sizes))
                   | "GroupShards" >> beam.GroupByKey()
@@ -143,7 +147,7 @@ class BuildDataset(beam.PTransform):
                     | "AllFailures" >> beam.Flatten())
         inputs = paths | "CountInputs" >> beam.combiners.Count.Globally()
         duplicates = (kept.duplicates, new.duplicates) | "AllDuplicates" >> beam.Flatten()
-        groups = (rows | "GroupIds" >> beam.Map(lambda r: r["group_id"]) | "DistinctGroups" >> beam.Distinct()
+        groups = (rows | "GroupIds" >> beam.Map(lambda r: r[1]) | "DistinctGroups" >> beam.Distinct()
                   | "CountGroups" >> beam.combiners.Count.Globally())  # the groups rows went to (a book's tunes: one each)
         return {"failures": failures, "duplicates": duplicates, "shards": shards.written, "paths": inputs,
                 "near_duplicates": near, "groups": groups, "group_sizes": group_sizes(group_of),

@@ -34,8 +34,9 @@ default).
    on one worker and joined by union-find (:func:`components`). This scales
    because edges are few: one per verified near-duplicate pair, a few per item at
    most (POP909's 2,898 files give about 2,300); a million edges are tens of MB
-   and a second of union-find. The result (only items that have a near-duplicate)
-   is a side input of ``AssignGroup``.
+   and a second of union-find. The result (a group id per item that has a
+   near-duplicate) is joined to the items by source id (``JoinComponents``, a
+   CoGroupByKey), not broadcast to every worker.
 
 Counters (namespace ``captune``): ``identical_signature_items``,
 ``lsh_candidate_pairs``, ``near_duplicate_edges`` (from LSH), ``oversized_buckets``,
@@ -167,6 +168,15 @@ class _VerifyPairs(beam.DoFn):
                 yield other, source
 
 
+def _assign_group(joined):
+    """(source_id, {'item': [None, …], 'group': [group_id] or []}) → (source_id, group_id) per item; an
+    item in no component is a group of its own."""
+    source, sides = joined
+    group = next(iter(sides["group"]), source)
+    for _ in sides["item"]:
+        yield source, group
+
+
 class GroupNearDuplicates(beam.PTransform):
     """(source_id, signature) → (source_id, group_id); see the module doc."""
 
@@ -194,9 +204,10 @@ class GroupNearDuplicates(beam.PTransform):
         groups = ((near, copies)
                   | "AllEdges" >> beam.Flatten()
                   | "CollectEdges" >> beam.combiners.ToList()
-                  | "Components" >> beam.Map(lambda pairs: components((), pairs)))
-        return items | "AssignGroup" >> beam.Map(lambda item, g: (item[0], g.get(item[0], item[0])),
-                                                 beam.pvalue.AsSingleton(groups))
+                  | "Components" >> beam.FlatMap(lambda pairs: sorted(components((), pairs).items())))
+        return ({"item": items | "ItemIds" >> beam.Map(lambda item: (item[0], None)), "group": groups}
+                | "JoinComponents" >> beam.CoGroupByKey()
+                | "AssignGroup" >> beam.FlatMap(_assign_group))
 
 
 @functools.lru_cache(maxsize=64)

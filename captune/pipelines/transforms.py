@@ -6,11 +6,12 @@ Every DoFn catches per element and sends a failure record
 
 import glob
 import hashlib
-import io
 import json
 import logging
 import os
+import pickle
 import re
+import tempfile
 from collections import Counter
 
 import apache_beam as beam
@@ -27,18 +28,38 @@ from captune.pipelines.options import caption_examples
 from captune.pipelines.isolation import Isolated, ItemTimeout, ItemTooLarge, WorkerCrashed
 from captune.pipelines.grouping import forced_group, keep_one
 from captune.pipelines.rows import item_rows, source_id, split_of
-from captune.schemas import to_table
+from captune.schemas import SCHEMA, to_table
 from captune.schemas.expectations import SUITE_NAME, validate_table
 
 FAILURES = "failures"
 MEDIA_FROM = "_media_from"  # {uri, sha256} of a row's media bytes left out of the shuffles (see WriteShard)
 STAGE_BYTES = 64 * 1024  # generated media over this size (audio clips, renderings) is staged as a file
 NAMESPACE = "captune"
+ROW_GROUP_ROWS = 100  # rows per Parquet row group: the shard writer holds at most this many rows' media
+CHECK_ROWS = 2000  # rows validated at once by the shard writer (their facts only, media read after): a default shard
 
 
 def failure(uri: str, stage: str, reason: str, detail: str, source: str | None = None) -> dict:
     """A failure record."""
     return {"source_uri": uri, "source_id": source, "stage": stage, "reason": reason, "detail": detail}
+
+
+def pack(row: dict) -> tuple:
+    """A row as the analysis emits it: ``(source_id, (id, group_id, pickled row))``. The steps between the
+    analysis and the shard writer read the ids only, so the row's facts are pickled once and unpickled
+    once (by :class:`WriteShard`), not encoded and decoded by the runner at every step."""
+    return row["source_id"], (row["id"], row["group_id"], pickle.dumps(row, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def unpack(grouped: tuple) -> dict:
+    """The row of a :class:`SetGroup` output ``(id, group_id, split, pickled row)``, with that group and split."""
+    _, group, split, blob = grouped
+    return {**pickle.loads(blob), "group_id": group, "split": split}
+
+
+def repack(row: dict) -> tuple:
+    """A row as :class:`SetGroup` emits it (the inverse of :func:`unpack`)."""
+    return row["id"], row["group_id"], row["split"], pickle.dumps(row, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def safe_uri(path: str) -> str:
@@ -247,10 +268,11 @@ class _Isolated(beam.DoFn):
         self.failed.inc()
         return None, record
 
-    def make_rows(self, path: str, source: str, item: dict, data: bytes | None = None) -> list[dict]:
-        """The rows of a processed file or clip, their media bytes left out of the shuffles: a row whose
-        media is the source file (``data``) points at ``source_uri``, generated media over
-        :data:`STAGE_BYTES` is written to the staging folder; :func:`with_media` puts the bytes back."""
+    def make_rows(self, path: str, source: str, item: dict, data: bytes | None = None) -> list[tuple]:
+        """The rows of a processed file or clip (:func:`pack`), their media bytes left out of the
+        shuffles: a row whose media is the source file (``data``) points at ``source_uri``, generated
+        media over :data:`STAGE_BYTES` is written to the staging folder; :func:`with_media` puts the
+        bytes back."""
         rows = item_rows(path, source, item, seed=self.settings.seed, test_fraction=self.test_fraction,
                          musicbench_captions=self.musicbench_captions)
         for row in rows:
@@ -266,7 +288,7 @@ class _Isolated(beam.DoFn):
                 continue
             row["media"] = {**row["media"], "bytes": None}
         self.rows.inc(len(rows))
-        return rows
+        return [pack(row) for row in rows]
 
 
 class AnalyzeAndCaption(_Isolated):
@@ -337,25 +359,30 @@ class KeepOnePerGroup(beam.DoFn):
 
 
 class SetGroup(beam.DoFn):
-    """row → the row with its source's ``group_id`` and the ``split`` drawn from it; a source in a group
-    of its own keeps the group its rows were made with (its own id; a tune of a book, the tune's own:
+    """(source_id, {rows: [(id, group_id, pickled row), …], group: [group_id] or [], dropped: [True] or []})
+    (a CoGroupByKey of the packed rows, the source's group and ``--dedup near``'s drops) → ``(id, group_id,
+    split, pickled row)`` per row, the split drawn from the group; a source in a group of its own keeps
+    the group its rows were made with (its own id; a tune of a book, the tune's own:
     :func:`captune.pipelines.rows.tune_group`). Rows of sources dropped as near-duplicates are not
-    emitted (their files are listed once, by :class:`KeepOnePerGroup`)."""
+    emitted (their files are listed once, by :class:`KeepOnePerGroup`). Holds one source's packed rows."""
 
     def __init__(self, test_fraction: float):
         self.test_fraction = test_fraction
         self.seen = Metrics.counter(NAMESPACE, "rows_grouped")
         self.dropped = Metrics.counter(NAMESPACE, "rows_near_duplicate")
 
-    def process(self, row, group_of, dropped):
-        self.seen.inc()
-        if row["source_id"] in dropped:
-            self.dropped.inc()
+    def process(self, joined):
+        source, sides = joined
+        rows = list(sides["rows"])
+        self.seen.inc(len(rows))
+        if any(sides["dropped"]):
+            self.dropped.inc(len(rows))
             return
-        group = group_of.get(row["source_id"], row["source_id"])
-        if group == row["source_id"]:
-            group = row["group_id"]
-        yield {**row, "group_id": group, "split": split_of(group, self.test_fraction)}
+        found = list(sides["group"])
+        group = found[0] if found else source
+        for rid, made_with, blob in rows:
+            row_group = made_with if group == source else group
+            yield rid, row_group, split_of(row_group, self.test_fraction), blob
 
 
 class BeamFiles:
@@ -425,7 +452,7 @@ def make_captioner(settings: dict):
 
 
 class LLMCaption(beam.DoFn):
-    """[row, …] (a batch) → the same rows, each with an LLM caption that passed the fact check or its
+    """[row, …] (a batch of :class:`SetGroup` outputs) → the same rows (packed again), each with an LLM caption that passed the fact check or its
     template caption, and ``caption_source`` / ``caption_check`` set. The model or client is made once
     per worker (``setup``); whatever goes wrong, every row comes out."""
 
@@ -437,7 +464,7 @@ class LLMCaption(beam.DoFn):
         self._captioner = make_captioner(self.settings)
 
     def process(self, batch):
-        rows = [dict(r) for r in batch]
+        rows = [unpack(r) for r in batch]
         try:
             outcomes = self._captioner.caption_many(rows, [r["caption"] for r in rows])
         except Exception as exc:  # never lose a row to the LLM step
@@ -449,13 +476,16 @@ class LLMCaption(beam.DoFn):
         for row, outcome in zip(rows, outcomes):
             row.update(outcome)
             self.counters[outcome["caption_check"]["status"]].inc()
-            yield row
+            yield repack(row)
+
+
+CAPTION_STATUSES = ("accepted", "retried", "fallback", "template")
 
 
 def caption_counts(table) -> dict:
     """``{accepted, retried, fallback, template}`` counts of a shard's ``caption_check`` statuses."""
     counts = Counter(s for s in table.column("caption_check").combine_chunks().field("status").to_pylist())
-    return {k: counts.get(k, 0) for k in ("accepted", "retried", "fallback", "template")}
+    return {k: counts.get(k, 0) for k in CAPTION_STATUSES}
 
 
 def llm_errors(table, limit: int = 5) -> list[str]:
@@ -474,15 +504,16 @@ def shard_name(split: str, index: int, count: int) -> str:
 
 
 class AssignShard(beam.DoFn):
-    """row → ((split, shard index, shard count), row); shards are drawn from the
-    row id so the same rows land in the same files every run."""
+    """(id, group_id, split, pickled row) → ((split, shard index, shard count), the same); shards are
+    drawn from the row id so the same rows land in the same files every run."""
 
     def __init__(self, rows_per_shard: int):
         self.rows_per_shard = rows_per_shard
 
-    def process(self, row, split_sizes):
-        count = max(1, -(-split_sizes[row["split"]] // self.rows_per_shard))
-        yield (row["split"], int(row["id"][:15], 16) % count, count), row
+    def process(self, grouped, split_sizes):
+        rid, _, split, _ = grouped
+        count = max(1, -(-split_sizes[split] // self.rows_per_shard))
+        yield (split, int(rid[:15], 16) % count, count), grouped
 
 
 def validate_rows(rows: list[dict]):
@@ -543,11 +574,43 @@ def with_media(rows):
     return out, bad
 
 
+class HashingSink:
+    """A write-only file object for :class:`pyarrow.parquet.ParquetWriter` that passes the bytes on to
+    ``fh`` and keeps their sha256 and count, so a shard is never held whole nor read back."""
+
+    closed = False
+
+    def __init__(self, fh):
+        self.fh, self.sha256, self.size = fh, hashlib.sha256(), 0
+
+    def write(self, data) -> int:
+        self.sha256.update(data)
+        self.size += len(data)
+        self.fh.write(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.size
+
+    def flush(self) -> None:
+        self.fh.flush()
+
+    def close(self) -> None:
+        self.closed = True  # the stream is FileSystems', closed by its own context
+
+
 class WriteShard(beam.DoFn):
-    """((split, index, count), rows) → a Parquet file of the rows sorted by id that fit the schema and
-    pass the expectations (:mod:`captune.schemas.expectations`), rows whose media was left out of the
-    shuffles given its bytes again (:func:`with_media`); yields its name,
-    row count, sha256, size in bytes and validation summary, and a failure record per rejected row."""
+    """((split, index, count), [(id, group_id, split, pickled row), …]) → a Parquet file of the rows sorted
+    by id that fit the schema and pass the expectations (:mod:`captune.schemas.expectations`); yields
+    its name, row count, sha256, size in bytes and validation summary, and a failure record per
+    rejected row.
+
+    Memory is bounded by :data:`CHECK_ROWS` rows without their media and :data:`ROW_GROUP_ROWS` rows
+    with it, not by the shard: the rows are spooled to a local temporary file as they arrive (only
+    their ids and offsets stay in memory), read back in id order :data:`CHECK_ROWS` at a time and
+    validated, then the accepted rows whose media was left out of the shuffles get it back one row at a
+    time (:func:`with_media`) and are streamed into Parquet row groups of :data:`ROW_GROUP_ROWS` rows.
+    The bytes are those of one ``pyarrow.parquet.write_table(rows, row_group_size=ROW_GROUP_ROWS)``."""
 
     def __init__(self, out: str, folder: str, root: str | None = None):
         """``folder``: where the shards go, relative to the output folder ``out`` (``runs/…/data``);
@@ -556,28 +619,91 @@ class WriteShard(beam.DoFn):
         self.seen = Metrics.counter(NAMESPACE, "rows_to_shards")
 
     def process(self, element):
-        (split, index, count), rows = element
-        rows = list(rows)
-        self.seen.inc(len(rows))
-        rows, missing = with_media(rows)
-        rows = [dict(r, source_uri=relative_uri(r["source_uri"], self.root)) for r in rows]
-        missing = [dict(m, source_uri=relative_uri(m["source_uri"], self.root)) for m in missing]
-        for record in missing:
-            yield beam.pvalue.TaggedOutput(FAILURES, record)
-        table, invalid = validate_rows(sorted(rows, key=lambda r: r["id"]))
-        table, rejected, validation = check_expectations(table)
-        invalid += rejected
-        for record in invalid:
-            yield beam.pvalue.TaggedOutput(FAILURES, record)
+        (split, index, count), grouped = element
         name = shard_name(split, index, count)
-        buffer = io.BytesIO()
-        pq.write_table(table, buffer, compression="zstd", row_group_size=100)
-        data = buffer.getvalue()
-        with FileSystems.create(FileSystems.join(self.out, self.folder, name)) as fh:
-            fh.write(data)
-        yield {"file": f"{self.folder}/{name}", "split": split, "rows": table.num_rows, "captions": caption_counts(table),
-               "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data), "validation": validation,
-               "llm_errors": llm_errors(table), "source_ids": sorted(set(table.column("source_id").to_pylist()))}
+        with tempfile.TemporaryFile(prefix="captune-shard-") as spool:
+            entries = _spool(grouped, spool)
+            self.seen.inc(len(entries))
+            with FileSystems.create(FileSystems.join(self.out, self.folder, name)) as fh:
+                sink = HashingSink(fh)
+                with pq.ParquetWriter(sink, SCHEMA, compression="zstd") as writer:
+                    stats = yield from self._write(entries, spool, writer)
+        yield {"file": f"{self.folder}/{name}", "split": split, **stats, "sha256": sink.sha256.hexdigest(),
+               "bytes": sink.size}
+
+    def _write(self, entries: list, spool, writer):
+        """Validate and write the spooled rows (see the class doc); yields the failure records and returns
+        ``{rows, captions, validation, llm_errors, source_ids}``."""
+        validation = {"suite": SUITE_NAME, "rows": 0, "rejected": 0, "failed": Counter()}
+        captions, errors, sources, written = Counter(), set(), set(), 0
+        pending = []  # accepted rows with their media, not yet a whole row group
+        for start in range(0, len(entries), CHECK_ROWS):
+            rows = [self._load(spool, entry) for entry in entries[start:start + CHECK_ROWS]]
+            origins = {r["id"]: r[MEDIA_FROM] for r in rows if MEDIA_FROM in r}
+            table, invalid = validate_rows(rows)
+            del rows
+            table, rejected, summary = check_expectations(table)
+            yield from (beam.pvalue.TaggedOutput(FAILURES, r) for r in invalid + rejected)
+            validation["rows"] += summary["rows"]
+            validation["rejected"] += summary["rejected"]
+            validation["failed"].update(summary["failed"])
+            for at in range(0, table.num_rows, ROW_GROUP_ROWS):
+                group, missing = _with_media_column(table.slice(at, ROW_GROUP_ROWS), origins)
+                yield from (beam.pvalue.TaggedOutput(FAILURES, r) for r in missing)
+                captions.update(caption_counts(group))
+                errors.update(llm_errors(group))
+                sources.update(group.column("source_id").to_pylist())
+                pending.append(group)
+                ready = pa.concat_tables(pending)
+                while ready.num_rows >= ROW_GROUP_ROWS:
+                    writer.write_table(ready.slice(0, ROW_GROUP_ROWS), row_group_size=ROW_GROUP_ROWS)
+                    written += ROW_GROUP_ROWS
+                    ready = ready.slice(ROW_GROUP_ROWS)
+                pending = [ready]
+        rest = pa.concat_tables(pending) if pending else SCHEMA.empty_table()
+        if rest.num_rows or not written:  # an empty shard is one empty row group, as write_table makes it
+            writer.write_table(rest, row_group_size=ROW_GROUP_ROWS)
+            written += rest.num_rows
+        validation["failed"] = dict(sorted(validation["failed"].items()))
+        return {"rows": written, "captions": {k: captions.get(k, 0) for k in CAPTION_STATUSES},
+                "validation": validation, "llm_errors": sorted(errors)[:5], "source_ids": sorted(sources)}
+
+    def _load(self, spool, entry) -> dict:
+        """One spooled row, with its group, split and ``source_uri`` relative to the root."""
+        rid, offset, size, group, split = entry
+        spool.seek(offset)
+        row = pickle.loads(spool.read(size))
+        return {**row, "group_id": group, "split": split, "source_uri": relative_uri(row["source_uri"], self.root)}
+
+
+def _spool(grouped, spool) -> list[tuple]:
+    """Write each pickled row to ``spool`` as it comes; ``[(id, offset, size, group_id, split)]`` sorted by id."""
+    entries = []
+    for rid, group, split, blob in grouped:
+        entries.append((rid, spool.tell(), len(blob), group, split))
+        spool.write(blob)
+    return sorted(entries)
+
+
+def _with_media_column(table, origins: dict):
+    """(``table`` with the media of its rows named in ``origins`` (id → :data:`MEDIA_FROM`) read back one
+    row at a time, those whose media cannot be read back left out, their failure records)."""
+    ids = table.column("id").to_pylist()
+    if not any(rid in origins for rid in ids):
+        return table, []
+    media, keep, missing = table.column("media").to_pylist(), [], []
+    uris, sources = table.column("source_uri").to_pylist(), table.column("source_id").to_pylist()
+    for i, rid in enumerate(ids):
+        found = [{}]
+        if rid in origins:
+            found, bad = with_media([{"source_uri": uris[i], "source_id": sources[i], "media": media[i],
+                                      MEDIA_FROM: origins[rid]}])
+            missing += bad
+            media[i] = found[0]["media"] if found else media[i]
+        keep.append(bool(found))
+    column = table.schema.get_field_index("media")
+    table = table.set_column(column, table.schema.field(column), pa.array(media, type=table.schema.field(column).type))
+    return table.filter(pa.array(keep)), missing
 
 
 def write_jsonl(path: str, records: list[dict], sort_key) -> None:

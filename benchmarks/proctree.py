@@ -1,0 +1,89 @@
+"""Peak memory and CPU time of a build's process tree, by role, sampled with psutil.
+
+A ``captune build`` on the DirectRunner is a tree: the driver (the runner: it schedules the stages and
+holds the data between them), the SDK worker processes (``--direct_num_workers``), and under each worker
+the isolated analysis child (:mod:`captune.pipelines.isolation`). :class:`TreeWatch` samples the tree
+every ``every_s`` seconds and keeps, per process, its role, its peak resident set (bytes) and its last
+CPU time (user + system, seconds; a process that ends between samples loses its last interval).
+"""
+
+import threading
+import time
+
+import psutil
+
+ROLES = (("captune.pipelines.isolation", "analysis child"), ("sdk_worker", "SDK worker"),
+         ("multiprocessing", "pool worker"))
+
+
+def role_of(process: psutil.Process, root: int) -> str:
+    """``driver`` for the root, else the first :data:`ROLES` name found in the command line, else ``other``."""
+    if process.pid == root:
+        return "driver"
+    try:
+        line = " ".join(process.cmdline())
+    except psutil.Error:
+        return "other"
+    return next((name for needle, name in ROLES if needle in line), "other")
+
+
+class TreeWatch:
+    """``with TreeWatch(pid) as w: ...`` then ``w.summary()``: ``{role: {processes, peak_rss_max, cpu_s}}``."""
+
+    def __init__(self, pid: int, every_s: float = 0.2):
+        self.root, self.every_s = pid, every_s
+        self.seen: dict[int, dict] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self) -> None:
+        try:
+            root = psutil.Process(self.root)
+            tree = [root] + root.children(recursive=True)
+        except psutil.Error:
+            return
+        for p in tree:
+            try:
+                with p.oneshot():
+                    rss, cpu = p.memory_info().rss, p.cpu_times()
+            except psutil.Error:
+                continue
+            entry = self.seen.setdefault(p.pid, {"role": role_of(p, self.root), "peak_rss": 0, "cpu_s": 0.0})
+            entry["peak_rss"] = max(entry["peak_rss"], rss)
+            entry["cpu_s"] = cpu.user + cpu.system
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._sample()
+            self._stop.wait(self.every_s)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._sample()
+        self._stop.set()
+        self._thread.join()
+
+    def summary(self) -> dict:
+        """Per role: how many processes, the largest peak RSS of one of them (bytes), their CPU seconds."""
+        out = {}
+        for entry in self.seen.values():
+            r = out.setdefault(entry["role"], {"processes": 0, "peak_rss_max": 0, "cpu_s": 0.0})
+            r["processes"] += 1
+            r["peak_rss_max"] = max(r["peak_rss_max"], entry["peak_rss"])
+            r["cpu_s"] += entry["cpu_s"]
+        return out
+
+
+def run_watched(argv: list[str], every_s: float = 0.2, env: dict | None = None) -> dict:
+    """Run ``argv`` as a child process under a :class:`TreeWatch`: ``{rc, wall_s, roles}``."""
+    import subprocess
+
+    started = time.perf_counter()
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    with TreeWatch(proc.pid, every_s) as watch:
+        _, err = proc.communicate()
+    return {"rc": proc.returncode, "wall_s": time.perf_counter() - started, "roles": watch.summary(),
+            "stderr": err.decode(errors="replace")}
