@@ -268,3 +268,9 @@ def test_dissonance_is_the_share_of_diminished_and_augmented_chord_time():
               {"start_s": 4.0, "end_s": 6.0, "label": "N"}]
     assert emotion.features({"chords": chords})["dissonance"] == pytest.approx(0.25)
     assert emotion.features({"chords": []})["dissonance"] is None
+
+
+def test_changing_a_models_dict_leaves_the_model_as_it_was():
+    spec = emotion.DEFAULT_MODEL.to_dict()
+    spec["valence"]["weights"]["mode"] = 99.0
+    assert emotion.DEFAULT_MODEL.to_dict()["valence"]["weights"]["mode"] != 99.0

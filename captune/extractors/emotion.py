@@ -136,6 +136,7 @@ as JSON (:meth:`LinearEmotionModel.to_json`), never as a pickle.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from functools import lru_cache
@@ -262,9 +263,10 @@ class LinearEmotionModel:
         return self._apply(zv, self.valence["link"]), self._apply(za, self.arousal["link"])
 
     def to_dict(self) -> dict:
-        return {"format": FORMAT, "version": 1, "name": self.name, "features": list(FEATURES),
-                "centre": self.centre, "scale": self.scale, "valence": self.valence, "arousal": self.arousal,
-                "info": self.info}
+        """The model as plain data (a copy: changing it leaves the model as it was)."""
+        return copy.deepcopy({"format": FORMAT, "version": 1, "name": self.name, "features": list(FEATURES),
+                              "centre": self.centre, "scale": self.scale, "valence": self.valence,
+                              "arousal": self.arousal, "info": self.info})
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
