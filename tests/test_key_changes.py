@@ -17,7 +17,7 @@ from captune.extractors.midi import extract, from_midi_bytes
 from captune.extractors.midi.key import key
 from captune.extractors.midi.key_changes import key_changes
 from captune.extractors.midi.viterbi import viterbi
-from test_key import A_PART, EXPOSITION, RECAPITULATION, SECOND_GROUP, sections
+from test_key import EXPOSITION, RECAPITULATION, SECOND_GROUP, sections
 
 BAR_S = 2.0
 

@@ -149,7 +149,6 @@ def _chroma(piece: Piece, bounds: np.ndarray, mask: np.ndarray, part: np.ndarray
 
 def bar_similarity(piece: Piece, bounds: np.ndarray, melody: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(bars x bars similarity in [0, 1], melodic bar mask): module doc, steps 1-2."""
-    n = len(bounds) - 1
     accompaniment, tune_chroma = _chroma(piece, bounds, ~piece.is_drum, melody)
     sounding = tune_chroma.sum(axis=1)
     melodic = sounding >= MELODIC_SHARE * np.diff(bounds)
