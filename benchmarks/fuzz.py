@@ -42,7 +42,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 
-from fixtures import make_midi, melody, progression_piece  # noqa: E402
+from fixtures import committed_files, make_midi, melody, progression_piece  # noqa: E402
 
 
 def base_midis() -> list[bytes]:
@@ -185,13 +185,6 @@ def run_build(src: str, out: str, workers: int) -> dict:
             "stderr": stderr}
 
 
-def committed_bytes(out: str) -> dict:
-    with open(os.path.join(out, "manifest.json")) as fh:
-        manifest = json.load(fh)
-    files = [s["file"] for s in manifest["shards"]] + sorted(manifest["lists"].values())
-    return {f: hashlib.sha256(open(os.path.join(out, f), "rb").read()).hexdigest() for f in files}, manifest
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=16)
@@ -223,7 +216,9 @@ def main(argv=None) -> int:
             print(f"{name}: rc {run['rc']}\n{run['stderr'][-3000:]}")
             results[name] = None
             continue
-        digest, manifest = committed_bytes(os.path.join(work, name))
+        with open(os.path.join(work, name, "manifest.json")) as fh:
+            manifest = json.load(fh)
+        digest = {f: hashlib.sha256(data).hexdigest() for f, data in committed_files(os.path.join(work, name)).items()}
         c = manifest["counts"]
         holds = c["inputs"] == c["sources"] + c["file_failures"] + c["duplicates"] + c["near_duplicates"]
         results[name] = (digest, c)

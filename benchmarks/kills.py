@@ -12,7 +12,6 @@ the same bytes (shards and lists) as the reference build.
 """
 
 import argparse
-import json
 import os
 import random
 import signal
@@ -25,7 +24,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 
-from fixtures import make_midi, melody  # noqa: E402
+from fixtures import committed_files, make_midi, melody  # noqa: E402
 
 from captune.schemas import NoCommittedDataset, load  # noqa: E402
 
@@ -34,14 +33,6 @@ def cli(args: list[str]) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "captune.pipelines.cli", "build", *args],
                             env={**os.environ, "PYTHONPATH": ROOT}, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
-
-
-def committed(out: str) -> dict:
-    """Shard and list bytes by their path inside the run folder."""
-    with open(os.path.join(out, "manifest.json")) as fh:
-        manifest = json.load(fh)
-    files = [s["file"] for s in manifest["shards"]] + list(manifest["lists"].values())
-    return {f.split("/", 2)[2]: open(os.path.join(out, f), "rb").read() for f in files}
 
 
 def main(argv=None) -> int:
@@ -64,7 +55,7 @@ def main(argv=None) -> int:
     _, err = proc.communicate()
     window = time.time() - started
     assert proc.returncode == 0, err
-    expected = committed(ref)
+    expected = committed_files(ref)
     out = os.path.join(work, "out")
     small = cli([os.path.join(src, "m000.mid"), "--output", out, *beam])
     small.communicate()
@@ -83,7 +74,7 @@ def main(argv=None) -> int:
             table = None
         if table is not None and table.equals(previous):
             outcome = "previous"
-        elif table is not None and committed(out) == expected:
+        elif table is not None and committed_files(out) == expected:
             outcome = "new"  # committed before the kill: put the small dataset back, so the next kill
             small = cli([os.path.join(src, "m000.mid"), "--output", out, *beam])  # is told apart again
             small.communicate()
@@ -94,7 +85,7 @@ def main(argv=None) -> int:
         print(f"kill {k + 1:2d} after {delay:5.1f} s: {outcome}", flush=True)
     proc = cli([src, "--output", out, *beam])
     _, err = proc.communicate()
-    same = proc.returncode == 0 and committed(out) == expected
+    same = proc.returncode == 0 and committed_files(out) == expected
     print(f"kills: {args.kills} (seed {args.seed}, window {window:.0f} s, {args.files} files): previous dataset "
           f"intact {outcomes['previous']}, new dataset committed {outcomes['new']}, broken {outcomes['broken']}; "
           f"rerun gives the reference bytes: {same}")

@@ -14,6 +14,7 @@ import os
 import struct
 import time
 import wave
+from pathlib import Path
 
 import mido
 import numpy as np
@@ -452,6 +453,15 @@ def shard_files(out) -> list:
     """Paths of the shards the committed manifest of ``out`` lists, sorted."""
     manifest = json.loads((out / "manifest.json").read_text())
     return sorted(out / s["file"] for s in manifest["shards"])
+
+
+def committed_files(out) -> dict[str, bytes]:
+    """The bytes of the committed shards and lists of ``out``, by path inside the run folder (the run
+    folder's name counts the builds the folder has seen, so two folders built alike differ only there)."""
+    out = Path(out)
+    manifest = json.loads((out / "manifest.json").read_text())
+    files = [s["file"] for s in manifest["shards"]] + list(manifest["lists"].values())
+    return {f.split("/", 2)[2]: (out / f).read_bytes() for f in files}
 
 
 def read_rows(out) -> list[dict]:

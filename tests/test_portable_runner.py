@@ -16,7 +16,7 @@ import sys
 import time
 
 import pytest
-from fixtures import IN_MEMORY, make_midi, melody
+from fixtures import IN_MEMORY, committed_files, make_midi, melody
 
 from captune.pipelines import build, commit
 
@@ -78,12 +78,6 @@ def _portable(port):
             "--environment_config", f"localhost:{port}"]
 
 
-def _run_files(out) -> dict:
-    """{path inside the run folder: bytes} of the committed shards and failure lists."""
-    manifest = json.loads((out / "manifest.json").read_text())
-    files = [s["file"] for s in manifest["shards"]] + list(manifest["lists"].values())
-    return {f.split("/", 2)[2]: (out / f).read_bytes() for f in files}
-
 
 @pytest.fixture(scope="module")
 def direct(corpus, tmp_path_factory):
@@ -95,11 +89,11 @@ def direct(corpus, tmp_path_factory):
 def test_a_build_on_the_portable_runner_writes_the_direct_runners_bytes(corpus, direct, worker_pool, tmp_path):
     out = tmp_path / "portable"
     manifest = build.run([*_args(corpus, out), *_portable(worker_pool)])
-    expected = _run_files(direct[0])
+    expected = committed_files(direct[0])
     assert {name.split("/")[0] for name in expected} == {"data", "failures"}
     assert any(name.startswith("data/test-") for name in expected) and any(name.startswith("data/train-")
                                                                            for name in expected)
-    assert _run_files(out) == expected
+    assert committed_files(out) == expected
     counts = manifest["counts"]
     assert (counts["inputs"], counts["sources"], counts["duplicates"], counts["failures"]) == (8, 6, 1, 1)
     assert manifest["counts"] == direct[1]["counts"]
@@ -119,7 +113,7 @@ def test_a_flex_launch_returns_at_once_and_the_workers_commit_the_build(corpus, 
     result = flex.main(template + [f"{flag}={value}" for flag, value in zip(*[iter(_portable(worker_pool))] * 2)])
     assert (out / commit.LOCK).exists() and not (out / "manifest.json").exists()  # the job has only started
     assert result.wait_until_finish() == "DONE"
-    assert _run_files(out) == _run_files(direct[0])
+    assert committed_files(out) == committed_files(direct[0])
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["row_check"] == f"skipped: {build.IN_PIPELINE}"
     assert manifest["counts"] == direct[1]["counts"] and manifest["timings"]["wall_s"] > 0

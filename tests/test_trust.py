@@ -16,7 +16,7 @@ import wave
 
 import numpy as np
 import pytest
-from fixtures import IN_MEMORY, make_midi, melody, read_list, read_rows, sine, wav_bytes
+from fixtures import IN_MEMORY, committed_files, make_midi, melody, read_list, read_rows, sine, wav_bytes
 
 from captune import items
 from captune.extractors import BadInput, analyze
@@ -361,13 +361,6 @@ def _run_cli(args, **kwargs):
                             **kwargs)
 
 
-def _shard_bytes(out) -> dict:
-    """The bytes of the committed shards and lists, by path inside the run folder (the generation in the
-    run folder's name counts the builds the folder has seen)."""
-    manifest = json.loads((out / "manifest.json").read_text())
-    files = [s["file"] for s in manifest["shards"]] + list(manifest["lists"].values())
-    return {f.split("/", 2)[2]: (out / f).read_bytes() for f in files}
-
 
 def test_2_g_a_killed_build_leaves_the_previous_dataset_and_a_rerun_gives_the_same_bytes(corpus, tmp_path):
     """Kill a build at seeded random moments (analysis, shard writing, commit): after each kill the
@@ -385,7 +378,7 @@ def test_2_g_a_killed_build_leaves_the_previous_dataset_and_a_rerun_gives_the_sa
     assert proc.returncode == 0, err
     for noise in ("apitools", "Discarding unparseable", "Logging handler created"):
         assert noise not in err
-    expected = _shard_bytes(ref)
+    expected = committed_files(ref)
 
     out = tmp_path / "out"
     _build(corpus / "m1.mid", out)
@@ -400,7 +393,7 @@ def test_2_g_a_killed_build_leaves_the_previous_dataset_and_a_rerun_gives_the_sa
             table = load(str(out))
         except NoCommittedDataset:  # never: the folder had a dataset before
             raise
-        assert table.equals(previous) or _shard_bytes(out) == expected
+        assert table.equals(previous) or committed_files(out) == expected
     proc = _run_cli([*args, "--output", str(out)])
     time.sleep(0.4 * duration)
     proc.send_signal(signal.SIGINT)
@@ -412,7 +405,7 @@ def test_2_g_a_killed_build_leaves_the_previous_dataset_and_a_rerun_gives_the_sa
     proc = _run_cli([*args, "--output", str(out)])
     _, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err
-    assert _shard_bytes(out) == expected
+    assert committed_files(out) == expected
     assert sorted(str(p.relative_to(out)).split("/", 2)[2] for p in out.rglob("*.parquet")) == \
         sorted(f for f in expected if f.endswith(".parquet"))  # nothing a killed build left
 
