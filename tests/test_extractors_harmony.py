@@ -241,6 +241,22 @@ def test_a_rest_holds_the_chord_before_it():
     assert segments[1]["start_s"] == pytest.approx(2.0)
 
 
+def test_a_scale_run_alone_keeps_the_chord_it_starts_from():
+    # A bar of C, then a bar where only a descending scale sounds (sixteenths, one voice: two notes a
+    # step apart in every half beat, which fit no chord), then G. The run is motion within the C
+    # harmony, not an absence of harmony: C, G with no N between. A chromatic run likewise.
+    diatonic = ("C6", "B5", "A5", "G5", "F5", "E5", "D5", "C5", "B4", "A4", "G4", "F4", "E4", "D4", "C4", "B3")
+    chromatic = ("C5", "B4", "Bb4", "A4", "Ab4", "G4", "F#4", "F4", "E4", "Eb4", "D4", "C#4", "C4", "B3", "Bb3", "A3")
+    for names in (diatonic, chromatic):
+        run = [(4 + 0.25 * i, 0.25, fx.note(n), 80) for i, n in enumerate(names)]
+        piano = [(0, 4, p, 80) for p in fx.chord_voicing("C")] + [(8, 4, p, 80) for p in fx.chord_voicing("G")]
+        bass = [(0, 4, fx.note("C2"), 90), (8, 4, fx.note("G2"), 90)]
+        piece = midi.from_midi_bytes(fx.make_midi([(fx.PIANO, False, piano + run), (fx.BASS, False, bass)]))
+        segments = midi.chords(piece, "C major")
+        assert [s["label"] for s in segments] == ["C", "G"]
+        assert segments[1]["start_s"] == pytest.approx(4.0)
+
+
 def test_a_chord_takes_the_mode_of_the_third_that_sounds_more_over_its_run():
     names = list(harmony._TEMPLATE_NAMES)
     c_minor, c_major, g7, n = names.index((0, "m")), names.index((0, "")), names.index((7, "7")), len(names)

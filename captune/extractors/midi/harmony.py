@@ -66,7 +66,11 @@ Method (a score for every template on every frame, then the best path):
    template fit). A rest between notes within a bar carries no evidence (every
    label scores 0 there, so the chord before holds until the next: a harmony
    lasts over a breath, as analysts label it; :func:`held_rests`); a silence
-   holding a whole bar, and silence before the first note or after the last, is ``N``.
+   holding a whole bar, and silence before the first note or after the last, is ``N``;
+   from the first full bar on, a frame where anything sounds that the path
+   leaves ``N`` takes the chord before it (:func:`hold_through`: a scale run
+   that fits no chord is motion within the harmony it starts from); before
+   the first full bar (a pickup alone) ``N`` stays.
 8. Each chord of the path, as a whole (segment-level evidence, where a frame
    sees only part of the chord): a major or minor chord takes the mode of
    the third that sounds more over its span (:func:`segment_modes`), and a
@@ -347,6 +351,8 @@ def harmony_labels(piece: Piece, bounds: np.ndarray, key: str | None = None,
     if downbeats is not None and len(downbeats):
         change[np.isin(bounds[:-1], downbeats)] *= DOWNBEAT_CHANGE
     path = resolve_six_fours(viterbi(evidence, change), bass)
+    if downbeats is not None:
+        path = hold_through(path, sounding & in_full_bars(bounds, sounding, downbeats))
     return _label_names(key)[first_inversions(segment_modes(path, chroma), chroma, lowest)].tolist()
 
 
@@ -363,6 +369,31 @@ def held_rests(bounds: np.ndarray, sounding: np.ndarray, downbeats: np.ndarray) 
         bars = np.searchsorted(downbeats, bounds[end], side="right") - np.searchsorted(downbeats, bounds[start])
         held[start:end] = bars < 2
     return held
+
+
+def in_full_bars(bounds: np.ndarray, sounding: np.ndarray, downbeats: np.ndarray) -> np.ndarray:
+    """True per frame (between ``bounds``, ticks) from the first bar line (``downbeats``, ticks) at or
+    after the first note on (before it, an unaccompanied pickup may stand without a chord, as lead
+    sheets leave it)."""
+    begun = np.zeros(len(sounding), dtype=bool)
+    if sounding.any():
+        bars = downbeats[downbeats >= bounds[np.flatnonzero(sounding)[0]]]
+        if len(bars):
+            begun = bounds[:-1] >= bars[0]
+    return begun
+
+
+def hold_through(path: np.ndarray, holds: np.ndarray) -> np.ndarray:
+    """``path`` (template index per frame; ``len(_TEMPLATE_NAMES)`` is N) with every ``N`` on a frame
+    where ``holds`` (sounding, from the first full bar on: :func:`in_full_bars`) given the chord
+    before it: a scale run or a chromatic line that fits no chord is motion within the harmony it
+    starts from, not an absence of harmony."""
+    path = path.copy()
+    none = len(_QUALITY)
+    for t in np.flatnonzero(holds & (path == none)):
+        if t > 0:
+            path[t] = path[t - 1]
+    return path
 
 
 def _runs(path: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
