@@ -219,7 +219,8 @@ def test_a_first_inversion_whose_root_sounds_briefly_is_not_the_mediant():
     # sounds and B does not, so it is C over its third: C, F, G7, C.
     def cadence(first_bar):
         piano = first_bar + [(4, 4, p, 80) for p in fx.notes("F4", "A4", "C5")] + \
-            [(8, 4, p, 80) for p in fx.notes("B3", "D4", "F4", "G4")] + [(12, 4, p, 80) for p in fx.notes("C4", "E4", "G4")]
+            [(8, 4, p, 80) for p in fx.notes("B3", "D4", "F4", "G4")] + \
+            [(12, 4, p, 80) for p in fx.notes("C4", "E4", "G4")]
         bass = [(0, 4, fx.note("E2"), 90), (4, 4, fx.note("F2"), 90), (8, 4, fx.note("G2"), 90),
                 (12, 4, fx.note("C2"), 90)]
         return midi.from_midi_bytes(fx.make_midi([(fx.PIANO, False, piano), (fx.BASS, False, bass)]))

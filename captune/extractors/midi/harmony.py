@@ -42,9 +42,9 @@ Method (a score for every template on every frame, then the best path):
    leading tone is diatonic), ``PRIMARY`` more for those on the tonic,
    subdominant and dominant (the three functions that carry most of tonal
    harmony; in minor the dominant is the major chord, whose third is the
-   leading tone, so a bare fifth on it leans to V, not v). The cadential 6/4: over the dominant in the bass, the tonic
-   triad counts as evidence for the dominant (V's score is at least I's), as
-   analysts read it (V with a double suspension that resolves over the same
+   leading tone, so a bare fifth on it leans to V, not v). The cadential 6/4:
+   over the dominant in the bass, the tonic triad counts as evidence for the
+   dominant (V's score is at least I's), as analysts read it (V with a double suspension that resolves over the same
    bass, not I in second inversion); and after the path (step 7), any run
    of a triad over its fifth that resolves to the chord on that bass over
    the same bass takes that chord's label (:func:`resolve_six_fours`: the
