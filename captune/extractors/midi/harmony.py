@@ -334,7 +334,8 @@ def harmony_labels(piece: Piece, bounds: np.ndarray, key: str | None = None,
     """One label per frame between ``bounds`` (ticks, cut from the beat bounds ``beats`` by
     :func:`subdivide`; None: ``SUBDIVIDE`` frames per beat), roots spelled for ``key``; the key
     prior follows ``key_changes`` where given, and a change on one of the ``downbeats`` (ticks)
-    costs ``DOWNBEAT_CHANGE`` times ``CHANGE`` (see module doc)."""
+    costs ``DOWNBEAT_CHANGE`` times ``CHANGE``; rests held and runs held through only where the
+    ``downbeats`` are known (see module doc)."""
     keys = frame_keys(piece, bounds, key, key_changes)
     scores, chroma, bass, lowest = harmony_scores(piece, bounds, key, keys, beats)
     sounding = chroma.sum(axis=1) > 0
