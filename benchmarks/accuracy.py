@@ -38,6 +38,7 @@ than one quarter note are skipped and counted).
 
 import argparse
 import importlib.util
+import inspect
 import os
 import random
 import shlex
@@ -256,8 +257,7 @@ def real_performance_files(corpora: str) -> list[str]:
 
 def load_previous(path: str | None):
     """An earlier ``harmony.py`` (e.g. ``git show REV:captune/extractors/midi/harmony.py > FILE``) as a
-    module, or None: its ``subdivide`` and ``harmony_labels(piece, frames, key, key_changes)`` on the
-    notated half beats, the chord labeller before this release."""
+    module, or None: the chord labeller before this release (run by :func:`previous_chords`)."""
     if not path:
         return None
     spec = importlib.util.spec_from_file_location("previous_harmony", path)
@@ -267,6 +267,17 @@ def load_previous(path: str | None):
 
 
 def previous_chords(module, piece: Piece, key_name: str, changes: list[dict]) -> list[dict]:
+    """The previous labeller's chords. A module whose ``harmony_labels`` takes the beats and bar lines
+    runs inside ``chords()`` in place of the current one (the same beats, beat phase and bar lines as
+    the default, so only the labeller differs); an older one on the notated half beats."""
+    if "downbeats" in inspect.signature(module.harmony_labels).parameters:
+        name = "captune.extractors.midi.harmony"
+        current = sys.modules[name]
+        sys.modules[name] = module  # chords() imports harmony_labels and subdivide from here when called
+        try:
+            return chords(piece, key_name, key_changes=changes)
+        finally:
+            sys.modules[name] = current
     frames = module.subdivide(chord_module._beat_bounds(piece))
     labels = module.harmony_labels(piece, frames, key_name, changes)
     return chord_module.respell(chord_module._merge(piece, frames, labels), changes)

@@ -213,6 +213,66 @@ def test_a_bare_fifth_keeps_the_mode_of_the_chord_before():
     assert labels(bare, key="C major") == ["C"]
 
 
+def test_a_first_inversion_whose_root_sounds_briefly_is_not_the_mediant():
+    # I6-IV-V7-I in C: the I6 bar is E G over an E bass with the root C for one off-beat eighth only.
+    # Every frame without the C reads as E minor (E G, the bass on its root); over the whole bar C
+    # sounds and B does not, so it is C over its third: C, F, G7, C.
+    def cadence(first_bar):
+        piano = first_bar + [(4, 4, p, 80) for p in fx.notes("F4", "A4", "C5")] + \
+            [(8, 4, p, 80) for p in fx.notes("B3", "D4", "F4", "G4")] + \
+            [(12, 4, p, 80) for p in fx.notes("C4", "E4", "G4")]
+        bass = [(0, 4, fx.note("E2"), 90), (4, 4, fx.note("F2"), 90), (8, 4, fx.note("G2"), 90),
+                (12, 4, fx.note("C2"), 90)]
+        return midi.from_midi_bytes(fx.make_midi([(fx.PIANO, False, piano), (fx.BASS, False, bass)]))
+    six = [(0, 4, p, 80) for p in fx.notes("E4", "G4")] + [(1.5, 0.5, fx.note("C5"), 80)]
+    assert labels(cadence(six)) == ["C", "F", "G7", "C"]
+    # with its fifth B held, E G B is E minor, the same brief C notwithstanding (iii, IV, V7, I)
+    mediant = [(0, 4, p, 80) for p in fx.notes("E4", "G4", "B4")] + [(1.5, 0.5, fx.note("C5"), 80)]
+    assert labels(cadence(mediant)) == ["Em", "F", "G7", "C"]
+
+
+def test_a_rest_holds_the_chord_before_it():
+    # C for two beats, two beats of silence, G: the harmony lasts until the next chord (as analysts
+    # label it), so no N between them; silence says nothing of a change.
+    piano = [(0, 2, p, 80) for p in fx.chord_voicing("C")] + [(4, 4, p, 80) for p in fx.chord_voicing("G")]
+    bass = [(0, 2, fx.note("C2"), 90), (4, 4, fx.note("G2"), 90)]
+    piece = midi.from_midi_bytes(fx.make_midi([(fx.PIANO, False, piano), (fx.BASS, False, bass)]))
+    segments = midi.chords(piece, "C major")
+    assert [s["label"] for s in segments] == ["C", "G"]
+    assert segments[1]["start_s"] == pytest.approx(2.0)
+
+
+def test_a_scale_run_alone_keeps_the_chord_it_starts_from():
+    # A bar of C, then a bar where only a descending scale sounds (sixteenths, one voice: two notes a
+    # step apart in every half beat, which fit no chord), then G. The run is motion within the C
+    # harmony, not an absence of harmony: C, G with no N between. A chromatic run likewise.
+    diatonic = ("C6", "B5", "A5", "G5", "F5", "E5", "D5", "C5", "B4", "A4", "G4", "F4", "E4", "D4", "C4", "B3")
+    chromatic = ("C5", "B4", "Bb4", "A4", "Ab4", "G4", "F#4", "F4", "E4", "Eb4", "D4", "C#4", "C4", "B3", "Bb3", "A3")
+    for names in (diatonic, chromatic):
+        run = [(4 + 0.25 * i, 0.25, fx.note(n), 80) for i, n in enumerate(names)]
+        piano = [(0, 4, p, 80) for p in fx.chord_voicing("C")] + [(8, 4, p, 80) for p in fx.chord_voicing("G")]
+        bass = [(0, 4, fx.note("C2"), 90), (8, 4, fx.note("G2"), 90)]
+        piece = midi.from_midi_bytes(fx.make_midi([(fx.PIANO, False, piano + run), (fx.BASS, False, bass)]))
+        segments = midi.chords(piece, "C major")
+        assert [s["label"] for s in segments] == ["C", "G"]
+        assert segments[1]["start_s"] == pytest.approx(4.0)
+
+
+def test_a_chord_takes_the_mode_of_the_third_that_sounds_more_over_its_run():
+    names = list(harmony._TEMPLATE_NAMES)
+    c_minor, c_major, g7, n = names.index((0, "m")), names.index((0, "")), names.index((7, "7")), len(names)
+    chroma = np.zeros((5, 12))
+    chroma[:, [0, 7]] = 1.0                  # C and G throughout
+    chroma[1, 4], chroma[3, 4] = 0.5, 0.5    # E twice
+    chroma[2, 3] = 0.25                      # Eb once, shorter
+    chroma[4, [2, 5, 11]] = 1.0              # the G7 frame: G B D F
+    path = np.asarray([c_minor] * 4 + [g7])
+    assert harmony.segment_modes(path, chroma).tolist() == [c_major] * 4 + [g7]
+    chroma[2, 3] = 2.0                       # Eb now sounds more than E: C minor stays
+    assert harmony.segment_modes(path, chroma).tolist() == path.tolist()
+    assert harmony.segment_modes(np.asarray([n, n]), np.zeros((2, 12))).tolist() == [n, n]
+
+
 def test_a_change_between_beats_waits_for_the_bar_line_when_the_evidence_is_thin():
     # 4/4 at 120 bpm: C for a bar, then G, whose notes enter early: the bass G on the last off-beat of
     # bar 1 (under the held C chord, half a beat), the G chord itself on the bar line. The G bass alone
@@ -232,6 +292,10 @@ def test_key_prior_favours_tonic_subdominant_and_dominant():
     ii, iii, foreign = (prior[names.index(n)] for n in ((2, "m"), (4, "m"), (4, "")))
     assert tonic == subdominant == dominant > ii == iii > foreign == 0.0
     assert not harmony._key_prior(None).any()
+    # in A minor the dominant is E major (its third the leading tone); E minor is diatonic but no dominant
+    minor = harmony._key_prior("A minor")
+    tonic, major_v, minor_v, v7 = (minor[names.index(n)] for n in ((9, "m"), (4, ""), (4, "m"), (4, "7")))
+    assert tonic == major_v == v7 > minor_v > 0.0
 
 
 def test_a_voice_among_voices_is_no_melody():

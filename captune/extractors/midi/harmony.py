@@ -41,9 +41,10 @@ Method (a score for every template on every frame, then the best path):
    (major; natural + harmonic minor: after a modulation to the dominant its
    leading tone is diatonic), ``PRIMARY`` more for those on the tonic,
    subdominant and dominant (the three functions that carry most of tonal
-   harmony). The cadential 6/4: over the dominant in the bass, the tonic
-   triad counts as evidence for the dominant (V's score is at least I's), as
-   analysts read it (V with a double suspension that resolves over the same
+   harmony; in minor the dominant is the major chord, whose third is the
+   leading tone, so a bare fifth on it leans to V, not v). The cadential 6/4:
+   over the dominant in the bass, the tonic triad counts as evidence for the
+   dominant (V's score is at least I's), as analysts read it (V with a double suspension that resolves over the same
    bass, not I in second inversion); and after the path (step 7), any run
    of a triad over its fifth that resolves to the chord on that bass over
    the same bass takes that chord's label (:func:`resolve_six_fours`: the
@@ -62,7 +63,24 @@ Method (a score for every template on every frame, then the best path):
    any frame does, and a chord may last a beat or several bars (segmenting by
    harmonic rhythm, as Pardo & Birmingham 2002, "Algorithms for chordal
    analysis", Computer Music Journal 26(2), score candidate segments by
-   template fit).
+   template fit). A rest between notes within a bar carries no evidence (every
+   label scores 0 there, so the chord before holds until the next: a harmony
+   lasts over a breath, as analysts label it; :func:`held_rests`); a silence
+   holding a whole bar, and silence before the first note or after the last, is ``N``;
+   from the first full bar on, a frame where anything sounds that the path
+   leaves ``N`` takes the chord before it (:func:`hold_through`: a scale run
+   that fits no chord is motion within the harmony it starts from); before
+   the first full bar (a pickup alone) ``N`` stays.
+8. Each chord of the path, as a whole (segment-level evidence, where a frame
+   sees only part of the chord): a major or minor chord takes the mode of
+   the third that sounds more over its span (:func:`segment_modes`), and a
+   minor triad over its root (the lowest note of the whole run) in which the
+   note a minor sixth above the bass sounds more than the triad's fifth is the
+   major triad a third below in first inversion (:func:`first_inversions`: E G
+   over E with C sounding now and then is C/E, I6, not iii; the per-frame
+   bass-root bonus had read every frame without the C as E minor). The
+   converse (C E over C with an A now and then as A minor over its third) is
+   not made: measured, it loses.
 
 Where the constants came from (``benchmarks/accuracy.py``, figures in the
 README): ``MELODY_WEIGHT``, ``SEVENTH_COST``, ``RARE_COST``, ``MIN_FIT``,
@@ -127,8 +145,10 @@ def _key_prior(key: str | None) -> np.ndarray:
     diatonic = _diatonic(key)
     if key is None:
         return diatonic
-    tonic, _ = parse_key(key)
+    tonic, mode = parse_key(key)
     primary = np.isin((_ROOTS - tonic) % 12, (0, 5, 7))
+    if mode == "minor":  # the dominant of a minor key is major (its third the leading tone): v is no primary
+        primary &= ~(((_ROOTS - tonic) % 12 == 7) & np.isin(_QUALITY, ("m", "m7")))
     return diatonic * (KEY_PRIOR + PRIMARY * primary)
 
 
@@ -186,18 +206,18 @@ def embellishing(piece: Piece, beats: np.ndarray) -> np.ndarray:
 
 
 def beat_evidence(piece: Piece, bounds: np.ndarray, beats: np.ndarray | None = None
-                  ) -> tuple[np.ndarray, np.ndarray]:
-    """(chroma, bass): (len(bounds) - 1) x 12 sounding ticks per pitch class (melody track
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(chroma, bass, lowest): (len(bounds) - 1) x 12 sounding ticks per pitch class (melody track
     discounted by ``MELODY_WEIGHT``, passing and neighbour tones by ``NCT_WEIGHT``, judged on the
-    beat bounds ``beats``, default every ``SUBDIVIDE``-th bound), and sounding ticks of the
-    frame's bass per pitch class."""
+    beat bounds ``beats``, default every ``SUBDIVIDE``-th bound), sounding ticks of the
+    frame's bass per pitch class, and the frame's bass pitch (MIDI number, -1 where nothing sounds)."""
     pitched = ~piece.is_drum
     on, off = piece.onset[pitched], (piece.onset + piece.duration)[pitched]
     pitch = piece.pitch[pitched].astype(np.int64)
     n = len(bounds) - 1
     chroma, bass = np.zeros((n, 12)), np.zeros((n, 12))
     if not len(on):
-        return chroma, bass
+        return chroma, bass, np.full(n, -1)
     first = np.clip(np.searchsorted(bounds, on, side="right") - 1, 0, n - 1)
     last = np.clip(np.searchsorted(bounds, off, side="left") - 1, first, n - 1)
     spans = last - first + 1
@@ -223,7 +243,7 @@ def beat_evidence(piece: Piece, bounds: np.ndarray, beats: np.ndarray | None = N
     is_bass = p == lowest[seg]
     bass = np.bincount(seg[is_bass] * 12 + p[is_bass] % 12, weights=overlap[is_bass],
                        minlength=n * 12).reshape(n, 12)
-    return chroma, bass
+    return chroma, bass, np.where(lowest < (1 << 30), lowest, -1)
 
 
 _INTERVALS = list(QUALITIES.values())
@@ -274,12 +294,12 @@ def frame_keys(piece: Piece, bounds: np.ndarray, key: str | None, key_changes: l
 
 def harmony_scores(piece: Piece, bounds: np.ndarray, key: str | None = None,
                    keys: list | None = None, beats: np.ndarray | None = None
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(scores frames x templates, True where something sounds, the bass as
-    :func:`beat_evidence` gives it) for the frames between
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(scores frames x templates, then chroma, bass and lowest as :func:`beat_evidence` gives
+    them) for the frames between
     ``bounds``, ``SUBDIVIDE`` frames per beat: see module doc. ``keys``: the key in force
     per frame (:func:`frame_keys`; None: ``key`` throughout)."""
-    chroma, bass = beat_evidence(piece, bounds, beats)
+    chroma, bass, lowest = beat_evidence(piece, bounds, beats)
     scores = _tone_sums(_unit(chroma)) / _SQRT_SIZES  # cosine with each template
     # bass (one pitch, so one pitch class per frame): + BASS_ROOT on the root, - BASS_FOREIGN off the chord
     has_bass = bass.sum(axis=1) > 0
@@ -305,7 +325,7 @@ def harmony_scores(piece: Piece, bounds: np.ndarray, key: str | None = None,
         lean = MODE_TIE * np.sign(scores[:, major] - scores[:, minor])  # the prior's choice keeps an edge
         scores[:, major] = np.where(bare, both - np.maximum(-lean, 0), scores[:, major])
         scores[:, minor] = np.where(bare, both - np.maximum(lean, 0), scores[:, minor])
-    return scores, chroma.sum(axis=1) > 0, bass
+    return scores, chroma, bass, lowest
 
 
 def harmony_labels(piece: Piece, bounds: np.ndarray, key: str | None = None,
@@ -314,12 +334,16 @@ def harmony_labels(piece: Piece, bounds: np.ndarray, key: str | None = None,
     """One label per frame between ``bounds`` (ticks, cut from the beat bounds ``beats`` by
     :func:`subdivide`; None: ``SUBDIVIDE`` frames per beat), roots spelled for ``key``; the key
     prior follows ``key_changes`` where given, and a change on one of the ``downbeats`` (ticks)
-    costs ``DOWNBEAT_CHANGE`` times ``CHANGE`` (see module doc)."""
+    costs ``DOWNBEAT_CHANGE`` times ``CHANGE``; rests held and runs held through only where the
+    ``downbeats`` are known (see module doc)."""
     keys = frame_keys(piece, bounds, key, key_changes)
-    scores, sounding, bass = harmony_scores(piece, bounds, key, keys, beats)
+    scores, chroma, bass, lowest = harmony_scores(piece, bounds, key, keys, beats)
+    sounding = chroma.sum(axis=1) > 0
     evidence = np.concatenate([scores, np.full((len(scores), 1), MIN_FIT)], axis=1)  # last column: N
     evidence[~sounding, :-1] = -1.0  # silence: N (cosine fits lie in [0, 1], the bonuses are small)
     evidence[~sounding, -1] = 1.0
+    if downbeats is not None:
+        evidence[held_rests(bounds, sounding, downbeats)] = 0.0
     change = np.full(len(evidence), CHANGE)
     if beats is not None:  # frames shorter than a half beat weigh less
         at = np.clip(np.searchsorted(beats, bounds[:-1], side="right") - 1, 0, len(beats) - 2)
@@ -327,7 +351,104 @@ def harmony_labels(piece: Piece, bounds: np.ndarray, key: str | None = None,
         change[~np.isin(bounds[:-1], beats)] *= OFF_BEAT_CHANGE
     if downbeats is not None and len(downbeats):
         change[np.isin(bounds[:-1], downbeats)] *= DOWNBEAT_CHANGE
-    return _label_names(key)[resolve_six_fours(viterbi(evidence, change), bass)].tolist()
+    path = resolve_six_fours(viterbi(evidence, change), bass)
+    if downbeats is not None:
+        path = hold_through(path, sounding & in_full_bars(bounds, sounding, downbeats))
+    return _label_names(key)[first_inversions(segment_modes(path, chroma), chroma, lowest)].tolist()
+
+
+def held_rests(bounds: np.ndarray, sounding: np.ndarray, downbeats: np.ndarray) -> np.ndarray:
+    """True per silent frame (between ``bounds``, ticks) that lies between two sounding ones in a
+    silence holding no whole bar (``downbeats``: bar lines, ticks): a rest within the bar is part of
+    the harmony before it, which lasts until the next chord, as analysts label it; a silent bar is N."""
+    silent = ~sounding
+    held = np.zeros(len(silent), dtype=bool)
+    starts, ends = _runs(silent)
+    for start, end in zip(starts, ends):
+        if not silent[start] or start == 0 or end == len(silent):
+            continue
+        bars = np.searchsorted(downbeats, bounds[end], side="right") - np.searchsorted(downbeats, bounds[start])
+        held[start:end] = bars < 2
+    return held
+
+
+def in_full_bars(bounds: np.ndarray, sounding: np.ndarray, downbeats: np.ndarray) -> np.ndarray:
+    """True per frame (between ``bounds``, ticks) from the first bar line (``downbeats``, ticks) at or
+    after the first note on (before it, an unaccompanied pickup may stand without a chord, as lead
+    sheets leave it)."""
+    begun = np.zeros(len(sounding), dtype=bool)
+    if sounding.any():
+        bars = downbeats[downbeats >= bounds[np.flatnonzero(sounding)[0]]]
+        if len(bars):
+            begun = bounds[:-1] >= bars[0]
+    return begun
+
+
+def hold_through(path: np.ndarray, holds: np.ndarray) -> np.ndarray:
+    """``path`` (template index per frame; ``len(_TEMPLATE_NAMES)`` is N) with every ``N`` on a frame
+    where ``holds`` (sounding, from the first full bar on: :func:`in_full_bars`) given the chord
+    before it: a scale run or a chromatic line that fits no chord is motion within the harmony it
+    starts from, not an absence of harmony."""
+    path = path.copy()
+    none = len(_QUALITY)
+    for t in np.flatnonzero(holds & (path == none)):
+        if t > 0:
+            path[t] = path[t - 1]
+    return path
+
+
+def _runs(path: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(starts, ends) of the runs of equal labels in ``path``."""
+    starts = np.flatnonzero(np.append(True, path[1:] != path[:-1]))
+    return starts, np.append(starts[1:], len(path))
+
+
+_MODE_FLIP = {"": "m", "m": "", "7": "m7", "m7": "7"}
+_OTHER_MODE = np.asarray([_INDEX[(root, _MODE_FLIP[q])] if q in _MODE_FLIP else -1  # the same root's other mode
+                          for root, q in _TEMPLATE_NAMES])
+
+
+def segment_modes(path: np.ndarray, chroma: np.ndarray) -> np.ndarray:
+    """``path`` (template index per frame; ``len(_TEMPLATE_NAMES)`` is N) with every major or minor
+    chord (triad or seventh) in the mode of the third that sounds more over its whole run
+    (``chroma``: frames x 12 evidence): a frame without its third got the mode from the frames
+    around and the key, but a third anywhere in the chord's span is the chord's own word on it."""
+    if not len(path):
+        return path
+    path = path.copy()
+    starts, ends = _runs(path)
+    sums = np.add.reduceat(chroma, starts, axis=0)
+    for r, (start, end) in enumerate(zip(starts, ends)):
+        here = path[start]
+        if here >= len(_QUALITY) or _OTHER_MODE[here] < 0:
+            continue
+        major_third, minor_third = (_ROOTS[here] + 4) % 12, (_ROOTS[here] + 3) % 12
+        own, other = (major_third, minor_third) if _QUALITY[here] in ("", "7") else (minor_third, major_third)
+        if sums[r, other] > sums[r, own]:
+            path[start:end] = _OTHER_MODE[here]
+    return path
+
+
+def first_inversions(path: np.ndarray, chroma: np.ndarray, lowest: np.ndarray) -> np.ndarray:
+    """``path`` with every run of a minor triad over its root (the lowest note of the whole run,
+    ``lowest``: the bass pitch per frame, -1 none) in which the note a minor sixth above the bass
+    sounds more than the triad's fifth relabelled as the major triad a third below, in first
+    inversion (E-G with C above E: C/E, not Em): the bass-root bonus of each frame reads a
+    first-inversion chord whose root sounds only now and then as the mediant triad."""
+    if not len(path):
+        return path
+    path = path.copy()
+    starts, ends = _runs(path)
+    sums = np.add.reduceat(chroma, starts, axis=0)
+    low = np.minimum.reduceat(np.where(lowest >= 0, lowest, 1 << 30), starts)
+    for r, (start, end) in enumerate(zip(starts, ends)):
+        here = path[start]
+        if here >= len(_QUALITY) or _QUALITY[here] != "m" or low[r] >= (1 << 30) or low[r] % 12 != _ROOTS[here]:
+            continue
+        root = _ROOTS[here]
+        if sums[r, (root + 8) % 12] > sums[r, (root + 7) % 12]:
+            path[start:end] = _INDEX[((root + 8) % 12, "")]
+    return path
 
 
 def resolve_six_fours(path: np.ndarray, bass: np.ndarray) -> np.ndarray:
@@ -336,11 +457,10 @@ def resolve_six_fours(path: np.ndarray, bass: np.ndarray) -> np.ndarray:
     (``bass``: frames x 12 sounding ticks), followed by a run of the major triad or dominant seventh
     on that bass over the same bass, takes the next run's label (the cadential 6/4 of any key, the
     tonicised ones the key prior does not know)."""
-    starts = np.flatnonzero(np.append(True, path[1:] != path[:-1]))
+    starts, ends = _runs(path)
     if len(starts) < 2:
         return path
     path = path.copy()
-    ends = np.append(starts[1:], len(path))
     run_bass = np.add.reduceat(bass, starts, axis=0).argmax(axis=1)
     n = len(_QUALITY)
     for r in range(len(starts) - 1):
