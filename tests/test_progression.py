@@ -83,7 +83,8 @@ def test_a_loop_counts_its_turns_wherever_they_return():
 
 
 def _with_bar_changed(turn, changes):
-    """Copies of ``turn`` (one label per bar), the n-th with bar ``bar`` played as ``label``."""
+    """One copy of ``turn`` (one label per bar) per entry of ``changes``: None plays it as it is,
+    (bar, label) plays ``label`` in that bar."""
     out = []
     for change in changes:
         labels = list(turn)
