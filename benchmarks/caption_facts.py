@@ -19,7 +19,8 @@ share of summaries of two harmonies on one root and a breakdown of why the summa
 (:func:`_why`); baseline: the summary captune made before (:func:`baseline_summary`,
 MidiCaps-style most frequent n-gram of labels) of the same chords, against the same reference,
 and against the reference summarised the old way; second baseline: the loop finder of the
-release before (:func:`previous_summary`) against the reference summarised by that finder; and
+release before (exact loops only, ``progression_summary(..., variations=False)``) against the
+reference summarised by that finder; and
 captune's chords summarised on the annotated bars (the grid's share). DCML: the same against the theorists' labels
 (bars from the annotated time signature and first downbeat); Nottingham: against the ABC chord
 symbols (bars of the file's declared meter).
@@ -102,40 +103,6 @@ def baseline_summary(labels: list[str], max_length: int = 8) -> tuple[list[str],
     return list(gram), count
 
 
-def previous_summary(segments: list[dict], downbeats_s=None, beats_s=None) -> tuple[list[str], int]:
-    """The loop finder of the release before (the second baseline, moved here from ``progression.py``):
-    on the same harmonic rhythm, the n-gram of 2..8 harmonies (aperiodic, two roots) whose
-    non-overlapping occurrences anywhere cover the most seconds (two harmonies: back-to-back runs
-    only), if they cover a quarter of the piece, named from the rotation played first."""
-    seq, dur, shown = harmonic_rhythm(segments, downbeats_s, beats_s)
-    if not seq:
-        return [], 0
-    cum = np.concatenate([[0.0], np.cumsum(dur)])
-    best, best_cover, first = None, 0.0, {}
-    for n in range(2, min(8, len(seq) // 2) + 1):
-        where: dict = {}
-        for i in range(len(seq) - n + 1):
-            where.setdefault(tuple(seq[i:i + n]), []).append(i)
-        first.update({g: w[0] for g, w in where.items()})
-        for gram, at in where.items():
-            if len(at) < 2 or _has_shorter_period(gram) or len({root for root, _ in gram}) < 2:
-                continue
-            starts = [at[0]]
-            for i in at[1:]:
-                if i >= starts[-1] + n:
-                    starts.append(i)
-            covering = [i for i in starts if n > 2 or i + n in starts or i - n in starts]
-            cover = float(sum(cum[i + n] - cum[i] for i in covering))
-            if cover > best_cover:
-                best, best_cover, count = gram, cover, len(starts)
-    if best is not None and best_cover >= 0.25 * cum[-1]:
-        rotations = [best[i:] + best[:i] for i in range(len(best))]
-        return [shown[h] for h in min((r for r in rotations if r in first), key=first.get)], count
-    if len(seq) == 1 or (len(seq) <= 4 and len({root for root, _ in seq}) >= 2):
-        return [shown[h] for h in seq], 1
-    return [], 0
-
-
 HARTE = {"maj": "", "min": "m", "7": "7", "maj7": "maj7", "min7": "m7", "dim": "dim", "hdim7": "m7b5", "aug": "aug",
          "maj6": "", "min6": "m", "9": "7", "maj9": "maj7", "min9": "m7", "dim7": "dim"}
 SUS = {"sus4": ("", "m"), "sus2": ("", "m"), "sus4(b7)": ("7", "m7")}  # (on a major, on a minor diatonic triad)
@@ -198,8 +165,8 @@ def _summaries(segments, downbeats, beats_s, ref_segments, ref_downbeats, ref_be
             "ref": progression_summary(ref_segments, ref_downbeats, ref_beats)[0],
             "ref_old": baseline_summary([s["label"] for s in ref_segments])[0],
             "grid": progression_summary(segments, ref_downbeats, ref_beats)[0],
-            "prev": previous_summary(segments, downbeats, beats_s)[0],
-            "ref_prev": previous_summary(ref_segments, ref_downbeats, ref_beats)[0],
+            "prev": progression_summary(segments, downbeats, beats_s, variations=False)[0],
+            "ref_prev": progression_summary(ref_segments, ref_downbeats, ref_beats, variations=False)[0],
             "looped": looped(segments, downbeats, beats_s), "ref_looped": looped(ref_segments, ref_downbeats, ref_beats)}
 
 
@@ -262,7 +229,7 @@ def _agreement_table(title: str, res: list[dict], extra: tuple = ()) -> None:
     rows = [(title, "items", "same loop as the reference's (up to rotation)", "same, or both no loop",
              "2 harmonies on one root", "no loop named", "reference: no loop")]
     for tag, label, ref in (("old", "before (baseline)", "ref"), ("new", "captune", "ref"),
-                            ("prev", "previous loop finder vs the reference by the same finder", "ref_prev"),
+                            ("prev", "previous loop finder (exact loops only) vs the reference by the same finder", "ref_prev"),
                             ("old", "before vs before-style reference", "ref_old"), *extra):
         same = sum(_same(r, tag, ref) for r in res)
         agree = same + sum(not r[tag] and not r[ref] for r in res)
@@ -288,9 +255,9 @@ def _why(r: dict) -> str:
     if _same(r, "grid") or (not r["grid"] and not r["ref"]):
         return "grid: captune's chords on the annotated bars agree"
     if r["ref"] and loop_key(r["ref"]) not in r["looped"]:
-        return "labels: the reference's loop is never played twice in a row in captune's chords"
+        return "labels: the reference's loop is never played twice in a row (exactly) in captune's chords"
     if r["new"] and loop_key(r["new"]) not in r["ref_looped"]:
-        return "labels: captune's loop is never played twice in a row in the reference's chords"
+        return "labels: captune's loop is never played twice in a row (exactly) in the reference's chords"
     if not r["new"] or not r["ref"]:
         return "cover: both play the loop, one side under MIN_COVER"
     return "choice: both play both loops, the other covers more"

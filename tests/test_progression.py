@@ -80,3 +80,48 @@ def test_a_loop_counts_its_turns_wherever_they_return():
     # the chorus loop F G Em Am twice in a row, then a verse, then the chorus loop once more: 3 turns
     labels = ["F", "G", "Em", "Am"] * 2 + ["C", "Dm", "Bb", "Eb", "Ab", "Db"] + ["F", "G", "Em", "Am"]
     assert progression_summary(_segments(labels), _bars(len(labels))) == (["F", "G", "Em", "Am"], 3)
+
+
+def _with_bar_changed(turn, changes):
+    """One copy of ``turn`` (one label per bar) per entry of ``changes``: None plays it as it is,
+    (bar, label) plays ``label`` in that bar."""
+    out = []
+    for change in changes:
+        labels = list(turn)
+        if change:
+            bar, label = change
+            labels[bar] = label
+        out += labels
+    return out
+
+
+def test_a_loop_varied_in_one_bar_of_every_repeat_is_still_the_loop():
+    # I-V-vi-IV in C, two bars each (8-bar turns), four turns; turns 2-4 each change a different bar, so
+    # no turn is played twice exactly in a row
+    turn = ["C", "C", "G", "G", "Am", "Am", "F", "F"]
+    labels = _with_bar_changed(turn, [None, (3, "Em"), (7, "Dm"), (5, "E")])
+    segs, bars = _segments(labels), _bars(len(labels) + 1)  # the last downbeat ends the piece
+    assert progression_summary(segs, bars, variations=False) == ([], 0)
+    assert progression_summary(segs, bars) == (["C", "G", "Am", "F"], 4)
+
+
+def _timed(pairs):
+    """Segments from (label, seconds) pairs played one after another."""
+    segs, t = [], 0.0
+    for label, seconds in pairs:
+        segs.append({"start_s": t, "end_s": t + seconds, "label": label})
+        t += seconds
+    return segs
+
+
+def test_a_four_bar_turn_may_vary_in_half_a_bar_not_in_two_bars():
+    turn = [("G", 2.0), ("Am", 2.0), ("F", 2.0)]
+    pairs = []
+    for change in (None, "Dm", "Em", "Bb"):  # the second half of the C bar changes in turns 2, 3 and 4
+        pairs += ([("C", 1.0), (change, 1.0)] if change else [("C", 2.0)]) + turn
+    segs, bars = _timed(pairs), _bars(17)
+    assert progression_summary(segs, bars, variations=False) == ([], 0)
+    assert progression_summary(segs, bars) == (["C", "G", "Am", "F"], 4)
+    # two whole bars changed in every other turn: the repeats are different music, no loop
+    labels = ["C", "G", "Am", "F", "C", "E", "Dm", "F", "C", "G", "Am", "F", "C", "Bb", "Eb", "F"]
+    assert progression_summary(_segments(labels), _bars(17)) == ([], 0)

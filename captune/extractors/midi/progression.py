@@ -24,7 +24,16 @@ those labels and the number of times the loop occurs (``chord_summary``,
    neighbour chord, whose returns through a tonal piece make no loop; the one covering
    the most wins (ties: the shorter, then the one heard first), provided it covers at least ``MIN_COVER`` of the
    piece's harmonic time, named from the rotation the piece plays first, with the number of
-   its turns. A piece with no such loop is through-composed: the summary is empty (and a
+   its turns.
+4. Loops played with variations (:func:`varied_loop`), when no loop of step 3 covers
+   ``MIN_COVER``: a song's repeats often change one chord (a passing chord, a different
+   turnaround, one chord misheard), so no turn follows itself exactly. On the half-bar slots
+   (not merged), a turn of 1..``MAX_BARS`` bars is played again when the next turn differs in at
+   most one half bar per four bars (none in turns under four bars); the loop is, per half bar,
+   the harmony most of a run's turns play, merged as in step 2, with the limits of step 3, and it
+   covers every turn within the same tolerance, anywhere. The one covering the most (ties: the
+   shorter) is the summary if it covers ``MIN_COVER``, named from its first run.
+   A piece with no such loop either is through-composed: the summary is empty (and a
    piece of at most 4 harmonies in all is listed once, count 1).
 """
 
@@ -33,6 +42,7 @@ from collections import Counter, defaultdict
 import numpy as np
 
 MAX_LENGTH = 8
+MAX_BARS = 8      # longest turn of a loop played with variations (step 4)
 MIN_COVER = 0.15   # share of the harmonic time a loop's turns must cover (chosen on POP909's even songs)
 _FUNCTION = {"": "major", "7": "major", "maj7": "major", "m": "minor", "m7": "minor",
              "dim": "diminished", "m7b5": "diminished", "aug": "augmented"}
@@ -67,31 +77,43 @@ def _slots(segments: list[dict], downbeats_s, beats_s) -> np.ndarray:
     return np.concatenate([[segments[0]["start_s"]], grid, [end]])
 
 
-def harmonic_rhythm(segments: list[dict], downbeats_s=None, beats_s=None) -> tuple[list, list[float], dict]:
-    """(harmonies, seconds each, shown label per harmony) of ``segments`` sampled at the harmonic
-    rhythm (module doc, step 2)."""
-    label_time: dict = defaultdict(Counter)
-    for s in segments:
-        h = harmony_of(s["label"])
-        if h:
-            label_time[h][s["label"]] += s["end_s"] - s["start_s"]
-    shown = {h: c.most_common(1)[0][0] for h, c in label_time.items()}
-    if not shown:
-        return [], [], {}
-    bounds = _slots(segments, downbeats_s, beats_s)
+def _slot_harmonies(segments: list[dict], bounds: np.ndarray) -> list:
+    """The harmony sounding longest in each slot between ``bounds`` (None where none sounds)."""
     starts = np.asarray([s["start_s"] for s in segments])
     ends = np.asarray([s["end_s"] for s in segments])
     harmonies = [harmony_of(s["label"]) for s in segments]
-    seq, dur = [], []
+    out = []
     for a, b in zip(bounds[:-1], bounds[1:]):
         overlap = np.minimum(ends, b) - np.maximum(starts, a)
         weight: Counter = Counter()
         for i in np.flatnonzero(overlap > 0):
             if harmonies[i]:
                 weight[harmonies[i]] += overlap[i]
-        if not weight:
+        out.append(weight.most_common(1)[0][0] if weight else None)
+    return out
+
+
+def _shown(segments: list[dict]) -> dict:
+    """The label shown for each harmony: its member label that sounds longest."""
+    label_time: dict = defaultdict(Counter)
+    for s in segments:
+        h = harmony_of(s["label"])
+        if h:
+            label_time[h][s["label"]] += s["end_s"] - s["start_s"]
+    return {h: c.most_common(1)[0][0] for h, c in label_time.items()}
+
+
+def harmonic_rhythm(segments: list[dict], downbeats_s=None, beats_s=None) -> tuple[list, list[float], dict]:
+    """(harmonies, seconds each, shown label per harmony) of ``segments`` sampled at the harmonic
+    rhythm (module doc, step 2)."""
+    shown = _shown(segments)
+    if not shown:
+        return [], [], {}
+    bounds = _slots(segments, downbeats_s, beats_s)
+    seq, dur = [], []
+    for h, a, b in zip(_slot_harmonies(segments, bounds), bounds[:-1], bounds[1:]):
+        if h is None:
             continue
-        h = weight.most_common(1)[0][0]
         if seq and seq[-1] == h:
             dur[-1] += b - a
         else:
@@ -139,9 +161,86 @@ def _turns(seq: list, loop: tuple) -> list[int]:
     return starts
 
 
-def progression_summary(segments: list[dict], downbeats_s=None, beats_s=None) -> tuple[list[str], int]:
+def _cycle(turn) -> tuple:
+    """The harmonies of a turn of half-bar slots as a loop: no gaps, equal neighbours merged, also
+    across the turn's end (F G F, then F again, is F G), reduced to its period (C G C G is C G)."""
+    hs = [h for h in turn if h is not None]
+    loop = [h for i, h in enumerate(hs) if i == 0 or h != hs[i - 1]]
+    while len(loop) > 1 and loop[0] == loop[-1]:
+        loop.pop()
+    n = len(loop)
+    period = next((q for q in range(1, n) if n % q == 0 and loop == loop[q:] + loop[:q]), n)
+    return tuple(loop[:period])
+
+
+def _varied_turns(slots: list, bars: int) -> list[tuple[list[int], list]]:
+    """(first slots of its turns, per-slot harmonies) of each run of turns of ``bars`` bars that ``slots`` (half bars)
+    plays twice or more in a row, each turn differing from the one before in at most one half bar per
+    four bars (module doc, step 4); the run's harmony per slot is the one most of its turns play
+    (ties: the earliest)."""
+    p, allowed = 2 * bars, bars // 4
+    same = [slots[i] is not None and slots[i] == slots[i - p] for i in range(p, len(slots))]
+    runs, t = [], 0
+    while t + 2 * p <= len(slots):
+        if p - sum(same[t:t + p]) > allowed:
+            t += 1
+            continue
+        turns = [t, t + p]
+        while turns[-1] + 2 * p <= len(slots) and p - sum(same[turns[-1]:turns[-1] + p]) <= allowed:
+            turns.append(turns[-1] + p)
+        played = []
+        for k in range(p):
+            votes = Counter(slots[u + k] for u in turns if slots[u + k] is not None)
+            played.append(max(votes, key=lambda h: (votes[h], -next(j for j, u in enumerate(turns) if slots[u + k] == h)))
+                          if votes else None)
+        runs.append((turns, played))
+        t = turns[-1] + p
+    return runs
+
+
+def varied_loop(segments: list[dict], downbeats_s=None, beats_s=None) -> tuple[tuple, int, float, float]:
+    """(loop as harmonies in the rotation played first, turns, seconds covered, harmonic seconds) of
+    the loop played with variations that covers the most (module doc, step 4); ``((), 0, 0, total)``
+    if none."""
+    bounds = _slots(segments, downbeats_s, beats_s)
+    slots = _slot_harmonies(segments, bounds)
+    seconds = np.diff(bounds)
+    total = float(sum(d for h, d in zip(slots, seconds) if h is not None))
+    variants: dict = defaultdict(list)  # loop's smallest rotation -> (bars, turns' first slots, per-slot harmonies)
+    for bars in range(1, MAX_BARS + 1):
+        for turns, played in _varied_turns(slots, bars):
+            loop = _cycle(played)
+            if 2 <= len(loop) <= MAX_LENGTH and len({root for root, _ in loop}) >= 2:
+                variants[min(loop[i:] + loop[:i] for i in range(len(loop)))].append((bars, turns, played))
+    best = ((), 0, 0.0, total)
+    for runs in variants.values():
+        covered, turns = np.zeros(len(slots), bool), 0
+        for bars, run, played in runs:  # every turn of the loop, anywhere, within the same tolerance
+            p, t = 2 * bars, 0
+            if len(_cycle(played)) == 2:  # two harmonies: only where they alternate (step 3)
+                fresh = [u for u in run if not covered[u]]
+                covered[[i for u in fresh for i in range(u, u + p)]] = True
+                turns += len(fresh)
+                continue
+            while t + p <= len(slots):
+                if not covered[t:t + p].any() and sum(a is None or a != b for a, b in zip(slots[t:t + p], played)) <= bars // 4:
+                    covered[t:t + p] = True
+                    turns += 1
+                    t += p
+                else:
+                    t += 1
+        loop = _cycle(min(runs, key=lambda r: r[1][0])[2])
+        cover = float(seconds[covered].sum())
+        if (cover, -len(loop)) > (best[2], -len(best[0])):
+            best = (loop, turns, cover, total)
+    return best
+
+
+def progression_summary(segments: list[dict], downbeats_s=None, beats_s=None,
+                        variations: bool = True) -> tuple[list[str], int]:
     """(loop as chord labels, occurrences) of chord ``segments`` (module doc); ``([], 0)`` for a
-    through-composed piece or no chords."""
+    through-composed piece or no chords. ``variations=False``: exact loops only (step 4 left out,
+    the previous release's finder)."""
     seq, dur, shown = harmonic_rhythm(segments, downbeats_s, beats_s)
     if not seq:
         return [], 0
@@ -155,6 +254,10 @@ def progression_summary(segments: list[dict], downbeats_s=None, beats_s=None) ->
         if cover >= MIN_COVER * cum[-1]:
             first = seq[starts[0]:starts[0] - minus_n]
             return [shown[h] for h in first], len(starts)
+    if variations:
+        loop, turns, cover, total = varied_loop(segments, downbeats_s, beats_s)
+        if loop and cover >= MIN_COVER * total:
+            return [shown[h] for h in loop], turns
     if len(seq) == 1 or (len(seq) <= 4 and len({root for root, _ in seq}) >= 2):
         return [shown[h] for h in seq], 1
     return [], 0
