@@ -116,6 +116,11 @@ def test_a_notated_score_names_no_verse_or_chorus():
     assert name_kinds(labels, energy, song=False) == ["melodic"] * 5
 
 
+def test_of_two_labels_leading_into_the_chorus_equally_often_the_verse_is_the_one_heard_first():
+    labels, energy = ["A", "B", "C", "B", "A", "B", "C", "B"], [1.0, 2.0, 1.0, 2.0] * 2
+    assert name_kinds(labels, energy) == ["verse", "chorus", "melodic", "chorus"] * 2
+
+
 def test_an_aabb_tune_opening_on_an_upbeat_keeps_its_strains():
     """The AABB tune as Nottingham's MIDI files write an upbeat: a first bar of rest ending on the
     upbeat, the strains from bar 1 (2 s per bar). The lone first bar joins strain A."""

@@ -362,8 +362,9 @@ def name_kinds(labels: list[str], energy: list[float], song: bool = True) -> lis
     alternation in a minuet or a rondo is a theme's return, named by its letter) the
     chorus is the melodic label heard at least twice with the highest mean ``energy`` (notes per
     second x mean velocity) when at least two melodic labels repeat, and the verse the repeated label
-    that most often comes right before it, if it does so at least twice and is heard first (a
-    verse-chorus alternation that a verse opens); other melodic sections are ``melodic``."""
+    that most often comes right before it (of equal counts, the one heard first), if it does so at
+    least twice and is heard first (a verse-chorus alternation that a verse opens); other melodic
+    sections are ``melodic``."""
     kinds = ["intro" if l == "i" else "outro" if l == "o" else "instrumental" if l.islower() else "melodic"
              for l in labels]
     repeated = sorted({l for l in labels if l.isupper() and labels.count(l) >= 2})
@@ -373,7 +374,7 @@ def name_kinds(labels: list[str], energy: list[float], song: bool = True) -> lis
     chorus = max(repeated, key=lambda l: mean[l])
     before = [labels[i - 1] for i in range(1, len(labels)) if labels[i] == chorus and labels[i - 1] in repeated
               and labels[i - 1] != chorus]
-    verse = max(set(before), key=before.count) if before else None
+    verse = max(sorted(set(before), key=labels.index), key=before.count) if before else None   # ties: heard first
     if verse is None or before.count(verse) < 2 or labels.index(verse) > labels.index(chorus):
         return kinds    # no verse-chorus alternation opened by the verse (a folk tune's A A B B, a rondo)
     return ["chorus" if l == chorus else "verse" if l == verse else k for l, k in zip(labels, kinds)]
