@@ -57,10 +57,12 @@ class Piece:
     ts_declared: bool = True
     notated: bool = False
 
-    @property
+    @cached_property
     def is_drum(self) -> np.ndarray:
-        """Boolean mask over notes: True for notes on a drum-kit track."""
-        return self.track_program[self.track] == DRUM_PROGRAM
+        """Boolean mask over notes: True for notes on a drum-kit track (computed once, read-only)."""
+        mask = self.track_program[self.track] == DRUM_PROGRAM
+        mask.flags.writeable = False
+        return mask
 
     @property
     def end_tick(self) -> int:
