@@ -147,7 +147,7 @@ def _chroma(piece: Piece, bounds: np.ndarray, mask: np.ndarray, part: np.ndarray
     last = np.clip(np.searchsorted(bounds, off, side="left") - 1, first, n - 1)
     spans = last - first + 1
     note = np.repeat(np.arange(len(on)), spans)
-    bar = np.repeat(first, spans) + (np.arange(spans.sum()) - np.repeat(np.cumsum(spans) - spans, spans))
+    bar = np.repeat(first - (np.cumsum(spans) - spans), spans) + np.arange(spans.sum())
     overlap = np.maximum(np.minimum(off[note], bounds[bar + 1]) - np.maximum(on[note], bounds[bar]), 0)
     return np.bincount((group[note] * n + bar) * 12 + pc[note], weights=overlap, minlength=2 * n * 12).reshape(2, n, 12)
 
@@ -171,14 +171,14 @@ def bar_similarity(piece: Piece, bounds: np.ndarray, melody: np.ndarray) -> tupl
 
 def _window_codes(piece: Piece, starts: np.ndarray, length: np.ndarray, melody: np.ndarray):
     """(window, code) pairs: every melody note whose onset falls in [start, start + length) of a window,
-    coded as (eighth from the window's start, pitch)."""
+    coded as (eighth from the window's start, pitch). A piece's notes are in onset order (:class:`Piece`)."""
     on = piece.onset[melody].astype(np.float64)
     pitch = piece.pitch[melody].astype(np.int64)
     lo = np.searchsorted(on, starts - piece.tpq / 8)
     hi = np.searchsorted(on, starts + length - piece.tpq / 8)
     counts = hi - lo
     window = np.repeat(np.arange(len(starts)), counts)
-    note = np.repeat(lo, counts) + (np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts))
+    note = np.repeat(lo - (np.cumsum(counts) - counts), counts) + np.arange(counts.sum())
     eighth = np.rint((on[note] - starts[window]) * 2 / piece.tpq).astype(np.int64)
     return window, eighth * 128 + pitch[note]
 
@@ -189,27 +189,22 @@ def _tune_similarity(piece: Piece, starts: np.ndarray, length: np.ndarray, melod
     ``SHIFT_QUARTERS`` quarter notes either way (the best kept), so that a repeat still matches after
     a bar of another length."""
     n = len(starts)
-    order = np.argsort(piece.onset[melody], kind="stable")
-    melody = np.flatnonzero(melody)[order]
-    mask = np.zeros(len(piece.onset), dtype=bool)
-    mask[melody] = True
     shifts = np.arange(-SHIFT_QUARTERS, SHIFT_QUARTERS + 1) * piece.tpq
     windows = len(shifts) * n
     window, code = _window_codes(piece, (starts[None, :] + shifts[:, None]).ravel(),   # shift-major: shift s, bar j
-                                 np.concatenate([length] * len(shifts)), mask)
+                                 np.concatenate([length] * len(shifts)), melody)
     # unique (window, code) pairs; the common codes of a bar and every window by joining on the code
     pair = np.sort(code * windows + window)
     pair = pair[np.append(True, pair[1:] != pair[:-1])]
-    code, window = pair // windows, pair % windows
+    code, window = np.divmod(pair, windows)
     size = np.maximum(np.bincount(window, minlength=windows), 0.5)   # two empty windows: 0 / 1, not 0 / 0
-    first = np.flatnonzero(np.append(True, code[1:] != code[:-1]))
-    group = np.cumsum(np.append(True, code[1:] != code[:-1])) - 1
-    group_size = np.diff(np.append(first, len(code)))
-    plain = (window >= SHIFT_QUARTERS * n) & (window < (SHIFT_QUARTERS + 1) * n)
-    left = np.repeat(window[plain] - SHIFT_QUARTERS * n, group_size[group[plain]])
-    offsets = np.arange(len(left)) - np.repeat(np.cumsum(group_size[group[plain]]) - group_size[group[plain]],
-                                              group_size[group[plain]])
-    right = window[np.repeat(first[group[plain]], group_size[group[plain]]) + offsets]
+    plain = (window >= SHIFT_QUARTERS * n) & (window < (SHIFT_QUARTERS + 1) * n)     # the bars' own windows
+    new_code = np.append(True, code[1:] != code[:-1])
+    first = np.flatnonzero(new_code)
+    group = (np.cumsum(new_code) - 1)[plain]
+    count = np.diff(np.append(first, len(code)))[group]       # per pair of a bar: the windows with its code
+    left = np.repeat(window[plain] - SHIFT_QUARTERS * n, count)
+    right = window[np.repeat(first[group] - (np.cumsum(count) - count), count) + np.arange(count.sum())]
     common = np.bincount(left * windows + right, minlength=n * windows).reshape(n, len(shifts), n)
     best = np.zeros((n, n))
     for k in range(len(shifts)):                  # shift by shift: arrays of bars x bars stay in the cache
@@ -253,16 +248,6 @@ def diagonal_sums(similarity: np.ndarray, pad: int = 0) -> np.ndarray:
     return grid[:, :m + 1]
 
 
-def _shifted(cum: np.ndarray, pad: int, n: int, shifts: np.ndarray) -> np.ndarray:
-    """len(shifts) x n x n view: ``[k, a, c]`` is ``cum`` at bars (a + shifts[k], c + shifts[k]) of a
-    piece padded by ``pad`` (shifts within -pad..pad)."""
-    step = cum.strides[0] + cum.strides[1]
-    base = cum[pad + shifts[0]:, pad + shifts[0]:]
-    return np.lib.stride_tricks.as_strided(base, (len(shifts), n, n),
-                                           (step * int(shifts[1] - shifts[0]) if len(shifts) > 1 else step,
-                                            cum.strides[0], cum.strides[1]), writeable=False)
-
-
 def repetition(cum: np.ndarray, pad: int, longest: int) -> np.ndarray:
     """longest x n: ``[length - 1, a]`` is the summed similarity of bars a..a+length-1 to their best
     non-overlapping copy (a start c with |c - a| >= length that fits), 0 where none fits or the
@@ -285,8 +270,12 @@ def repeat_starts(cum: np.ndarray, pad: int, span: int = STRIPE_BARS) -> np.ndar
     similarity of the ``span`` bars from (a, c) over that of the ``span`` bars before (the start of a
     diagonal stripe); 0 where none rises. ``cum``: :func:`diagonal_sums` padded by ``pad`` >= span."""
     n = len(cum) - 1 - 2 * pad
-    before, here, after = _shifted(cum, pad, n, np.arange(-span, span + 1, span))     # views, not copies
-    rise = (after - here) / span - (here - before) / span
+    before, here, after = (cum[pad + k:pad + k + n, pad + k:pad + k + n] for k in (-span, 0, span))
+    rise = after - here
+    rise /= span
+    fall = here - before
+    fall /= span
+    rise -= fall
     np.fill_diagonal(rise, 0.0)
     return np.maximum(rise.max(axis=1), 0.0)
 
@@ -382,7 +371,7 @@ def name_kinds(labels: list[str], energy: list[float], song: bool = True) -> lis
     repeated = sorted({l for l in labels if l.isupper() and labels.count(l) >= 2})
     if len(repeated) < 2 or not song:
         return kinds
-    mean = {l: np.mean([e for e, m in zip(energy, labels) if m == l]) for l in repeated}
+    mean = {l: sum(e for e, m in zip(energy, labels) if m == l) / labels.count(l) for l in repeated}
     chorus = max(repeated, key=lambda l: mean[l])
     before = [labels[i - 1] for i in range(1, len(labels)) if labels[i] == chorus and labels[i - 1] in repeated
               and labels[i - 1] != chorus]
