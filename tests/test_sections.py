@@ -90,6 +90,22 @@ def test_repeat_starts_and_repetition_match_brute_force():
     assert np.allclose(repetition(cum, span, length), best)
 
 
+def test_a_melody_too_sparse_for_any_melodic_bar_gives_one_section_without_melody():
+    tune = [(4 * k, 0.25, 84, 80) for k in range(16)]          # a sixteenth per bar over held chords
+    accompaniment = [(4 * k, 4, 48, 70) for k in range(16)]
+    found = sections(from_midi_bytes(make_midi([(0, False, tune), (0, False, accompaniment)], tempo_bpm=120)))
+    assert [(s["start_s"], s["end_s"], s["label"]) for s in found] == [(0.0, 32.0, "i")]
+
+
+def test_bar_of_places_sorted_ticks_after_the_last_bound_at_or_before_them():
+    from captune.extractors.midi.sections import bar_of
+    bounds = np.asarray([0.0, 10.0, 20.0])
+    assert bar_of(bounds, np.asarray([-5, 0, 5, 10, 10, 25])).tolist() == [-1, 0, 0, 1, 1, 2]
+    ticks = np.sort(np.random.default_rng(1).integers(-50, 300, 500))
+    bounds = np.sort(np.random.default_rng(2).choice(250, 30, replace=False)).astype(float)
+    assert bar_of(bounds, ticks).tolist() == (np.searchsorted(bounds, ticks, side="right") - 1).tolist()
+
+
 def test_to_ticks_inverts_the_tempo_map():
     from captune.extractors.midi.sections import to_ticks
     piece = from_midi_bytes(make_midi([(0, False, [(0, 16, 60, 80)])], tempo_bpm=[(0, 120), (4, 60)]))

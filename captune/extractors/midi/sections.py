@@ -108,7 +108,7 @@ def melody_notes(piece: Piece) -> np.ndarray:
     best, best_key = None, (MONOPHONIC, 0)
     if len(ids) > 1:
         mean = np.bincount(tracks, weights=piece.pitch[pitched]) / np.maximum(count, 1)  # exact: integer sums
-        order = np.lexsort((piece.onset[pitched], tracks))       # by track, then onset (ties in note order)
+        order = np.argsort(tracks, kind="stable")              # by track, then onset (notes are in onset order)
         on, off, by = piece.onset[pitched][order], (piece.onset + piece.duration)[pitched][order], tracks[order]
         apart = np.bincount(by[1:], weights=(on[1:] >= off[:-1] - piece.tpq / 8) & (by[1:] == by[:-1]),
                             minlength=len(count))                  # notes starting after the previous one ends
@@ -136,6 +136,14 @@ def _top_line(piece: Piece, pitched: np.ndarray) -> np.ndarray:
     return mask
 
 
+def bar_of(bounds: np.ndarray, ticks: np.ndarray) -> np.ndarray:
+    """Per tick of ``ticks`` (in ascending order): the index of the last of ``bounds`` at or before it,
+    -1 before the first (``np.searchsorted(bounds, ticks, 'right') - 1``, found by placing the few
+    bounds among the many ticks)."""
+    placed = np.searchsorted(ticks, bounds, side="left")
+    return np.cumsum(np.bincount(placed, minlength=len(ticks) + 1))[:len(ticks)] - 1
+
+
 def _chroma(piece: Piece, bounds: np.ndarray, mask: np.ndarray, part: np.ndarray) -> np.ndarray:
     """(2 x bars x 12) sounding ticks per pitch class between ``bounds`` of the notes in ``mask``:
     those outside ``part`` (a boolean per note), then those in it."""
@@ -143,7 +151,7 @@ def _chroma(piece: Piece, bounds: np.ndarray, mask: np.ndarray, part: np.ndarray
     group = part[mask].astype(np.int64)
     on, off = piece.onset[mask].astype(np.float64), (piece.onset + piece.duration)[mask].astype(np.float64)
     pc = piece.pitch[mask] % 12
-    first = np.clip(np.searchsorted(bounds, on, side="right") - 1, 0, n - 1)
+    first = np.clip(bar_of(bounds, on), 0, n - 1)
     last = np.clip(np.searchsorted(bounds, off, side="left") - 1, first, n - 1)
     spans = last - first + 1
     note = np.repeat(np.arange(len(on)), spans)
@@ -162,7 +170,7 @@ def bar_similarity(piece: Piece, bounds: np.ndarray, melody: np.ndarray) -> tupl
     harmony = _unit(accompaniment)
     chords = harmony @ harmony.T
     similarity = chords * ~(melodic[:, None] ^ melodic[None, :])
-    tuned = np.flatnonzero(melodic)                 # the melody is compared between melodic bars only
+    tuned = np.flatnonzero(melodic)                 # the melody is compared where it is used: melodic bars
     block = np.ix_(tuned, tuned)
     tune = _tune_similarity(piece, bounds[tuned], bounds[tuned + 1] - bounds[tuned], melody)
     similarity[block] = (1 - HARMONY_WEIGHT) * tune + HARMONY_WEIGHT * chords[block]
@@ -193,6 +201,8 @@ def _tune_similarity(piece: Piece, starts: np.ndarray, length: np.ndarray, melod
     windows = len(shifts) * n
     window, code = _window_codes(piece, (starts[None, :] + shifts[:, None]).ravel(),   # shift-major: shift s, bar j
                                  np.concatenate([length] * len(shifts)), melody)
+    if not len(code):                             # no melodic bar, or no melody note starts in one
+        return np.zeros((n, n))
     # unique (window, code) pairs; the common codes of a bar and every window by joining on the code
     pair = np.sort(code * windows + window)
     pair = pair[np.append(True, pair[1:] != pair[:-1])]
@@ -385,7 +395,7 @@ def _energy(piece: Piece, bounds: np.ndarray, seconds: np.ndarray, segments: lis
     """Notes per second x mean velocity of the pitched notes of each segment (``seconds``: of ``bounds``)."""
     pitched = ~piece.is_drum
     edges = [a for a, _ in segments] + [segments[-1][1]]
-    which = np.searchsorted(bounds[edges], piece.onset[pitched], side="right") - 1
+    which = bar_of(bounds[edges], piece.onset[pitched])
     inside = (which >= 0) & (which < len(segments))
     count = np.bincount(which[inside], minlength=len(segments))
     velocity = np.bincount(which[inside], weights=piece.velocity[pitched][inside], minlength=len(segments))
