@@ -68,6 +68,7 @@ BREATH_WEIGHT = 0.5    # gain of starting a segment after a silent melody, in ba
 REPEAT_WEIGHT = 2.0    # gain of starting a segment where a repetition starts, in bars of similarity
 SAME_LABEL = 0.5       # mean bar similarity for two segments to share a label
 SOUNDING_FRAME_S = 0.05   # frame of the instruments' sounding shares in :func:`section_notes`, seconds
+COSINE_TILE = 128      # rows and columns of a tile of the harmony's cosine matrix (:func:`_cosines`)
 STRIPE_BARS = 4        # bars before and after a bar line compared to find where a repetition starts
 
 
@@ -97,6 +98,18 @@ def bar_lines(piece: Piece, downbeats_s=None) -> tuple[Piece, np.ndarray]:
 def _unit(x: np.ndarray) -> np.ndarray:
     norms = np.sqrt(np.einsum("ij,ij->i", x, x))[:, None]
     return x / np.where(norms > 0, norms, 1.0)
+
+
+def _cosines(unit: np.ndarray) -> np.ndarray:
+    """``unit @ unit.T``, in tiles of at most ``COSINE_TILE`` rows and columns: products small enough for
+    OpenBLAS to compute each in one thread (the whole product of a piece of some 190 bars or more started
+    threads, which cost more CPU time than the product, and left its last bits to the thread count)."""
+    n = len(unit)
+    out = np.empty((n, n))
+    for i in range(0, n, COSINE_TILE):
+        for j in range(0, n, COSINE_TILE):
+            np.matmul(unit[i:i + COSINE_TILE], unit[j:j + COSINE_TILE].T, out=out[i:i + COSINE_TILE, j:j + COSINE_TILE])
+    return out
 
 
 def melody_notes(piece: Piece) -> np.ndarray:
@@ -167,8 +180,7 @@ def bar_similarity(piece: Piece, bounds: np.ndarray, melody: np.ndarray) -> tupl
     melodic = sounding >= MELODIC_SHARE * np.diff(bounds)
     gaps = ~melodic[1:-1] & melodic[:-2] & melodic[2:]
     melodic[1:-1] |= gaps
-    harmony = _unit(accompaniment)
-    chords = harmony @ harmony.T
+    chords = _cosines(_unit(accompaniment))
     similarity = chords * ~(melodic[:, None] ^ melodic[None, :])
     tuned = np.flatnonzero(melodic)                 # the melody is compared where it is used: melodic bars
     block = np.ix_(tuned, tuned)
@@ -304,13 +316,20 @@ def segment(cum: np.ndarray, pad: int, melodic: np.ndarray, breaths: np.ndarray)
     usable = (start[None, :] <= n - lengths[:, None]) & (change[last] == change[start][None, :])
     gains = np.where(usable, repetition(cum, pad, longest) - cost[:, None] + bonus[None, :], -np.inf)
     gains[0, 0] += cost[0]        # a lone first bar (a pickup, a count-in) is no phrase: :func:`merge_runs` joins it on
-    gains = gains.tolist()        # plain floats: a dozen steps per bar line cost less than numpy calls
+    # by end bar: ending[end - 1][length - 1] is the gain of the segment of that length ending there (a view
+    # of the gains skewed, the segments that would start before bar 0 reading -inf padding), as plain floats:
+    # a dozen steps per bar line cost less than numpy calls
+    padded = np.concatenate([np.full((longest, longest - 1), -np.inf), gains], axis=1)
+    rows, cols = padded.strides
+    ending = np.lib.stride_tricks.as_strided(padded[:, longest - 1:], (n, longest), (cols, rows - cols)).tolist()
     best, back = [0.0] + [-np.inf] * n, [1] * (n + 1)
-    for end in range(1, n + 1):
+    for end, row in enumerate(ending, 1):
+        top, choice = -np.inf, 1
         for length in range(1, min(longest, end) + 1):      # the first (shortest) of equal scores wins
-            score = best[end - length] + gains[length - 1][end - length]
-            if score > best[end]:
-                best[end], back[end] = score, length
+            score = best[end - length] + row[length - 1]
+            if score > top:
+                top, choice = score, length
+        best[end], back[end] = top, choice
     cuts, end = [], n
     while end > 0:
         cuts.append((end - back[end], end))
