@@ -274,16 +274,21 @@ def repetition(cum: np.ndarray, pad: int, longest: int) -> np.ndarray:
     """longest x n: ``[length - 1, a]`` is the summed similarity of bars a..a+length-1 to their best
     non-overlapping copy (a start c with |c - a| >= length that fits), 0 where none fits or the
     segment does not fit (a > n - length). ``cum``: :func:`diagonal_sums` padded by ``pad``. All
-    lengths at once: beyond the piece the sums are zeros (a window that does not fit sums to at most 0),
-    and pairs closer than the length lose more than any window holds."""
+    lengths at once: beyond the piece the sums are zeros (a window that does not fit sums to at most 0).
+    The pairs closer than the length, a band about each length's diagonal, are set to -inf as rows of
+    n + 1 of the flat sums; a band's ends that run into the row before or after fall on pairs that are
+    close for their own length or do not fit (at most 0 already), so the result is the same."""
     n = len(cum) - 1 - 2 * pad
     ext = np.zeros((n + longest + 1, n + longest + 1))
     ext[:n + 1, :n + 1] = cum[pad:pad + n + 1, pad:pad + n + 1]
     rows, cols = ext.strides
-    sums = np.lib.stride_tricks.as_strided(ext[1:, 1:], (longest, n, n), (rows + cols, rows, cols)) - ext[:n, :n]
-    near = np.abs(np.arange(1 - n, n))[None, :] < np.arange(1, longest + 1)[:, None]   # [length - 1, c - a + n - 1]
-    penalty = np.where(near, longest + 1.0, 0.0)
-    sums -= np.lib.stride_tricks.as_strided(penalty[:, n - 1:], (longest, n, n), (penalty.strides[0], -cols, cols))
+    flat = np.empty(longest * n * n + n)             # n more: the last band's rows run on past the sums
+    sums = flat[:longest * n * n].reshape(longest, n, n)                 # [length - 1, a, c]
+    np.subtract(np.lib.stride_tricks.as_strided(ext[1:, 1:], (longest, n, n), (rows + cols, rows, cols)),
+                ext[:n, :n], out=sums)
+    for length in range(1, longest + 1):       # c - a from 1 - length to length - 1
+        start = (length - 1) * n * n + 1 - length
+        flat[start:start + n * (n + 1)].reshape(n, n + 1)[:, :2 * length - 1] = -np.inf
     return np.maximum(sums.max(axis=2), 0.0)
 
 
