@@ -1,6 +1,7 @@
 """Sections from symbolic music: known-answer songs generated with mido (tests/fixtures.py)."""
 
 import numpy as np
+import pytest
 
 from captune.extractors.midi import from_midi_bytes
 from captune.extractors.midi.sections import bar_lines, name_kinds, sections
@@ -70,12 +71,13 @@ def test_extract_gives_sections_on_its_downbeats():
     assert facts["sections"][1]["start_s"] == facts["downbeats_s"][8]
 
 
-def test_repeat_starts_and_repetition_match_brute_force():
+@pytest.mark.parametrize("n, length", [(12, 3), (12, 12), (20, 12)])   # the longest segment up to the piece
+def test_repeat_starts_and_repetition_match_brute_force(n, length):
     from captune.extractors.midi.sections import diagonal_sums, repeat_starts, repetition
     rng = np.random.default_rng(3)
-    x = rng.random((12, 12))
+    x = rng.random((n, n))
     sim = (x + x.T) / 2
-    n, span, length = 12, 4, 3
+    span = 4
     cum = diagonal_sums(sim, span)          # bar a at a + span
 
     def window(a, c, m):            # bars a.. and c.. for up to m bars, inside the piece
@@ -88,6 +90,12 @@ def test_repeat_starts_and_repetition_match_brute_force():
     best = [[max([window(a, c, m) for c in range(n - m + 1) if abs(a - c) >= m] + [0.0]) if a <= n - m else 0.0
              for a in range(n)] for m in range(1, length + 1)]
     assert np.allclose(repetition(cum, span, length), best)
+
+
+def test_cosines_in_tiles_are_the_whole_product():
+    from captune.extractors.midi.sections import COSINE_TILE, _cosines
+    unit = np.random.default_rng(5).random((2 * COSINE_TILE + 7, 12))     # three tiles a side, the last short
+    assert np.allclose(_cosines(unit), unit @ unit.T, rtol=0, atol=1e-12)
 
 
 def test_a_melody_too_sparse_for_any_melodic_bar_gives_one_section_without_melody():
