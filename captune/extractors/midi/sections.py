@@ -321,20 +321,13 @@ def segment(cum: np.ndarray, pad: int, melodic: np.ndarray, breaths: np.ndarray)
     usable = (start[None, :] <= n - lengths[:, None]) & (change[last] == change[start][None, :])
     gains = np.where(usable, repetition(cum, pad, longest) - cost[:, None] + bonus[None, :], -np.inf)
     gains[0, 0] += cost[0]        # a lone first bar (a pickup, a count-in) is no phrase: :func:`merge_runs` joins it on
-    # by end bar: ending[end - 1][length - 1] is the gain of the segment of that length ending there (a view
-    # of the gains skewed, the segments that would start before bar 0 reading -inf padding), as plain floats:
-    # a dozen steps per bar line cost less than numpy calls
-    padded = np.concatenate([np.full((longest, longest - 1), -np.inf), gains], axis=1)
-    rows, cols = padded.strides
-    ending = np.lib.stride_tricks.as_strided(padded[:, longest - 1:], (n, longest), (cols, rows - cols)).tolist()
+    gains = gains.tolist()        # plain floats: a dozen steps per bar line cost less than numpy calls
     best, back = [0.0] + [-np.inf] * n, [1] * (n + 1)
-    for end, row in enumerate(ending, 1):
-        top, choice = -np.inf, 1
+    for end in range(1, n + 1):
         for length in range(1, min(longest, end) + 1):      # the first (shortest) of equal scores wins
-            score = best[end - length] + row[length - 1]
-            if score > top:
-                top, choice = score, length
-        best[end], back[end] = top, choice
+            score = best[end - length] + gains[length - 1][end - length]
+            if score > best[end]:
+                best[end], back[end] = score, length
     cuts, end = [], n
     while end > 0:
         cuts.append((end - back[end], end))
