@@ -20,7 +20,7 @@
   strains and in both B strains, and different sequences for A and B.
 - Cost: CPU time of :func:`sections` per POP909 piece (the settled ``Piece`` and its
   ``downbeats_s`` given, as a build calls it: the meter inference is the meter's cost; best of 3,
-  median over songs), beside captune's :func:`chords` on the same piece.
+  median and mean over songs), beside captune's :func:`chords` on the same piece.
 
     python benchmarks/sections.py [--corpora /work/shared/corpora]
 """

@@ -1,6 +1,7 @@
 """Sections from symbolic music: known-answer songs generated with mido (tests/fixtures.py)."""
 
 import numpy as np
+import pytest
 
 from captune.extractors.midi import from_midi_bytes
 from captune.extractors.midi.sections import bar_lines, name_kinds, sections
@@ -70,12 +71,13 @@ def test_extract_gives_sections_on_its_downbeats():
     assert facts["sections"][1]["start_s"] == facts["downbeats_s"][8]
 
 
-def test_repeat_starts_and_repetition_match_brute_force():
+@pytest.mark.parametrize("n, length", [(12, 3), (12, 12), (20, 12)])   # the longest segment up to the piece
+def test_repeat_starts_and_repetition_match_brute_force(n, length):
     from captune.extractors.midi.sections import diagonal_sums, repeat_starts, repetition
     rng = np.random.default_rng(3)
-    x = rng.random((12, 12))
+    x = rng.random((n, n))
     sim = (x + x.T) / 2
-    n, span, length = 12, 4, 3
+    span = 4
     cum = diagonal_sums(sim, span)          # bar a at a + span
 
     def window(a, c, m):            # bars a.. and c.. for up to m bars, inside the piece
@@ -88,6 +90,28 @@ def test_repeat_starts_and_repetition_match_brute_force():
     best = [[max([window(a, c, m) for c in range(n - m + 1) if abs(a - c) >= m] + [0.0]) if a <= n - m else 0.0
              for a in range(n)] for m in range(1, length + 1)]
     assert np.allclose(repetition(cum, span, length), best)
+
+
+def test_cosines_in_tiles_are_the_whole_product():
+    from captune.extractors.midi.sections import COSINE_TILE, _cosines
+    unit = np.random.default_rng(5).random((2 * COSINE_TILE + 7, 12))     # three tiles a side, the last short
+    assert np.allclose(_cosines(unit), unit @ unit.T, rtol=0, atol=1e-12)
+
+
+def test_a_melody_too_sparse_for_any_melodic_bar_gives_one_section_without_melody():
+    tune = [(4 * k, 0.25, 84, 80) for k in range(16)]          # a sixteenth per bar over held chords
+    accompaniment = [(4 * k, 4, 48, 70) for k in range(16)]
+    found = sections(from_midi_bytes(make_midi([(0, False, tune), (0, False, accompaniment)], tempo_bpm=120)))
+    assert [(s["start_s"], s["end_s"], s["label"]) for s in found] == [(0.0, 32.0, "i")]
+
+
+def test_bar_of_places_sorted_ticks_after_the_last_bound_at_or_before_them():
+    from captune.extractors.midi.sections import bar_of
+    bounds = np.asarray([0.0, 10.0, 20.0])
+    assert bar_of(bounds, np.asarray([-5, 0, 5, 10, 10, 25])).tolist() == [-1, 0, 0, 1, 1, 2]
+    ticks = np.sort(np.random.default_rng(1).integers(-50, 300, 500))
+    bounds = np.sort(np.random.default_rng(2).choice(250, 30, replace=False)).astype(float)
+    assert bar_of(bounds, ticks).tolist() == (np.searchsorted(bounds, ticks, side="right") - 1).tolist()
 
 
 def test_to_ticks_inverts_the_tempo_map():
@@ -114,6 +138,11 @@ def test_a_notated_score_names_no_verse_or_chorus():
     labels, energy = ["A", "B", "A", "B", "C"], [1.0, 2.0, 1.0, 2.0, 1.0]
     assert name_kinds(labels, energy) == ["verse", "chorus", "verse", "chorus", "melodic"]
     assert name_kinds(labels, energy, song=False) == ["melodic"] * 5
+
+
+def test_of_two_labels_leading_into_the_chorus_equally_often_the_verse_is_the_one_heard_first():
+    labels, energy = ["A", "B", "C", "B", "A", "B", "C", "B"], [1.0, 2.0, 1.0, 2.0] * 2
+    assert name_kinds(labels, energy) == ["verse", "chorus", "melodic", "chorus"] * 2
 
 
 def test_an_aabb_tune_opening_on_an_upbeat_keeps_its_strains():

@@ -2,7 +2,7 @@
 
 Conventions: times in ticks (int64) with ``tpq`` ticks per quarter note; the
 tempo map in microseconds per quarter (``mspq``) and time signatures apply from
-their tick on. Notes of all tracks are concatenated and carry the index of
+their tick on. Notes of all tracks are concatenated in onset order and carry the index of
 their track; ``track_program[i]`` is the GM program of track ``i`` (0-127, or
 128 for a drum kit, by MidiCaps' rule: channel 10 is drums unless its program is
 one of the percussive melodic instruments 112-119); a track left at program 0 whose
@@ -57,14 +57,16 @@ class Piece:
     ts_declared: bool = True
     notated: bool = False
 
-    @property
+    @cached_property
     def is_drum(self) -> np.ndarray:
-        """Boolean mask over notes: True for notes on a drum-kit track."""
-        return self.track_program[self.track] == DRUM_PROGRAM
+        """Boolean mask over notes: True for notes on a drum-kit track (computed once, read-only)."""
+        mask = self.track_program[self.track] == DRUM_PROGRAM
+        mask.flags.writeable = False
+        return mask
 
-    @property
+    @cached_property
     def end_tick(self) -> int:
-        """Tick at which the last note ends."""
+        """Tick at which the last note ends (computed once)."""
         return int((self.onset + self.duration).max()) if len(self.onset) else 0
 
     @cached_property

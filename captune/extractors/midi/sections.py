@@ -68,6 +68,7 @@ BREATH_WEIGHT = 0.5    # gain of starting a segment after a silent melody, in ba
 REPEAT_WEIGHT = 2.0    # gain of starting a segment where a repetition starts, in bars of similarity
 SAME_LABEL = 0.5       # mean bar similarity for two segments to share a label
 SOUNDING_FRAME_S = 0.05   # frame of the instruments' sounding shares in :func:`section_notes`, seconds
+COSINE_TILE = 128      # rows and columns of a tile of the harmony's cosine matrix (:func:`_cosines`)
 STRIPE_BARS = 4        # bars before and after a bar line compared to find where a repetition starts
 
 
@@ -99,22 +100,39 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return x / np.where(norms > 0, norms, 1.0)
 
 
+def _cosines(unit: np.ndarray) -> np.ndarray:
+    """``unit @ unit.T``, in tiles of at most ``COSINE_TILE`` rows and columns: products small enough for
+    OpenBLAS to compute each in one thread (the whole product of a piece of some 190 bars or more started
+    threads, which cost more CPU time than the product, and left its last bits to the thread count)."""
+    n = len(unit)
+    out = np.empty((n, n))
+    for i in range(0, n, COSINE_TILE):
+        for j in range(0, n, COSINE_TILE):
+            np.matmul(unit[i:i + COSINE_TILE], unit[j:j + COSINE_TILE].T, out=out[i:i + COSINE_TILE, j:j + COSINE_TILE])
+    return out
+
+
 def melody_notes(piece: Piece) -> np.ndarray:
     """Boolean mask of the melody's notes (module doc, step 1)."""
     pitched = ~piece.is_drum
-    ids = np.unique(piece.track[pitched])
-    mean_pitch = piece.pitch[pitched].mean() if pitched.any() else 0.0
+    tracks = piece.track[pitched]
+    count = np.bincount(tracks)
+    ids = np.flatnonzero(count)
     best, best_key = None, (MONOPHONIC, 0)
-    for t in ids if len(ids) > 1 else []:
-        mask = piece.track == t
-        if piece.pitch[mask].mean() < mean_pitch or mask.sum() < 2:
-            continue
-        on, off = piece.onset[mask], (piece.onset + piece.duration)[mask]
-        order = np.argsort(on, kind="stable")
-        share = np.mean(on[order][1:] >= off[order][:-1] - piece.tpq / 8)
-        key = (round(float(share), 2), int(piece.duration[mask].sum()))   # ties: the line sounding longer
-        if key >= best_key:
-            best, best_key = t, key
+    if len(ids) > 1:
+        mean = np.bincount(tracks, weights=piece.pitch[pitched]) / np.maximum(count, 1)  # exact: integer sums
+        order = np.argsort(tracks, kind="stable")              # by track, then onset (notes are in onset order)
+        on, off, by = piece.onset[pitched][order], (piece.onset + piece.duration)[pitched][order], tracks[order]
+        apart = np.bincount(by[1:], weights=(on[1:] >= off[:-1] - piece.tpq / 8) & (by[1:] == by[:-1]),
+                            minlength=len(count))                  # notes starting after the previous one ends
+        length = np.bincount(tracks, weights=piece.duration[pitched])
+        overall = piece.pitch[pitched].mean()
+        for t in ids.tolist():
+            if mean[t] < overall or count[t] < 2:
+                continue
+            key = (round(float(apart[t] / (count[t] - 1)), 2), int(length[t]))   # ties: the line sounding longer
+            if key >= best_key:
+                best, best_key = t, key
     if best is not None:
         return piece.track == best
     return _top_line(piece, pitched)
@@ -131,6 +149,14 @@ def _top_line(piece: Piece, pitched: np.ndarray) -> np.ndarray:
     return mask
 
 
+def bar_of(bounds: np.ndarray, ticks: np.ndarray) -> np.ndarray:
+    """Per tick of ``ticks`` (in ascending order): the index of the last of ``bounds`` at or before it,
+    -1 before the first (``np.searchsorted(bounds, ticks, 'right') - 1``, found by placing the few
+    bounds among the many ticks)."""
+    placed = np.searchsorted(ticks, bounds, side="left")
+    return np.cumsum(np.bincount(placed, minlength=len(ticks) + 1))[:len(ticks)] - 1
+
+
 def _chroma(piece: Piece, bounds: np.ndarray, mask: np.ndarray, part: np.ndarray) -> np.ndarray:
     """(2 x bars x 12) sounding ticks per pitch class between ``bounds`` of the notes in ``mask``:
     those outside ``part`` (a boolean per note), then those in it."""
@@ -138,11 +164,11 @@ def _chroma(piece: Piece, bounds: np.ndarray, mask: np.ndarray, part: np.ndarray
     group = part[mask].astype(np.int64)
     on, off = piece.onset[mask].astype(np.float64), (piece.onset + piece.duration)[mask].astype(np.float64)
     pc = piece.pitch[mask] % 12
-    first = np.clip(np.searchsorted(bounds, on, side="right") - 1, 0, n - 1)
+    first = np.clip(bar_of(bounds, on), 0, n - 1)
     last = np.clip(np.searchsorted(bounds, off, side="left") - 1, first, n - 1)
     spans = last - first + 1
     note = np.repeat(np.arange(len(on)), spans)
-    bar = np.repeat(first, spans) + (np.arange(spans.sum()) - np.repeat(np.cumsum(spans) - spans, spans))
+    bar = np.repeat(first - (np.cumsum(spans) - spans), spans) + np.arange(spans.sum())
     overlap = np.maximum(np.minimum(off[note], bounds[bar + 1]) - np.maximum(on[note], bounds[bar]), 0)
     return np.bincount((group[note] * n + bar) * 12 + pc[note], weights=overlap, minlength=2 * n * 12).reshape(2, n, 12)
 
@@ -154,58 +180,60 @@ def bar_similarity(piece: Piece, bounds: np.ndarray, melody: np.ndarray) -> tupl
     melodic = sounding >= MELODIC_SHARE * np.diff(bounds)
     gaps = ~melodic[1:-1] & melodic[:-2] & melodic[2:]
     melodic[1:-1] |= gaps
-    tune = _tune_similarity(piece, bounds, melody)
-    harmony = _unit(accompaniment)
-    chords = harmony @ harmony.T
-    both = melodic[:, None] & melodic[None, :]
-    return np.where(both, (1 - HARMONY_WEIGHT) * tune + HARMONY_WEIGHT * chords, chords * ~(melodic[:, None] ^ melodic[None, :])), melodic
+    chords = _cosines(_unit(accompaniment))
+    similarity = chords * ~(melodic[:, None] ^ melodic[None, :])
+    tuned = np.flatnonzero(melodic)                 # the melody is compared where it is used: melodic bars
+    block = np.ix_(tuned, tuned)
+    tune = _tune_similarity(piece, bounds[tuned], bounds[tuned + 1] - bounds[tuned], melody)
+    similarity[block] = (1 - HARMONY_WEIGHT) * tune + HARMONY_WEIGHT * chords[block]
+    return similarity, melodic
 
 
 def _window_codes(piece: Piece, starts: np.ndarray, length: np.ndarray, melody: np.ndarray):
     """(window, code) pairs: every melody note whose onset falls in [start, start + length) of a window,
-    coded as (eighth from the window's start, pitch)."""
+    coded as (eighth from the window's start, pitch). A piece's notes are in onset order (:class:`Piece`)."""
     on = piece.onset[melody].astype(np.float64)
     pitch = piece.pitch[melody].astype(np.int64)
     lo = np.searchsorted(on, starts - piece.tpq / 8)
     hi = np.searchsorted(on, starts + length - piece.tpq / 8)
     counts = hi - lo
     window = np.repeat(np.arange(len(starts)), counts)
-    note = np.repeat(lo, counts) + (np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts))
+    note = np.repeat(lo - (np.cumsum(counts) - counts), counts) + np.arange(counts.sum())
     eighth = np.rint((on[note] - starts[window]) * 2 / piece.tpq).astype(np.int64)
     return window, eighth * 128 + pitch[note]
 
 
-def _tune_similarity(piece: Piece, bounds: np.ndarray, melody: np.ndarray) -> np.ndarray:
-    """bars x bars: the Jaccard similarity of the melody's (eighth from the bar line, pitch) sets, the
-    second bar's window moved by up to ``SHIFT_QUARTERS`` quarter notes either way (the best kept), so
-    that a repeat still matches after a bar of another length."""
-    n = len(bounds) - 1
-    order = np.argsort(piece.onset[melody], kind="stable")
-    melody = np.flatnonzero(melody)[order]
-    mask = np.zeros(len(piece.onset), dtype=bool)
-    mask[melody] = True
+def _tune_similarity(piece: Piece, starts: np.ndarray, length: np.ndarray, melody: np.ndarray) -> np.ndarray:
+    """bars x bars (bars given by their ``starts`` and ``length`` in ticks): the Jaccard similarity of
+    the melody's (eighth from the bar line, pitch) sets, the second bar's window moved by up to
+    ``SHIFT_QUARTERS`` quarter notes either way (the best kept), so that a repeat still matches after
+    a bar of another length."""
+    n = len(starts)
     shifts = np.arange(-SHIFT_QUARTERS, SHIFT_QUARTERS + 1) * piece.tpq
-    starts = (bounds[:-1][None, :] + shifts[:, None]).ravel()            # shift-major: shift s, bar j
-    length = np.tile(np.diff(bounds), len(shifts))
-    window, code = _window_codes(piece, starts, length, mask)
+    windows = len(shifts) * n
+    window, code = _window_codes(piece, (starts[None, :] + shifts[:, None]).ravel(),   # shift-major: shift s, bar j
+                                 np.concatenate([length] * len(shifts)), melody)
+    if not len(code):                             # no melodic bar, or no melody note starts in one
+        return np.zeros((n, n))
     # unique (window, code) pairs; the common codes of a bar and every window by joining on the code
-    pair = np.sort(code * len(starts) + window)
+    pair = np.sort(code * windows + window)
     pair = pair[np.append(True, pair[1:] != pair[:-1])]
-    code, window = pair // len(starts), pair % len(starts)
-    size = np.bincount(window, minlength=len(starts)).astype(np.float64)
-    first = np.flatnonzero(np.append(True, code[1:] != code[:-1]))
-    group = np.cumsum(np.append(True, code[1:] != code[:-1])) - 1
-    group_size = np.diff(np.append(first, len(code)))
-    plain = (window >= SHIFT_QUARTERS * n) & (window < (SHIFT_QUARTERS + 1) * n)
-    left = np.repeat(window[plain] - SHIFT_QUARTERS * n, group_size[group[plain]])
-    offsets = np.arange(len(left)) - np.repeat(np.cumsum(group_size[group[plain]]) - group_size[group[plain]],
-                                              group_size[group[plain]])
-    right = window[np.repeat(first[group[plain]], group_size[group[plain]]) + offsets]
-    common = np.bincount(left * len(starts) + right, minlength=n * len(starts)).reshape(n, len(starts))
-    union = np.add.outer(size[SHIFT_QUARTERS * n:(SHIFT_QUARTERS + 1) * n], size)
-    union -= common
-    np.maximum(union, 1.0, out=union)          # an empty union has nothing in common: 0 / 1
-    best = (common / union).reshape(n, len(shifts), n).max(axis=1)
+    code, window = np.divmod(pair, windows)
+    size = np.maximum(np.bincount(window, minlength=windows), 0.5)   # two empty windows: 0 / 1, not 0 / 0
+    plain = (window >= SHIFT_QUARTERS * n) & (window < (SHIFT_QUARTERS + 1) * n)     # the bars' own windows
+    new_code = np.append(True, code[1:] != code[:-1])
+    first = np.flatnonzero(new_code)
+    group = (np.cumsum(new_code) - 1)[plain]
+    count = np.diff(np.append(first, len(code)))[group]       # per pair of a bar: the windows with its code
+    left = np.repeat(window[plain] - SHIFT_QUARTERS * n, count)
+    right = window[np.repeat(first[group] - (np.cumsum(count) - count), count) + np.arange(count.sum())]
+    common = np.bincount(left * windows + right, minlength=n * windows).reshape(n, len(shifts), n)
+    best = np.zeros((n, n))
+    for k in range(len(shifts)):                  # shift by shift: arrays of bars x bars stay in the cache
+        union = np.add.outer(size[SHIFT_QUARTERS * n:(SHIFT_QUARTERS + 1) * n], size[k * n:(k + 1) * n])
+        union -= common[:, k]
+        np.divide(common[:, k], union, out=union)
+        np.maximum(best, union, out=best)
     return np.maximum(best, best.T)
 
 
@@ -230,39 +258,38 @@ def diagonal_sums(similarity: np.ndarray, pad: int = 0) -> np.ndarray:
     sum of the padded ``similarity[i - k, j - k]`` for k = 1..min(i, j). Without padding, bars a..a+m-1
     against c..c+m-1 sum to ``cum[a + m, c + m] - cum[a, c]``; with it, bar a is at ``a + pad`` and
     windows reaching past either end of the piece sum only what lies inside (the padding adds exact
-    zeros)."""
-    padded = np.pad(similarity, pad) if pad else similarity
-    m = len(padded)
-    cum = np.zeros((m + 1, m + 1))
-    for i in range(m):
-        cum[i + 1, 1:] = padded[i] + cum[i, :-1]
-    return cum
-
-
-def _shifted(cum: np.ndarray, pad: int, n: int, shifts: np.ndarray) -> np.ndarray:
-    """len(shifts) x n x n view: ``[k, a, c]`` is ``cum`` at bars (a + shifts[k], c + shifts[k]) of a
-    piece padded by ``pad`` (shifts within -pad..pad)."""
-    step = cum.strides[0] + cum.strides[1]
-    base = cum[pad + shifts[0]:, pad + shifts[0]:]
-    return np.lib.stride_tricks.as_strided(base, (len(shifts), n, n),
-                                           (step * int(shifts[1] - shifts[0]) if len(shifts) > 1 else step,
-                                            cum.strides[0], cum.strides[1]), writeable=False)
+    zeros). One cumulative sum: rows of ``cum`` followed by as many zeros, read with one more column
+    per row, put each diagonal in a column (a diagonal leaving a row runs on through zeros only)."""
+    m = len(similarity) + 2 * pad
+    width = 2 * m + 2
+    flat = np.zeros(-(-(m + 1) * width // (width + 1)) * (width + 1))
+    grid = flat[:(m + 1) * width].reshape(m + 1, width)
+    grid[1 + pad:m + 1 - pad, 1 + pad:m + 1 - pad] = similarity
+    diagonals = flat.reshape(-1, width + 1)
+    np.cumsum(diagonals, axis=0, out=diagonals)
+    return grid[:, :m + 1]
 
 
 def repetition(cum: np.ndarray, pad: int, longest: int) -> np.ndarray:
     """longest x n: ``[length - 1, a]`` is the summed similarity of bars a..a+length-1 to their best
     non-overlapping copy (a start c with |c - a| >= length that fits), 0 where none fits or the
-    segment does not fit (a > n - length). ``cum``: :func:`diagonal_sums` padded by ``pad``."""
+    segment does not fit (a > n - length). ``cum``: :func:`diagonal_sums` padded by ``pad``. All
+    lengths at once: beyond the piece the sums are zeros (a window that does not fit sums to at most 0).
+    The pairs closer than the length, a band about each length's diagonal, are set to -inf as rows of
+    n + 1 of the flat sums; a band's ends that run into the row before or after fall on pairs that are
+    close for their own length or do not fit (at most 0 already), so the result is the same."""
     n = len(cum) - 1 - 2 * pad
-    cum = cum[pad:pad + n + 1, pad:pad + n + 1]
-    distance = np.abs(np.subtract.outer(np.arange(n), np.arange(n)))
-    out = np.zeros((longest, n))
-    for length in range(1, longest + 1):
-        count = n + 1 - length
-        sums = cum[length:, length:] - cum[:count, :count]
-        sums[distance[:count, :count] < length] = 0.0
-        out[length - 1, :count] = np.maximum(sums.max(axis=1), 0.0)
-    return out
+    ext = np.zeros((n + longest + 1, n + longest + 1))
+    ext[:n + 1, :n + 1] = cum[pad:pad + n + 1, pad:pad + n + 1]
+    rows, cols = ext.strides
+    flat = np.empty(longest * n * n + n)             # n more: the last band's rows run on past the sums
+    sums = flat[:longest * n * n].reshape(longest, n, n)                 # [length - 1, a, c]
+    np.subtract(np.lib.stride_tricks.as_strided(ext[1:, 1:], (longest, n, n), (rows + cols, rows, cols)),
+                ext[:n, :n], out=sums)
+    for length in range(1, longest + 1):       # c - a from 1 - length to length - 1
+        start = (length - 1) * n * n + 1 - length
+        flat[start:start + n * (n + 1)].reshape(n, n + 1)[:, :2 * length - 1] = -np.inf
+    return np.maximum(sums.max(axis=2), 0.0)
 
 
 def repeat_starts(cum: np.ndarray, pad: int, span: int = STRIPE_BARS) -> np.ndarray:
@@ -270,8 +297,12 @@ def repeat_starts(cum: np.ndarray, pad: int, span: int = STRIPE_BARS) -> np.ndar
     similarity of the ``span`` bars from (a, c) over that of the ``span`` bars before (the start of a
     diagonal stripe); 0 where none rises. ``cum``: :func:`diagonal_sums` padded by ``pad`` >= span."""
     n = len(cum) - 1 - 2 * pad
-    here, after, before = _shifted(cum, pad, n, np.arange(-span, span + 1, span))[[1, 2, 0]]
-    rise = (after - here) / span - (here - before) / span
+    before, here, after = (cum[pad + k:pad + k + n, pad + k:pad + k + n] for k in (-span, 0, span))
+    rise = after - here
+    rise /= span
+    fall = here - before
+    fall /= span
+    rise -= fall
     np.fill_diagonal(rise, 0.0)
     return np.maximum(rise.max(axis=1), 0.0)
 
@@ -290,17 +321,13 @@ def segment(cum: np.ndarray, pad: int, melodic: np.ndarray, breaths: np.ndarray)
     usable = (start[None, :] <= n - lengths[:, None]) & (change[last] == change[start][None, :])
     gains = np.where(usable, repetition(cum, pad, longest) - cost[:, None] + bonus[None, :], -np.inf)
     gains[0, 0] += cost[0]        # a lone first bar (a pickup, a count-in) is no phrase: :func:`merge_runs` joins it on
-    # by_end[end, length - 1]: the gain of the segment of that length ending at bar line ``end``
-    from_end = np.arange(n + 1)[:, None] - lengths[None, :]
-    by_end = np.where(from_end >= 0, gains[lengths - 1, from_end.clip(0)], -np.inf)
-    best = np.full(n + 1, -np.inf)
-    best[0] = 0.0
-    back = [0] * (n + 1)
-    for end in range(1, n + 1):                       # the first (shortest) of equal scores wins
-        k = min(longest, end)
-        scores = best[end - k:end][::-1] + by_end[end, :k]
-        length = scores.argmax()
-        back[end], best[end] = int(length) + 1, scores[length]
+    gains = gains.tolist()        # plain floats: a dozen steps per bar line cost less than numpy calls
+    best, back = [0.0] + [-np.inf] * n, [1] * (n + 1)
+    for end in range(1, n + 1):
+        for length in range(1, min(longest, end) + 1):      # the first (shortest) of equal scores wins
+            score = best[end - length] + gains[length - 1][end - length]
+            if score > best[end]:
+                best[end], back[end] = score, length
     cuts, end = [], n
     while end > 0:
         cuts.append((end - back[end], end))
@@ -312,21 +339,22 @@ def label_segments(cum: np.ndarray, melodic: np.ndarray, segments: list[tuple[in
     """A provisional label per segment (module doc, step 4): ``i``, ``o``, or ``M<n>`` (melodic) / ``n<n>``
     (without melody) after the segment that first had it; :func:`merge_runs` turns them into letters."""
     labels: list[str] = []
-    first_melodic = next((i for i, (a, _) in enumerate(segments) if melodic[a]), len(segments))
-    last_melodic = max((i for i, (a, _) in enumerate(segments) if melodic[a]), default=-1)
+    tuned = [bool(melodic[a]) for a, _ in segments]      # per segment; Python floats below: faster than numpy scalars
+    first_melodic = next((i for i, t in enumerate(tuned) if t), len(segments))
+    last_melodic = max((i for i, t in enumerate(tuned) if t), default=-1)
     for i, (a, b) in enumerate(segments):
-        if not melodic[a] and (i < first_melodic or i > last_melodic):
+        if not tuned[i] and (i < first_melodic or i > last_melodic):
             labels.append("i" if i < first_melodic else "o")
             continue
         best, best_sim = None, SAME_LABEL
         for j, (c, d) in enumerate(segments[:i]):
-            if melodic[c] != melodic[a] or labels[j] in ("i", "o"):
+            if tuned[j] != tuned[i] or labels[j] in ("i", "o"):
                 continue
             m = min(b - a, d - c)
-            sim = (cum[a + m, c + m] - cum[a, c]) / m
+            sim = (cum.item(a + m, c + m) - cum.item(a, c)) / m
             if sim >= best_sim:
                 best, best_sim = labels[j], sim
-        labels.append(best if best is not None else ("M" if melodic[a] else "n") + str(i))
+        labels.append(best if best is not None else ("M" if tuned[i] else "n") + str(i))
     return labels
 
 
@@ -362,33 +390,33 @@ def name_kinds(labels: list[str], energy: list[float], song: bool = True) -> lis
     alternation in a minuet or a rondo is a theme's return, named by its letter) the
     chorus is the melodic label heard at least twice with the highest mean ``energy`` (notes per
     second x mean velocity) when at least two melodic labels repeat, and the verse the repeated label
-    that most often comes right before it, if it does so at least twice and is heard first (a
-    verse-chorus alternation that a verse opens); other melodic sections are ``melodic``."""
+    that most often comes right before it (of equal counts, the one heard first), if it does so at
+    least twice and is heard first (a verse-chorus alternation that a verse opens); other melodic
+    sections are ``melodic``."""
     kinds = ["intro" if l == "i" else "outro" if l == "o" else "instrumental" if l.islower() else "melodic"
              for l in labels]
     repeated = sorted({l for l in labels if l.isupper() and labels.count(l) >= 2})
     if len(repeated) < 2 or not song:
         return kinds
-    mean = {l: np.mean([e for e, m in zip(energy, labels) if m == l]) for l in repeated}
+    mean = {l: sum(e for e, m in zip(energy, labels) if m == l) / labels.count(l) for l in repeated}
     chorus = max(repeated, key=lambda l: mean[l])
     before = [labels[i - 1] for i in range(1, len(labels)) if labels[i] == chorus and labels[i - 1] in repeated
               and labels[i - 1] != chorus]
-    verse = max(set(before), key=before.count) if before else None
+    verse = max(sorted(set(before), key=labels.index), key=before.count) if before else None   # ties: heard first
     if verse is None or before.count(verse) < 2 or labels.index(verse) > labels.index(chorus):
         return kinds    # no verse-chorus alternation opened by the verse (a folk tune's A A B B, a rondo)
     return ["chorus" if l == chorus else "verse" if l == verse else k for l, k in zip(labels, kinds)]
 
 
-def _energy(piece: Piece, bounds: np.ndarray, segments: list[tuple[int, int]]) -> list[float]:
-    """Notes per second x mean velocity of the pitched notes of each segment."""
+def _energy(piece: Piece, bounds: np.ndarray, seconds: np.ndarray, segments: list[tuple[int, int]]) -> list[float]:
+    """Notes per second x mean velocity of the pitched notes of each segment (``seconds``: of ``bounds``)."""
     pitched = ~piece.is_drum
-    edges = bounds[[a for a, _ in segments] + [segments[-1][1]]]
-    which = np.searchsorted(edges, piece.onset[pitched], side="right") - 1
+    edges = [a for a, _ in segments] + [segments[-1][1]]
+    which = bar_of(bounds[edges], piece.onset[pitched])
     inside = (which >= 0) & (which < len(segments))
     count = np.bincount(which[inside], minlength=len(segments))
     velocity = np.bincount(which[inside], weights=piece.velocity[pitched][inside], minlength=len(segments))
-    seconds = np.maximum(np.diff(piece.seconds(edges)), 1e-9)
-    return (count / seconds * velocity / np.maximum(count, 1)).tolist()
+    return (count / np.maximum(np.diff(seconds[edges]), 1e-9) * velocity / np.maximum(count, 1)).tolist()
 
 
 def sections(piece: Piece, downbeats_s=None) -> list[dict]:
@@ -405,8 +433,9 @@ def sections(piece: Piece, downbeats_s=None) -> list[dict]:
     segments = segment(padded, STRIPE_BARS, melodic, melody_breaths(piece, bounds, melody))
     cum = padded[STRIPE_BARS:STRIPE_BARS + n + 1, STRIPE_BARS:STRIPE_BARS + n + 1]
     segments, labels = merge_runs(segments, label_segments(cum, melodic, segments))
-    kinds = name_kinds(labels, _energy(piece, bounds, segments), song=not piece.notated)
-    times = np.round(piece.seconds(bounds), 3)
+    seconds = piece.seconds(bounds)
+    kinds = name_kinds(labels, _energy(piece, bounds, seconds, segments), song=not piece.notated)
+    times = np.round(seconds, 3)
     if bounds[0] > piece.onset.min():
         times[0] = 0.0                    # notes before the first bar line (a pickup) open the first section
     return [{"start_s": float(times[a]), "end_s": float(times[b]), "label": label, "kind": kind}
