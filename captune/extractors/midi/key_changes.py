@@ -51,7 +51,7 @@ FRAME = 4.0         # quarter notes per frame (a bar of 4/4)
 OUT_OF_SCALE = 0.5  # evidence lost per share of the frame's time outside the key's scale
 SWITCH = 3.0        # cost of a change of key, in units of the evidence summed over frames
 ACCIDENTAL = 0.1    # evidence lost per pitch class outside the key's scale sounding in the frame
-CADENCE = 1.0       # evidence for the key a dominant seventh resolves to on a downbeat
+CADENCE = 1.5       # evidence for the key a dominant seventh resolves to on a downbeat
 CHORD_TONE = 0.1    # share of a bass run's sounding time a pitch class needs to count as in its chord
 BASS_HOLD = 0.25    # share of a beat a note must last to be the beat's bass
 
