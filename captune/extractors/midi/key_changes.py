@@ -95,18 +95,24 @@ def local_evidence(chroma: np.ndarray, profile: str = DEFAULT_PROFILE) -> np.nda
 def bass_runs(piece: Piece) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(start ticks, bass pitch, starts on a downbeat) of the runs of notated beats on one bass note.
     A beat's bass is the lowest pitch among the non-drum notes struck in it that last at least
-    ``BASS_HOLD`` of the beat, else the bass before (a held note, a rest); -1 before the first."""
+    ``BASS_HOLD`` of the beat, else the bass before (a held note, a rest); -1 before the first.
+    No runs when no note lasts that long."""
     pitched = ~piece.is_drum
     on, pitch = piece.onset[pitched], piece.pitch[pitched].astype(np.int64)
     end = int((on + piece.duration[pitched]).max())
     beats, downbeats = beat_ticks(piece)
     beats = beats[beats < end]
+    none = np.zeros(0), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
+    if not len(beats) or not len(downbeats):
+        return none
     lengths = np.diff(np.append(beats, end))
     beat = np.searchsorted(beats, on, side="right") - 1
     keep = (beat >= 0) & (piece.duration[pitched] >= BASS_HOLD * lengths[np.maximum(beat, 0)])
     bass = np.full(len(beats), 1 << 16)
     np.minimum.at(bass, beat[keep], pitch[keep])
     struck = np.flatnonzero(bass < 1 << 16)
+    if not len(struck):  # no note holds a beat long enough: no bass line
+        return none
     latest = np.searchsorted(struck, np.arange(len(beats)), side="right") - 1
     bass = np.where(latest >= 0, bass[struck[np.maximum(latest, 0)]], -1)
     starts = np.flatnonzero(np.append(True, bass[1:] != bass[:-1]))
