@@ -76,7 +76,8 @@ def half_bar_chords(chords):
 
 
 def test_a_dominant_seventh_resolving_on_the_downbeat_is_a_cadence_in_the_key_of_its_arrival():
-    # One chord per bar (2 s): G7 -> C at bar 2 (4 s), E7 -> Am at bar 6 (12 s), D7 -> G at bar 10.
+    # One chord per bar (2 s): G7 -> C at bar 3 (6 s), E7 -> Am at bar 6 (12 s), D7 -> G at bar 9 (18 s);
+    # C -> F is none: the C chord holds F's leading tone E but not its fourth degree Bb.
     assert found_cadences(piece(sections(["C", "F", "G7", "C", "Am", "E7", "Am", "C", "D7", "G"]))) == [
         (6.0, "C major"), (12.0, "A minor"), (18.0, "G major")]
     # Bass a fifth down without a seventh (I -> IV, V -> I with a plain triad): the chord before
@@ -87,19 +88,15 @@ def test_a_dominant_seventh_resolving_on_the_downbeat_is_a_cadence_in_the_key_of
     assert found_cadences(piece(half_bar_chords(["C", "G7", "C", "C"]))) == [(2.0, "C major")]
 
 
-def test_cadences_in_the_new_key_establish_a_short_modulation():
+def test_cadences_in_the_new_key_establish_a_short_modulation(monkeypatch):
     # 12 bars of C major, 16 bars of G major whose V7-I cadences (D7 -> G) confirm it, 12 bars of C:
     # C -> G at bar 12 (24 s) and back at bar 28 (56 s). Without the cadences' evidence the 16 bars
     # of G (its F# only in the D7 bars) are not enough to pay for going there and back.
     home = ["C", "F", "G7", "C"] * 3
     p = piece(sections(home, ["G", "D7", "G", "D7", "G", "C", "D7", "G"] * 2, home))
     assert changes(p) == [(0.0, "C major"), (24.0, "G major"), (56.0, "C major")]
-    cadence = key_changes_module.CADENCE
-    try:
-        key_changes_module.CADENCE = 0.0
-        assert changes(p) == [(0.0, "C major")]
-    finally:
-        key_changes_module.CADENCE = cadence
+    monkeypatch.setattr(key_changes_module, "CADENCE", 0.0)
+    assert changes(p) == [(0.0, "C major")]
 
 
 def test_drums_only_have_no_key_changes():
