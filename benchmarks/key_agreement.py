@@ -23,7 +23,9 @@ sonata-form movements (J. C. Bach, C. P. E. Bach, Pleyel, Mendelssohn).
 the key in force every 0.5 s, mir_eval weighted score, averaged over time
 (duration-weighted), and the share of songs whose number of changes is within
 one of the labels' (a region of the same key as the one before does not count
-as a change); the baseline is the global key held throughout. The key step's
+as a change); the baseline is the global key held throughout. Each piece is settled
+as the pipeline settles it (``bar_inference.settle``) before ``key_changes``, whose
+cadences must fall on its bar lines. The key step's
 cost is timed on POP909 (global key, and key + key_changes).
 
 ``--music21-corpus CACHE`` adds the unseen check on music21's bundled corpus
@@ -64,6 +66,7 @@ from music21 import converter
 
 from captune.extractors.errors import BadInput
 from captune.extractors.midi import from_midi_bytes
+from captune.extractors.midi.bar_inference import settle
 from captune.extractors.midi.key import CLOSING, DEFAULT_PROFILE, FINAL_BASS, OPENING, PROFILES, key
 from captune.extractors.midi.key_changes import key_changes
 from captune.extractors.pitch import key_name
@@ -302,7 +305,7 @@ def key_changes_rows(title: str, items: list[tuple[str, list, float]], step_s: f
     within = {name: [] for name in totals}
     for n, (path, regions, duration_s) in enumerate(items):
         with open(path, "rb") as fh:
-            piece = from_midi_bytes(fh.read())
+            piece, _ = settle(from_midi_bytes(fh.read()))  # as the pipeline does: the cadences need its bar lines
         home = key(piece)
         home = home["key"] if home else UNKNOWN
         found = {"key_changes": [(c["time_s"], c["key"]) for c in key_changes(piece, home)] or [(0.0, UNKNOWN)],

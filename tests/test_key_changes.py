@@ -15,9 +15,11 @@ from captune.captioners.factcheck import check
 from captune.captioners.modulation import MIN_SHARE, lasting_keys, modulation_sentence
 from captune.extractors.midi import extract, from_midi_bytes
 from captune.extractors.midi.key import key
-from captune.extractors.midi.key_changes import key_changes
+from captune.extractors.midi import key_changes as key_changes_module
+from captune.extractors.midi.chords import segment_chroma
+from captune.extractors.midi.key_changes import bass_runs, cadences, key_changes
 from captune.extractors.midi.viterbi import viterbi
-from test_key import EXPOSITION, RECAPITULATION, SECOND_GROUP, sections
+from test_key import EXPOSITION, RECAPITULATION, SECOND_GROUP, block_chords, sections
 
 BAR_S = 2.0
 
@@ -58,6 +60,43 @@ def test_a_piece_that_stays_has_one_entry_with_its_global_key():
     p = piece(sections(["Am", "Dm", "E7", "Am"] * 3 + ["Am", "Dm", "E7", "A"]))  # Picardy ending
     assert key(p)["key"] == "A minor"
     assert changes(p) == [(0.0, "A minor")]
+
+
+def found_cadences(p):
+    """(seconds, key) of every authentic cadence ``cadences`` finds in ``p``."""
+    runs, bass, on_downbeat = bass_runs(p)
+    arriving, rows = cadences(segment_chroma(p, np.append(runs, p.end_tick)), bass, on_downbeat)
+    return [(float(p.seconds(runs[i])), key_changes_module._name(row)) for i, row in zip(arriving, rows)]
+
+
+def half_bar_chords(chords):
+    """Tracks: piano block chords + bass roots, two beats per chord (two chords per 4/4 bar)."""
+    piano, bass = block_chords(chords, beats_per_bar=2.0)
+    return [(fx.PIANO, False, piano), (fx.BASS, False, bass)]
+
+
+def test_a_dominant_seventh_resolving_on_the_downbeat_is_a_cadence_in_the_key_of_its_arrival():
+    # One chord per bar (2 s): G7 -> C at bar 3 (6 s), E7 -> Am at bar 6 (12 s), D7 -> G at bar 9 (18 s);
+    # C -> F is none: the C chord holds F's leading tone E but not its fourth degree Bb.
+    assert found_cadences(piece(sections(["C", "F", "G7", "C", "Am", "E7", "Am", "C", "D7", "G"]))) == [
+        (6.0, "C major"), (12.0, "A minor"), (18.0, "G major")]
+    # Bass a fifth down without a seventh (I -> IV, V -> I with a plain triad): the chord before
+    # could be a tonic; no cadence.
+    assert found_cadences(piece(sections(["C", "F", "G", "C"]))) == []
+    # C, F | G7, C: G7 -> C arriving on the third beat is not a cadence; C, G7 | C on the bar line is.
+    assert found_cadences(piece(half_bar_chords(["C", "F", "G7", "C"]))) == []
+    assert found_cadences(piece(half_bar_chords(["C", "G7", "C", "C"]))) == [(2.0, "C major")]
+
+
+def test_cadences_in_the_new_key_establish_a_short_modulation(monkeypatch):
+    # 12 bars of C major, 16 bars of G major whose V7-I cadences (D7 -> G) confirm it, 12 bars of C:
+    # C -> G at bar 12 (24 s) and back at bar 28 (56 s). Without the cadences' evidence the 16 bars
+    # of G (its F# only in the D7 bars) are not enough to pay for going there and back.
+    home = ["C", "F", "G7", "C"] * 3
+    p = piece(sections(home, ["G", "D7", "G", "D7", "G", "C", "D7", "G"] * 2, home))
+    assert changes(p) == [(0.0, "C major"), (24.0, "G major"), (56.0, "C major")]
+    monkeypatch.setattr(key_changes_module, "CADENCE", 0.0)
+    assert changes(p) == [(0.0, "C major")]
 
 
 def test_drums_only_have_no_key_changes():
