@@ -65,9 +65,8 @@ def segment_chroma(piece: Piece, bounds: np.ndarray) -> np.ndarray:
     note = np.repeat(np.arange(len(on)), spans)
     seg = np.repeat(first, spans) + (np.arange(spans.sum()) - np.repeat(np.cumsum(spans) - spans, spans))
     overlap = np.minimum(off[note], bounds[seg + 1]) - np.maximum(on[note], bounds[seg])
-    chroma = np.zeros((len(bounds) - 1, 12))
-    np.add.at(chroma, (seg, pcs[note]), np.maximum(overlap, 0))
-    return chroma
+    chroma = np.bincount(seg * 12 + pcs[note], weights=np.maximum(overlap, 0), minlength=12 * (len(bounds) - 1))
+    return chroma.reshape(len(bounds) - 1, 12)
 
 
 def label_chroma(chroma: np.ndarray, key: str | None = None) -> list[str]:
