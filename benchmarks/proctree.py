@@ -1,4 +1,5 @@
-"""Peak memory and CPU time of a build's process tree, by role, sampled with psutil.
+"""Peak memory and CPU time of a build's process tree, by role, sampled with psutil (``python
+benchmarks/proctree.py COMMAND…`` prints them for one command).
 
 A ``captune build`` on the DirectRunner is a tree: the driver (the runner: it schedules the stages and
 holds the data between them), the SDK worker processes (``--direct_num_workers``), and under each worker
@@ -87,3 +88,20 @@ def run_watched(argv: list[str], every_s: float = 0.2, env: dict | None = None) 
         _, err = proc.communicate()
     return {"rc": proc.returncode, "wall_s": time.perf_counter() - started, "roles": watch.summary(),
             "stderr": err.decode(errors="replace")}
+
+
+def main(argv: list[str]) -> int:
+    """``python benchmarks/proctree.py COMMAND…``: run the command watched, print its wall time and the CPU
+    seconds and largest peak RSS of each role."""
+    run = run_watched(argv)
+    roles = run["roles"]
+    print(f"rc {run['rc']}, wall {run['wall_s']:.1f} s, CPU {sum(r['cpu_s'] for r in roles.values()):.1f} s: "
+          + "; ".join(f"{role} {r['cpu_s']:.1f} s ({r['processes']} processes, largest {r['peak_rss_max'] / 2 ** 20:.0f} MiB)"
+                      for role, r in sorted(roles.items())))
+    return run["rc"]
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main(sys.argv[1:]))

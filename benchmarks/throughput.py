@@ -8,9 +8,10 @@ Measured in one run (absolute times drift on shared machines, ratios do not):
   :func:`captune.items.process` and the rows with their template captions
   (:func:`captune.pipelines.rows.item_rows`), nothing written. The pool and the build run back to
   back ``--repeats`` times, alternating which goes first; the "Beam tax" is build / pool wall time
-  of each pair (target: at most 1.25).
-- captune: ``captune.pipelines.build.run`` on every POP909 MIDI file (909 songs +
-  1,989 versions) with the default runner (DirectRunner, multi-processing on
+  of each pair (target: at most 1.25), printed beside the CPU time (user + system) of each one's
+  process tree (:mod:`proctree`), which a loaded machine distorts less than wall time.
+- captune: ``captune build`` (a fresh process each time, imports included) on every POP909 MIDI file (909 songs +
+  1,989 versions) with the default runner (DirectRunner, multi-threading on
   every core), on the smallest file alone (the fixed start-up, target under 5 s), and on a small
   random subset of the same files. The difference
   of the two runs removes the fixed pipeline start-up:
@@ -31,7 +32,7 @@ against the MidiCaps method. Every file is read once before timing so no run pay
 import argparse
 import glob
 import hashlib
-import logging
+import json
 import multiprocessing
 import os
 import random
@@ -42,10 +43,11 @@ import tempfile
 import time
 
 import mido
+import psutil
 from music21 import converter
+from proctree import TreeWatch, run_watched
 
 from captune import items
-from captune.pipelines import build
 from captune.pipelines.rows import item_rows
 
 DEFAULT_CORPORA = "/work/shared/corpora"
@@ -82,13 +84,29 @@ def warm_file_cache(paths: list[str]) -> int:
     return total
 
 
-def time_build(inputs: list[str]) -> tuple[float, dict]:
-    """(wall seconds, manifest) of one ``captune build`` of ``inputs`` (patterns or paths) into a temp folder."""
+def cpu_watched(fn, *args) -> tuple:
+    """(``fn(*args)``, CPU seconds, user + system, of this process and every process below it while it
+    ran: :class:`proctree.TreeWatch`, so the build's analysis children and the pool's workers count)."""
+    me = psutil.Process()
+    before = sum(me.cpu_times()[:2])
+    with TreeWatch(me.pid) as watch:
+        result = fn(*args)
+    return result, sum(r["cpu_s"] for r in watch.summary().values()) - before
+
+
+def time_build(inputs: list[str]) -> tuple[float, dict, float]:
+    """(wall seconds, manifest, CPU seconds of its process tree) of one ``captune build`` of ``inputs``
+    (patterns or paths) into a temp folder, run as a user runs it: a fresh ``python -m
+    captune.pipelines.cli build`` (its imports count), watched by :func:`proctree.run_watched`."""
     with tempfile.TemporaryDirectory(prefix="captune-bench-") as out:
         argv = [arg for pattern in inputs for arg in ("--input", pattern)] + ["--output", out]
-        started = time.perf_counter()
-        manifest = build.run(argv)
-        return time.perf_counter() - started, manifest
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        run = run_watched([sys.executable, "-m", "captune.pipelines.cli", "build", *argv], env=env)
+        if run["rc"] != 0:
+            raise SystemExit(f"captune build failed:\n{run['stderr'][-3000:]}")
+        with open(os.path.join(out, "manifest.json")) as fh:
+            manifest = json.load(fh)
+        return run["wall_s"], manifest, sum(r["cpu_s"] for r in run["roles"].values())
 
 
 def pool_item(path: str) -> int:
@@ -104,13 +122,19 @@ def pool_item(path: str) -> int:
     return len(item_rows(path, source, item, seed=0, test_fraction=0.1))
 
 
-def time_pool(paths: list[str], processes: int) -> tuple[float, int]:
-    """(wall seconds including the pool's start-up, rows made) of :func:`pool_item` over ``paths`` on a
-    fresh ``multiprocessing.Pool`` (spawned processes, as the build's workers are)."""
-    started = time.perf_counter()
+def run_pool(paths: list[str], processes: int) -> int:
+    """Rows made by :func:`pool_item` over ``paths`` on a fresh ``multiprocessing.Pool`` (spawned
+    processes, as the build's analysis children are)."""
     with multiprocessing.get_context("spawn").Pool(processes) as pool:
-        rows = sum(pool.imap_unordered(pool_item, paths, chunksize=8))
-    return time.perf_counter() - started, rows
+        return sum(pool.imap_unordered(pool_item, paths, chunksize=8))
+
+
+def time_pool(paths: list[str], processes: int) -> tuple[float, int, float]:
+    """(wall seconds including the pool's start-up, rows made, CPU seconds of the process tree) of
+    :func:`run_pool`."""
+    started = time.perf_counter()
+    rows, cpu = cpu_watched(run_pool, paths, processes)
+    return time.perf_counter() - started, rows, cpu
 
 
 def midicaps_features(path: str) -> dict:
@@ -178,8 +202,6 @@ def counts_line(name: str, manifest: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(level=logging.WARNING)
-    logging.getLogger("apache_beam").setLevel(logging.ERROR)
     paths = pop909_files(args.corpora)
     if not paths:
         raise SystemExit(f"no POP909 MIDI files under {args.corpora}")
@@ -187,8 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     cores = os.cpu_count() or 1
     mib = warm_file_cache(paths) / 2 ** 20
 
-    t_one, _ = time_build([min(paths, key=os.path.getsize)])  # the fixed start-up: the smallest file alone
-    t_small, m_small = time_build(sample[:args.small])
+    t_one, _, cpu_one = time_build([min(paths, key=os.path.getsize)])  # the fixed start-up: the smallest file alone
+    t_small, m_small, _ = time_build(sample[:args.small])
     pairs = []
     for repeat in range(args.repeats):
         runs = {}
@@ -216,14 +238,19 @@ def main(argv: list[str] | None = None) -> int:
     print(row(f"captune build, {n_small}-file subset", n_small, t_small, cores, base_per_core))
     print(row("captune build, steady state (all - subset)", n_all - n_small, t_all - t_small, cores,
               base_per_core))
-    print("\n| pair | first | pool wall s | build wall s | build / pool |")
-    print("|---:|---|---:|---:|---:|")
+    print(f"\nThe fixed start-up (1 file): {t_one:.1f} s wall, {cpu_one:.1f} CPU s over the process tree")
+    print("\n| pair | first | pool wall s | build wall s | build / pool wall | pool CPU s | build CPU s | "
+          "build / pool CPU |")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|")
     for i, runs in enumerate(pairs):
         print(f"| {i + 1} | {'pool' if i % 2 == 0 else 'build'} | {runs['pool'][0]:.1f} | {runs['build'][0]:.1f} | "
-              f"{runs['build'][0] / runs['pool'][0]:.2f} |")
+              f"{runs['build'][0] / runs['pool'][0]:.2f} | {runs['pool'][2]:.1f} | {runs['build'][2]:.1f} | "
+              f"{runs['build'][2] / runs['pool'][2]:.2f} |")
     ratios = [runs["build"][0] / runs["pool"][0] for runs in pairs]
-    print(f"\nbuild / pool: median {statistics.median(ratios):.2f}, best {min(ratios):.2f}, worst {max(ratios):.2f} "
-          f"(target 1.25); the table above shows the best pair")
+    cpu_ratios = [runs["build"][2] / runs["pool"][2] for runs in pairs]
+    print(f"\nbuild / pool wall: median {statistics.median(ratios):.2f}, best {min(ratios):.2f}, worst {max(ratios):.2f} "
+          f"(target 1.25); the table above shows the best pair. CPU (user + system over the process tree, "
+          f"less sensitive to the machine's load): median {statistics.median(cpu_ratios):.2f}")
     print()
     print(counts_line("all files", m_all))
     print(counts_line("subset", m_small))

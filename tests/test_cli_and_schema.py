@@ -28,7 +28,7 @@ def test_beam_flags_reach_beam_and_captune_flags_do_not():
 def test_local_runs_default_to_every_core_but_respect_explicit_flags():
     _, beam = options.parse([])
     direct = beam.view_as(DirectOptions)
-    assert direct.direct_running_mode == "multi_processing" and direct.direct_num_workers >= 1
+    assert direct.direct_running_mode == "multi_threading" and direct.direct_num_workers >= 1
     assert beam.view_as(WorkerOptions).default_sdk_harness_log_level == "WARNING"
     _, beam = options.parse(["--direct_running_mode", "in_memory", "--direct_num_workers", "1"])
     direct = beam.view_as(DirectOptions)

@@ -449,3 +449,31 @@ def test_media_left_out_of_the_shuffles_comes_back_checked(tmp_path):
     path.unlink()
     rows, bad = with_media([row])
     assert rows == [] and [(b["stage"], b["reason"]) for b in bad] == [("validate", "media_unreadable")]
+
+
+def test_the_summary_gathers_lists_counts_and_the_largest_groups_over_bundles():
+    """The manifest's one combining step: every name present when nothing came, the counts and lists
+    added up over partial results, the ten largest groups of more than one source, largest first."""
+    from captune.pipelines.transforms import Summary
+
+    summary = Summary()
+    empty = summary.extract_output(summary.create_accumulator())
+    assert empty == {"failures": [], "duplicates": [], "near_duplicates": [], "shards": [], "paths": 0, "unmatched": 0,
+                     "skipped": 0, "sources": 0, "groups": 0, "largest": []}
+
+    def partial(elements):
+        acc = summary.create_accumulator()
+        for element in elements:
+            acc = summary.add_input(acc, element)
+        return acc
+
+    groups = [(f"g{i:02d}", i % 7) for i in range(24)]  # sizes 0-6; ties broken by the greater id
+    first = partial([("paths", "a.mid"), ("paths", "b.mid"), ("failures", {"source_uri": "b.mid"}),
+                     *(("largest", g) for g in groups[:12])])
+    second = partial([("paths", "c.mid"), ("sources", ("s", {})), ("shards", {"file": "x"}),
+                      *(("largest", g) for g in groups[12:])])
+    out = summary.extract_output(summary.merge_accumulators([first, summary.create_accumulator(), second]))
+    assert (out["paths"], out["sources"], out["unmatched"]) == (3, 1, 0)
+    assert out["failures"] == [{"source_uri": "b.mid"}] and out["shards"] == [{"file": "x"}]
+    expected = sorted((g for g in groups if g[1] > 1), key=lambda kv: (kv[1], kv[0]), reverse=True)[:10]
+    assert out["largest"] == expected and expected[0] == ("g20", 6) and len(expected) == 10

@@ -100,6 +100,17 @@ def test_a_build_on_the_portable_runner_writes_the_direct_runners_bytes(corpus, 
     assert manifest["row_check"] == direct[1]["row_check"] == "passed"  # the counters come back from the workers
 
 
+@pytest.mark.parametrize("mode", [[], ["--direct_running_mode", "multi_processing"]])
+def test_the_default_threads_and_beams_worker_processes_write_the_in_memory_bytes(corpus, direct, tmp_path, mode):
+    """The local default (multi-threading on every core, each thread's analysis in its own isolated child)
+    and Beam's SDK worker processes, both with two workers, against the one-thread in-memory build."""
+    out = tmp_path / "local"
+    args = [a for a in _args(corpus, out) if a not in ("--item-timeout", "0")]
+    manifest = build.run([*args, "--direct_num_workers", "2", *mode])
+    assert _run_files(out) == _run_files(direct[0])
+    assert manifest["counts"] == direct[1]["counts"] and manifest["row_check"] == "passed"
+
+
 def test_a_flex_launch_returns_at_once_and_the_workers_commit_the_build(corpus, direct, worker_pool, tmp_path):
     """The Flex Template launcher's entry (template parameters ``--name=value``; :func:`build.submit`, which
     ``captune build`` also calls on a remote runner before it waits) returns while the job runs, holding

@@ -43,7 +43,7 @@ from captune.pipelines.options import (
 from captune.pipelines.grouping import GroupNearDuplicates
 from captune.pipelines.transforms import (
     FAILURES, NAMESPACE, AnalyzeAndCaption, AnalyzePart, AssignShard, KeepFirstCopy, KeepOnePerGroup, LLMCaption, MatchInputs,
-    ReadAndHash, SetGroup, SkipKnown, WriteShard, common_root, expand_pattern, pattern_root, relative_uri,
+    ReadAndHash, SetGroup, SkipKnown, Summary, WriteShard, common_root, expand_pattern, pattern_root, relative_uri,
     group_key, llm_settings, run_id, write_jsonl,
 )
 from captune.schemas import SCHEMA_VERSION
@@ -87,16 +87,16 @@ def group_sources(sources, o: argparse.Namespace):
 
 
 def group_sizes(group_of):
-    """[(group_id, sources)] of the groups with more than one source, largest first (at most 10), for the
-    card; counted before ``--dedup near`` drops members."""
+    """(``largest``, (group_id, sources)) per group, for the card's largest groups (:class:`Summary`
+    keeps those with more than one source); counted before ``--dedup near`` drops members."""
     return (group_of | "GroupOfSource" >> beam.Map(lambda kv: (kv[1], 1))
             | "SourcesPerGroup" >> beam.CombinePerKey(sum)
-            | "LargestGroups" >> beam.combiners.Top.Of(10, key=lambda kv: (kv[1], kv[0]))
-            | "MultiSourceGroups" >> beam.Map(lambda top: [kv for kv in top if kv[1] > 1]))
+            | "Largest" >> beam.Map(lambda kv: ("largest", kv)))
 
 
 class BuildDataset(beam.PTransform):
-    """patterns → (rows, failures, duplicates, shards written) PCollections.
+    """patterns → one :class:`Summary` of the run (failure and duplicate records, the shards written,
+    the counts) once every shard is written.
 
     Rows cross the steps between the analysis and the shard writer pickled, with their ids beside
     (:func:`captune.pipelines.transforms.pack`); their group is joined to them by source id
@@ -145,31 +145,28 @@ class BuildDataset(beam.PTransform):
                       FAILURES, main="written"))
         failures = ((matched[FAILURES], read[FAILURES], kept[FAILURES], analyzed[FAILURES], parts[FAILURES], shards[FAILURES])
                     | "AllFailures" >> beam.Flatten())
-        inputs = paths | "CountInputs" >> beam.combiners.Count.Globally()
         duplicates = (kept.duplicates, new.duplicates) | "AllDuplicates" >> beam.Flatten()
-        groups = (rows | "GroupIds" >> beam.Map(lambda r: r[1]) | "DistinctGroups" >> beam.Distinct()
-                  | "CountGroups" >> beam.combiners.Count.Globally())  # the groups rows went to (a book's tunes: one each)
-        return {"failures": failures, "duplicates": duplicates, "shards": shards.written, "paths": inputs,
-                "near_duplicates": near, "groups": groups, "group_sizes": group_sizes(group_of),
-                "sources": analyzed.sources | "CountSources" >> beam.combiners.Count.Globally(),
-                "unmatched": matched[FAILURES] | "CountUnmatched" >> beam.combiners.Count.Globally(),
-                "skipped": new.skipped | "CountSkipped" >> beam.combiners.Count.Globally()}
+        groups = rows | "GroupIds" >> beam.Map(lambda r: r[1]) | "DistinctGroups" >> beam.Distinct()  # the groups rows went to (a book's tunes: one each)
+        named = {"failures": failures, "duplicates": duplicates, "near_duplicates": near, "shards": shards.written,
+                 "paths": paths, "unmatched": matched[FAILURES], "skipped": new.skipped, "sources": analyzed.sources,
+                 "groups": groups}
+        tagged = [pcoll | f"Tag_{name}" >> beam.Map(lambda v, name: (name, v), name) for name, pcoll in named.items()]
+        return ((*tagged, group_sizes(group_of)) | "AllFigures" >> beam.Flatten()
+                | "Summary" >> beam.CombineGlobally(Summary()))
 
 
-def _write_outputs(built, opts: argparse.Namespace, patterns: list[str], state: dict, rid: str, run: str,
+def _write_outputs(summary, opts: argparse.Namespace, patterns: list[str], state: dict, rid: str, run: str,
                    generation: int):
     """Failure and duplicate lists, then the run's manifest (``OUT/<run>/manifest.json``, not yet
     committed) once every shard is written. ``state``: what the folder held before
     (:func:`captune.pipelines.incremental.committed`; empty unless ``--incremental``), merged with this
     run's outputs."""
     out = opts.output
-    failures = built["failures"] | "FailureList" >> beam.combiners.ToList()
-    duplicates = built["duplicates"] | "DuplicateList" >> beam.combiners.ToList()
-    near = built["near_duplicates"] | "NearDuplicateList" >> beam.combiners.ToList()
-    shards = built["shards"] | "ShardList" >> beam.combiners.ToList()
 
-    def write_manifest(_, failures, duplicates, near, written, paths, unmatched, skipped, sources, groups,
-                       largest):
+    def write_manifest(summary):
+        failures, duplicates, near, written = (summary[n] for n in Summary.LISTS)
+        paths, unmatched, skipped, sources, groups = (summary[n] for n in Summary.COUNTS)
+        largest = summary["largest"]
         shards = sorted(({k: v for k, v in s.items() if k not in ("llm_errors", "source_ids")} for s in written),
                         key=lambda s: s["file"])
         with_rows = len({i for s in written for i in s["source_ids"]})
@@ -220,12 +217,7 @@ def _write_outputs(built, opts: argparse.Namespace, patterns: list[str], state: 
                             json.dumps(manifest, indent=2, sort_keys=True).encode())
         yield manifest["counts"]
 
-    side = beam.pvalue.AsSingleton
-    return (built["paths"].pipeline | "Once" >> beam.Create([None])
-            | "WriteManifest" >> beam.ParDo(write_manifest, side(failures), side(duplicates), side(near),
-                                            side(shards), side(built["paths"]), side(built["unmatched"]),
-                                            side(built["skipped"]), side(built["sources"]), side(built["groups"]),
-                                            side(built["group_sizes"])))
+    return summary | "WriteManifest" >> beam.ParDo(write_manifest)
 
 
 def uri_root(opts: argparse.Namespace, committed: dict | None) -> str | None:
@@ -334,9 +326,9 @@ def make_pipeline(opts: argparse.Namespace, options, plan: dict, progress: str |
     and commits the build and releases the lock (:func:`commit_run`, step ``Commit``), so nothing is
     left for the launcher; without it the pipeline ends with the run's manifest and the launcher commits."""
     pipeline = beam.Pipeline(options=options)
-    built = (pipeline | "Patterns" >> beam.Create(opts.input)
-             | "Build" >> BuildDataset(opts, plan["state"], plan["run"], progress))
-    written = _write_outputs(built, opts, list(opts.input), plan["state"], plan["run_id"], plan["run"],
+    summary = (pipeline | "Patterns" >> beam.Create(opts.input)
+               | "Build" >> BuildDataset(opts, plan["state"], plan["run"], progress))
+    written = _write_outputs(summary, opts, list(opts.input), plan["state"], plan["run_id"], plan["run"],
                              plan["generation"])
     if finish is not None:
         written | "Commit" >> beam.Map(_commit_in_pipeline, opts.output, plan["run"], finish["started"],

@@ -1,8 +1,8 @@
 """What a local build shows on the terminal: a progress line, and Beam's start-up noise filtered out.
 
 Progress: the analysis DoFns append one short line per file to a file of their own process in a local
-folder (:func:`note`), which works the same in the DirectRunner's in-memory and multi-processing
-modes; a thread of the launcher adds them up every few seconds (:class:`Progress`).
+folder (:func:`note`), which works the same in the DirectRunner's in-memory, multi-threading (threads
+of one process append to one file, a line at a time) and multi-processing modes; a thread of the launcher adds them up every few seconds (:class:`Progress`).
 
 Noise: Beam's worker processes inherit the launcher's stderr and log at INFO and WARNING on start-up
 (``apitools not found``, ``Discarding unparseable args``). :func:`filtered_stderr` puts a pipe in

@@ -293,15 +293,18 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, PipelineOptions]:
 
 
 def with_local_defaults(options: PipelineOptions, given: set[str]) -> PipelineOptions:
-    """Run the DirectRunner on every core in multi-processing mode, its workers
+    """Run the DirectRunner on every core in multi-threading mode, its workers
     logging warnings and up, unless ``given`` (the Beam flag names on the command
-    line) says otherwise."""
+    line) says otherwise. Threads, not Beam's SDK worker processes: the analysis runs in
+    isolated child processes anyway (:mod:`captune.pipelines.isolation`, one per thread), so worker
+    processes would add their start-up, their own imports of Beam and great_expectations and the
+    transport of every element between processes, and no parallelism."""
     standard = options.view_as(StandardOptions)
     direct = options.view_as(DirectOptions)
     if standard.runner in (None, "DirectRunner", "direct"):
         standard.runner = "DirectRunner"
         if "direct_running_mode" not in given:
-            direct.direct_running_mode = "multi_processing"
+            direct.direct_running_mode = "multi_threading"
         if "direct_num_workers" not in given:
             direct.direct_num_workers = os.cpu_count() or 1
         if "default_sdk_harness_log_level" not in given:

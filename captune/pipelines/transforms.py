@@ -12,6 +12,7 @@ import os
 import pickle
 import re
 import tempfile
+import threading
 from collections import Counter
 
 import apache_beam as beam
@@ -37,6 +38,7 @@ STAGE_BYTES = 64 * 1024  # generated media over this size (audio clips, renderin
 NAMESPACE = "captune"
 ROW_GROUP_ROWS = 100  # rows per Parquet row group: the shard writer holds at most this many rows' media
 CHECK_ROWS = 2000  # rows validated at once by the shard writer (their facts only, media read after): a default shard
+VALIDATING = threading.Lock()  # great_expectations' context is one per process, not made for threads (threaded runners)
 
 
 def failure(uri: str, stage: str, reason: str, detail: str, source: str | None = None) -> dict:
@@ -534,7 +536,8 @@ def validate_rows(rows: list[dict]):
 def check_expectations(table):
     """(the rows of ``table`` that pass the expectations, a failure record per other row naming the
     expectations it failed, the validation summary ``{suite, rows, rejected, failed}``)."""
-    report = validate_table(table) if table.num_rows else {"failed": {}, "bad_rows": {}}
+    with VALIDATING:
+        report = validate_table(table) if table.num_rows else {"failed": {}, "bad_rows": {}}
     rejected, bad = report["bad_rows"], []
     if rejected:
         ids = table.column("id").to_pylist()
@@ -704,6 +707,49 @@ def _with_media_column(table, origins: dict):
     column = table.schema.get_field_index("media")
     table = table.set_column(column, table.schema.field(column), pa.array(media, type=table.schema.field(column).type))
     return table.filter(pa.array(keep)), missing
+
+
+class Summary(beam.CombineFn):
+    """``(name, value)`` elements → one ``{name: …}`` for the run's manifest, in one combining step
+    instead of one per figure: a list of the values of each of :data:`LISTS` (failure and duplicate
+    records, the shards written), the number of elements of each of :data:`COUNTS`, and under
+    ``largest`` the at most :data:`LARGEST` ``(group_id, sources)`` of the groups with more than one
+    source, largest first (ties: the greater id first). Every name is present, empty or 0 when
+    nothing came. Holds the lists (small: one record per failure, duplicate or shard) and
+    :data:`LARGEST` groups, not a value per counted element."""
+
+    LISTS = ("failures", "duplicates", "near_duplicates", "shards")
+    COUNTS = ("paths", "unmatched", "skipped", "sources", "groups")
+    LARGEST = 10
+
+    def create_accumulator(self):
+        return {**{n: [] for n in self.LISTS}, **dict.fromkeys(self.COUNTS, 0), "largest": []}
+
+    def add_input(self, acc, element):
+        name, value = element
+        if name in self.COUNTS:
+            acc[name] += 1
+        elif name == "largest":
+            acc[name] = self._top(acc[name] + [value] if value[1] > 1 else acc[name])
+        else:
+            acc[name].append(value)
+        return acc
+
+    def merge_accumulators(self, accumulators):
+        out = self.create_accumulator()
+        for acc in accumulators:
+            for name in self.LISTS:
+                out[name].extend(acc[name])
+            for name in self.COUNTS:
+                out[name] += acc[name]
+            out["largest"] = self._top(out["largest"] + acc["largest"])
+        return out
+
+    def extract_output(self, acc):
+        return acc
+
+    def _top(self, groups: list) -> list:
+        return sorted(groups, key=lambda kv: (kv[1], kv[0]), reverse=True)[:self.LARGEST]
 
 
 def write_jsonl(path: str, records: list[dict], sort_key) -> None:
