@@ -21,13 +21,15 @@ def viterbi(evidence: np.ndarray, switch) -> np.ndarray:
     scores[0] = evidence[0]
     leader = [0] * n
     threshold = [0.0] * n
+    prev = scores[0]
     for t in range(1, n):
-        prev, row = scores[t - 1], scores[t]
-        best = int(prev.argmax())
+        best = prev.argmax()
         leader[t] = best
-        threshold[t] = level = float(prev[best]) - switch[t]
+        threshold[t] = level = prev[best] - switch[t]
+        row = scores[t]
         np.maximum(prev, level, out=row)
         row += evidence[t]
+        prev = row
     path = np.empty(n, dtype=np.int64)
     state = int(scores[-1].argmax())
     for t in range(n - 1, 0, -1):
