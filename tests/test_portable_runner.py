@@ -107,7 +107,7 @@ def test_the_default_threads_and_beams_worker_processes_write_the_in_memory_byte
     out = tmp_path / "local"
     args = [a for a in _args(corpus, out) if a not in ("--item-timeout", "0")]
     manifest = build.run([*args, "--direct_num_workers", "2", *mode])
-    assert _run_files(out) == _run_files(direct[0])
+    assert committed_files(out) == committed_files(direct[0])
     assert manifest["counts"] == direct[1]["counts"] and manifest["row_check"] == "passed"
 
 
