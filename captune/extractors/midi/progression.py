@@ -103,15 +103,16 @@ def _shown(segments: list[dict]) -> dict:
     return {h: c.most_common(1)[0][0] for h, c in label_time.items()}
 
 
-def harmonic_rhythm(segments: list[dict], downbeats_s=None, beats_s=None) -> tuple[list, list[float], dict]:
-    """(harmonies, seconds each, shown label per harmony) of ``segments`` sampled at the harmonic
-    rhythm (module doc, step 2)."""
-    shown = _shown(segments)
-    if not shown:
-        return [], [], {}
+def _half_bars(segments: list[dict], downbeats_s, beats_s) -> tuple[np.ndarray, list]:
+    """(slot boundaries in seconds, the harmony of each slot): :func:`_slots`, :func:`_slot_harmonies`."""
     bounds = _slots(segments, downbeats_s, beats_s)
+    return bounds, _slot_harmonies(segments, bounds)
+
+
+def _merged(bounds: np.ndarray, slots: list) -> tuple[list, list[float]]:
+    """(harmonies, seconds each): the slots' harmonies without gaps, equal neighbours merged."""
     seq, dur = [], []
-    for h, a, b in zip(_slot_harmonies(segments, bounds), bounds[:-1], bounds[1:]):
+    for h, a, b in zip(slots, bounds[:-1], bounds[1:]):
         if h is None:
             continue
         if seq and seq[-1] == h:
@@ -119,7 +120,16 @@ def harmonic_rhythm(segments: list[dict], downbeats_s=None, beats_s=None) -> tup
         else:
             seq.append(h)
             dur.append(b - a)
-    return seq, dur, shown
+    return seq, dur
+
+
+def harmonic_rhythm(segments: list[dict], downbeats_s=None, beats_s=None) -> tuple[list, list[float], dict]:
+    """(harmonies, seconds each, shown label per harmony) of ``segments`` sampled at the harmonic
+    rhythm (module doc, step 2)."""
+    shown = _shown(segments)
+    if not shown:
+        return [], [], {}
+    return (*_merged(*_half_bars(segments, downbeats_s, beats_s)), shown)
 
 
 def _periodic(gram: tuple) -> bool:
@@ -198,12 +208,10 @@ def _varied_turns(slots: list, bars: int) -> list[tuple[list[int], list]]:
     return runs
 
 
-def varied_loop(segments: list[dict], downbeats_s=None, beats_s=None) -> tuple[tuple, int, float, float]:
+def varied_loop(bounds: np.ndarray, slots: list) -> tuple[tuple, int, float, float]:
     """(loop as harmonies in the rotation played first, turns, seconds covered, harmonic seconds) of
-    the loop played with variations that covers the most (module doc, step 4); ``((), 0, 0, total)``
-    if none."""
-    bounds = _slots(segments, downbeats_s, beats_s)
-    slots = _slot_harmonies(segments, bounds)
+    the loop played with variations that covers the most (module doc, step 4) among the half-bar
+    ``slots`` between ``bounds`` (:func:`_half_bars`); ``((), 0, 0, total)`` if none."""
     seconds = np.diff(bounds)
     total = float(sum(d for h, d in zip(slots, seconds) if h is not None))
     variants: dict = defaultdict(list)  # loop's smallest rotation -> (bars, turns' first slots, per-slot harmonies)
@@ -241,7 +249,11 @@ def progression_summary(segments: list[dict], downbeats_s=None, beats_s=None,
     """(loop as chord labels, occurrences) of chord ``segments`` (module doc); ``([], 0)`` for a
     through-composed piece or no chords. ``variations=False``: exact loops only (step 4 left out,
     the previous release's finder)."""
-    seq, dur, shown = harmonic_rhythm(segments, downbeats_s, beats_s)
+    shown = _shown(segments)
+    if not shown:
+        return [], 0
+    bounds, slots = _half_bars(segments, downbeats_s, beats_s)   # sampled once, for steps 2 and 4
+    seq, dur = _merged(bounds, slots)
     if not seq:
         return [], 0
     cum = np.concatenate([[0.0], np.cumsum(dur)])
@@ -255,7 +267,7 @@ def progression_summary(segments: list[dict], downbeats_s=None, beats_s=None,
             first = seq[starts[0]:starts[0] - minus_n]
             return [shown[h] for h in first], len(starts)
     if variations:
-        loop, turns, cover, total = varied_loop(segments, downbeats_s, beats_s)
+        loop, turns, cover, total = varied_loop(bounds, slots)
         if loop and cover >= MIN_COVER * total:
             return [shown[h] for h in loop], turns
     if len(seq) == 1 or (len(seq) <= 4 and len({root for root, _ in seq}) >= 2):
