@@ -17,6 +17,12 @@ from captune.extractors.midi.onset_tempo import lacks_tempo_map, onset_beats
 # ---------------------------------------------------------------------------
 
 
+def piano_and_bass(piano, bass, **midi_kwargs):
+    """A piece of a piano track and a bass track (``fixtures.make_midi`` note tuples; ``midi_kwargs``:
+    its tempo and meter)."""
+    return midi.from_midi_bytes(fx.make_midi([(fx.PIANO, False, piano), (fx.BASS, False, bass)], **midi_kwargs))
+
+
 def labels(piece, key="C major", method="harmony"):
     return [s["label"] for s in midi.chords(piece, key, method=method)]
 
@@ -50,7 +56,7 @@ def test_first_inversion_keeps_its_root():
     voicing = {"C": fx.notes("C4", "E4", "G4")}
     piano = [(0, 4, p, 80) for p in voicing["C"]] + [(4, 4, p, 80) for p in fx.chord_voicing("F")]
     bass = [(0, 4, fx.note("E2"), 90), (4, 4, fx.note("F2"), 90)]
-    piece = midi.from_midi_bytes(fx.make_midi([(fx.PIANO, False, piano), (fx.BASS, False, bass)]))
+    piece = piano_and_bass(piano, bass)
     assert labels(piece) == ["C", "F"]
 
 
@@ -59,7 +65,7 @@ def test_bass_root_decides_between_relative_chords():
     # an incomplete C6: the bass on A tips it to Am.
     piano = [(0, 4, p, 80) for p in fx.notes("A3", "C4", "E4")]
     bass = [(0, 4, fx.note("A1"), 90)]
-    piece = midi.from_midi_bytes(fx.make_midi([(fx.PIANO, False, piano), (fx.BASS, False, bass)]))
+    piece = piano_and_bass(piano, bass)
     assert labels(piece) == ["Am"]
 
 
@@ -85,8 +91,7 @@ def test_chord_change_on_the_half_beat_is_placed_there():
         piano += [(t0, 1.5, p, 80) for p in fx.chord_voicing("C")]
         piano += [(t0 + 1.5, 0.5, p, 80) for p in fx.chord_voicing("G")]
         bass += [(t0, 1.5, fx.note("C2"), 90), (t0 + 1.5, 0.5, fx.note("G2"), 90)]
-    piece = midi.from_midi_bytes(fx.make_midi([(fx.PIANO, False, piano), (fx.BASS, False, bass)],
-                                              tempo_bpm=60, time_signature=(2, 4)))
+    piece = piano_and_bass(piano, bass, tempo_bpm=60, time_signature=(2, 4))
     segments = midi.chords(piece, "C major")
     assert [s["label"] for s in segments] == ["C", "G", "C", "G"]
     assert [s["start_s"] for s in segments] == pytest.approx([0.0, 1.5, 2.0, 3.5])
@@ -154,12 +159,12 @@ def test_cadential_six_four_is_the_dominant():
         [(12, 4, p, 80) for p in fx.notes("C4", "E4", "G4")]
     bass = [(0, 4, fx.note("C2"), 90), (4, 4, fx.note("F2"), 90), (8, 4, fx.note("G2"), 90),
             (12, 4, fx.note("C2"), 90)]
-    piece = midi.from_midi_bytes(fx.make_midi([(fx.PIANO, False, piano), (fx.BASS, False, bass)]))
+    piece = piano_and_bass(piano, bass)
     assert labels(piece) == ["C", "F", "G", "C"]
     # C E G over G that moves on to F over F, read in F major (G is not its dominant), is no 6/4: C
     piano = [(0, 2, p, 80) for p in fx.notes("C4", "E4", "G4")] + [(2, 2, p, 80) for p in fx.notes("C4", "F4", "A4")]
     bass = [(0, 2, fx.note("G2"), 90), (2, 2, fx.note("F2"), 90)]
-    passing = midi.from_midi_bytes(fx.make_midi([(fx.PIANO, False, piano), (fx.BASS, False, bass)]))
+    passing = piano_and_bass(piano, bass)
     assert labels(passing, key="F major") == ["C", "F"]
 
 
@@ -171,7 +176,7 @@ def test_cadential_six_four_of_a_tonicised_key_is_its_dominant():
         [(4, 2, p, 80) for p in fx.notes("B3", "D4", "G4")] + [(6, 2, p, 80) for p in fx.notes("A3", "D4", "F#4")] + \
         [(8, 4, p, 80) for p in fx.notes("B3", "D4", "G4")]
     bass = [(0, 4, fx.note("C2"), 90), (4, 4, fx.note("D2"), 90), (8, 4, fx.note("G2"), 90)]
-    piece = midi.from_midi_bytes(fx.make_midi([(fx.PIANO, False, piano), (fx.BASS, False, bass)]))
+    piece = piano_and_bass(piano, bass)
     assert labels(piece) == ["C", "D", "G"]
 
 
@@ -184,8 +189,7 @@ def upbeat_piece():
         start = 0.25 + 3 * i
         piano += [(start, 3, p, 80) for p in fx.chord_voicing(label)]
         bass.append((start, 3, fx.chord_root(label), 90))
-    return midi.from_midi_bytes(fx.make_midi([(fx.PIANO, False, piano), (fx.BASS, False, bass)],
-                                             time_signature=(3, 4)))
+    return piano_and_bass(piano, bass, time_signature=(3, 4))
 
 
 def test_an_unpadded_upbeat_shifts_the_beats_onto_the_notes():
@@ -204,7 +208,7 @@ def test_a_bare_fifth_keeps_the_mode_of_the_chord_before():
     def piece(third):
         piano = [(0, 4, p, 80) for p in fx.notes("C4", third, "G4")] + [(4, 4, p, 80) for p in fx.notes("C4", "G4")]
         bass = [(0, 8, fx.note("C2"), 90)]
-        return midi.from_midi_bytes(fx.make_midi([(fx.PIANO, False, piano), (fx.BASS, False, bass)]))
+        return piano_and_bass(piano, bass)
     assert labels(piece("Eb4"), key="C major") == ["Cm"]
     assert labels(piece("E4"), key="C minor") == ["C"]
     # with no third anywhere, the key decides: C and G alone are C minor in C minor, C in C major
@@ -223,7 +227,7 @@ def test_a_first_inversion_whose_root_sounds_briefly_is_not_the_mediant():
             [(12, 4, p, 80) for p in fx.notes("C4", "E4", "G4")]
         bass = [(0, 4, fx.note("E2"), 90), (4, 4, fx.note("F2"), 90), (8, 4, fx.note("G2"), 90),
                 (12, 4, fx.note("C2"), 90)]
-        return midi.from_midi_bytes(fx.make_midi([(fx.PIANO, False, piano), (fx.BASS, False, bass)]))
+        return piano_and_bass(piano, bass)
     six = [(0, 4, p, 80) for p in fx.notes("E4", "G4")] + [(1.5, 0.5, fx.note("C5"), 80)]
     assert labels(cadence(six)) == ["C", "F", "G7", "C"]
     # with its fifth B held, E G B is E minor, the same brief C notwithstanding (iii, IV, V7, I)
@@ -236,7 +240,7 @@ def test_a_rest_holds_the_chord_before_it():
     # label it), so no N between them; silence says nothing of a change.
     piano = [(0, 2, p, 80) for p in fx.chord_voicing("C")] + [(4, 4, p, 80) for p in fx.chord_voicing("G")]
     bass = [(0, 2, fx.note("C2"), 90), (4, 4, fx.note("G2"), 90)]
-    piece = midi.from_midi_bytes(fx.make_midi([(fx.PIANO, False, piano), (fx.BASS, False, bass)]))
+    piece = piano_and_bass(piano, bass)
     segments = midi.chords(piece, "C major")
     assert [s["label"] for s in segments] == ["C", "G"]
     assert segments[1]["start_s"] == pytest.approx(2.0)
@@ -252,7 +256,7 @@ def test_a_scale_run_alone_keeps_the_chord_it_starts_from():
         run = [(4 + 0.25 * i, 0.25, fx.note(n), 80) for i, n in enumerate(names)]
         piano = [(0, 4, p, 80) for p in fx.chord_voicing("C")] + [(8, 4, p, 80) for p in fx.chord_voicing("G")]
         bass = [(0, 4, fx.note("C2"), 90), (8, 4, fx.note("G2"), 90)]
-        piece = midi.from_midi_bytes(fx.make_midi([(fx.PIANO, False, piano + run), (fx.BASS, False, bass)]))
+        piece = piano_and_bass(piano + run, bass)
         segments = midi.chords(piece, "C major")
         assert [s["label"] for s in segments] == ["C", "G"]
         assert segments[1]["start_s"] == pytest.approx(4.0)
@@ -279,7 +283,7 @@ def test_a_change_between_beats_waits_for_the_bar_line_when_the_evidence_is_thin
     # over C E G fits C (G is its fifth) and a change there costs more than on the bar line.
     piano = [(0, 4, p, 80) for p in fx.chord_voicing("C")] + [(4, 4, p, 80) for p in fx.chord_voicing("G")]
     bass = [(0, 3.5, fx.note("C2"), 90), (3.5, 4.5, fx.note("G2"), 90)]
-    piece = midi.from_midi_bytes(fx.make_midi([(fx.PIANO, False, piano), (fx.BASS, False, bass)]))
+    piece = piano_and_bass(piano, bass)
     segments = midi.chords(piece, "C major")
     assert [s["label"] for s in segments] == ["C", "G"]
     assert segments[1]["start_s"] == pytest.approx(2.0)
