@@ -68,18 +68,24 @@ class Server:
                     server.bodies.append(body)
                 try:
                     time.sleep(server.delay_s)
-                    if self.path != "/v1/chat/completions":
-                        return self._send(404, {"error": "not found"})
-                    if server.require_key and self.headers.get("Authorization") != f"Bearer {server.require_key}":
-                        return self._send(401, {"error": "invalid api key"})
-                    if number <= server.fail_first:
-                        return self._send(500, {"error": "overloaded"})
-                    return self._send(200, {"object": "chat.completion", "model": body["model"], "choices": [
-                        {"index": 0, "finish_reason": "stop",
-                         "message": {"role": "assistant", "content": server.answer(body["messages"])}}]})
+                    code, payload = self._reply(body, number)
                 finally:
+                    # Out of flight before the reply is written: once the client has read it, it may
+                    # send its next request before this thread runs again.
                     with server.lock:
                         server.in_flight -= 1
+                self._send(code, payload)
+
+            def _reply(self, body, number):
+                if self.path != "/v1/chat/completions":
+                    return 404, {"error": "not found"}
+                if server.require_key and self.headers.get("Authorization") != f"Bearer {server.require_key}":
+                    return 401, {"error": "invalid api key"}
+                if number <= server.fail_first:
+                    return 500, {"error": "overloaded"}
+                return 200, {"object": "chat.completion", "model": body["model"], "choices": [
+                    {"index": 0, "finish_reason": "stop",
+                     "message": {"role": "assistant", "content": server.answer(body["messages"])}}]}
 
             def _send(self, code, payload):
                 data = json.dumps(payload).encode()
