@@ -16,8 +16,7 @@ from captune.captioners.modulation import MIN_SHARE, lasting_keys, modulation_se
 from captune.extractors.midi import extract, from_midi_bytes
 from captune.extractors.midi.key import key
 from captune.extractors.midi import key_changes as key_changes_module
-from captune.extractors.midi.chords import segment_chroma
-from captune.extractors.midi.key_changes import bass_runs, cadences, key_changes
+from captune.extractors.midi.key_changes import cadences, grid, key_changes
 from captune.extractors.midi.viterbi import viterbi
 from test_key import EXPOSITION, RECAPITULATION, SECOND_GROUP, block_chords, sections
 
@@ -64,9 +63,9 @@ def test_a_piece_that_stays_has_one_entry_with_its_global_key():
 
 def found_cadences(p):
     """(seconds, key) of every authentic cadence ``cadences`` finds in ``p``."""
-    runs, bass, on_downbeat = bass_runs(p)
-    arriving, rows = cadences(segment_chroma(p, np.append(runs, p.end_tick)), bass, on_downbeat)
-    return [(float(p.seconds(runs[i])), key_changes_module._name(row)) for i, row in zip(arriving, rows)]
+    g = grid(p)
+    arriving, rows = cadences(g.run_chroma, g.bass, g.on_downbeat)
+    return [(float(p.seconds(g.runs[i])), key_changes_module._name(row)) for i, row in zip(arriving, rows)]
 
 
 def half_bar_chords(chords):

@@ -38,9 +38,10 @@ and on POP909's key regions; ``benchmarks/key_agreement.py``, README);
 and not tuned.
 """
 
+from typing import NamedTuple
+
 import numpy as np
 
-from captune.extractors.midi.chords import segment_chroma
 from captune.extractors.midi.harmony import _MAJOR_SCALE, _MINOR_SCALE  # the chord prior's scales
 from captune.extractors.midi.key import DEFAULT_PROFILE, _MATRICES, _name
 from captune.extractors.midi.meter import beat_ticks
@@ -68,13 +69,65 @@ def _outside() -> np.ndarray:
 _OUTSIDE = _outside()
 
 
-def frame_bounds(piece: Piece) -> np.ndarray:
-    """Frame bounds in ticks: every ``FRAME`` quarter notes from the first non-drum onset, then the end."""
+class Grid(NamedTuple):
+    """What the key step reads off a piece (ticks; chroma: ticks of sounding per pitch class C..B)."""
+
+    bounds: np.ndarray        # frame bounds (:func:`frame_bounds`)
+    frame_chroma: np.ndarray  # frames x 12
+    runs: np.ndarray          # start of each bass run (:func:`bass_line`)
+    bass: np.ndarray          # its bass pitch (-1 before the first)
+    on_downbeat: np.ndarray   # whether it starts on a downbeat
+    run_chroma: np.ndarray    # runs x 12, each run to the next (the last to the end)
+
+
+def frame_bounds(on: np.ndarray, off: np.ndarray, tpq: int) -> np.ndarray:
+    """Frame bounds in ticks: every ``FRAME`` quarter notes from the first onset of the notes
+    (``on``/``off``: onset and end ticks), then their last end."""
+    t0, t1 = int(on.min()), int(off.max())
+    return np.append(np.arange(t0, t1, FRAME * tpq, dtype=np.float64), float(max(t1, t0 + 1)))
+
+
+def cell_chroma(on: np.ndarray, off: np.ndarray, pcs: np.ndarray, cells: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """(len(cells) - 1) x 12 ticks of sounding per pitch class between the ascending ``cells``
+    (ticks, spanning every note) of notes ``on``-``off`` (ticks) of pitch class ``pcs``, ``first``
+    the cell of each onset: a note's head in its onset's cell, its tail in its end's, whole cells
+    between."""
+    last = np.maximum(np.searchsorted(cells, off, side="left") - 1, first)
+    size = 12 * (len(cells) - 1)
+    chroma = np.bincount(first * 12 + pcs, weights=np.minimum(off, cells[first + 1]) - on, minlength=size)
+    more = np.flatnonzero(last > first)
+    chroma += np.bincount(last[more] * 12 + pcs[more], weights=off[more] - cells[last[more]], minlength=size)
+    spans = (last - first - 1)[more]
+    cell = np.repeat(first[more] + 1, spans) + np.arange(spans.sum()) - np.repeat(np.cumsum(spans) - spans, spans)
+    chroma += np.bincount(cell * 12 + np.repeat(pcs[more], spans), weights=cells[cell + 1] - cells[cell],
+                          minlength=size)
+    return chroma.reshape(-1, 12)
+
+
+def grid(piece: Piece) -> Grid:
+    """Frames, bass runs and their chroma, from one pass over the notes: the cells between the
+    notated beats and the frame bounds hold the chroma, and the cell of each onset tells its beat."""
     pitched = ~piece.is_drum
-    t0 = int(piece.onset[pitched].min())
-    t1 = int((piece.onset + piece.duration)[pitched].max())
-    step = FRAME * piece.tpq
-    return np.append(np.arange(t0, t1, step, dtype=np.float64), float(max(t1, t0 + 1)))
+    on, duration = piece.onset[pitched], piece.duration[pitched]
+    off, pitch = on + duration, piece.pitch[pitched]
+    bounds = frame_bounds(on, off, piece.tpq)
+    end = int(off.max())
+    beats, downbeats = beat_ticks(piece)
+    beats = beats[beats < end]
+    points = np.concatenate([beats, bounds])  # a frame bound on a beat sorts after it
+    order = np.argsort(points, kind="stable")
+    cells = points[order]
+    first = np.searchsorted(cells, on, side="right") - 1  # >= 0: the first cell starts by the first onset
+    beat = np.cumsum(order < len(beats))[first] - 1  # the last beat at or before each onset (-1: none)
+    starts, bass = bass_line(beats, end, beat, duration, pitch)
+    runs = beats[starts]
+    at = np.minimum(np.searchsorted(downbeats, runs), len(downbeats) - 1)
+    place = np.empty(len(points), dtype=np.intp)
+    place[order] = np.arange(len(points))  # where each beat and bound went among the cells
+    chroma = cell_chroma(on, off, pitch % 12, cells, np.minimum(first, len(cells) - 2))
+    return Grid(bounds, np.add.reduceat(chroma, place[len(beats):-1], axis=0), runs, bass,
+                downbeats[at] == runs if len(downbeats) else np.zeros(len(runs), dtype=bool),
+                np.add.reduceat(chroma, place[starts], axis=0) if len(starts) else np.zeros((0, 12)))
 
 
 def local_evidence(chroma: np.ndarray, profile: str = DEFAULT_PROFILE) -> np.ndarray:
@@ -92,38 +145,32 @@ def local_evidence(chroma: np.ndarray, profile: str = DEFAULT_PROFILE) -> np.nda
     return evidence
 
 
-def bass_runs(piece: Piece) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(start ticks, bass pitch, starts on a downbeat) of the runs of notated beats on one bass note.
-    A beat's bass is the lowest pitch among the non-drum notes struck in it that last at least
-    ``BASS_HOLD`` of the beat, else the bass before (a held note, a rest); -1 before the first.
-    No runs when no note lasts that long."""
-    pitched = ~piece.is_drum
-    on, pitch = piece.onset[pitched], piece.pitch[pitched].astype(np.int64)
-    end = int((on + piece.duration[pitched]).max())
-    beats, downbeats = beat_ticks(piece)
-    beats = beats[beats < end]
-    none = np.zeros(0), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
-    if not len(beats) or not len(downbeats):
+def bass_line(beats: np.ndarray, end: int, beat: np.ndarray, duration: np.ndarray,
+              pitch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(index of the first beat, bass pitch) of the runs of ``beats`` (ticks, before ``end``, the
+    last note end) on one bass note, from the notes' ``beat`` (index of the last beat at or before
+    the onset, -1 before the first), ``duration`` (ticks) and ``pitch``. A beat's bass is the lowest
+    pitch among the notes struck in it that last at least ``BASS_HOLD`` of the beat, else the bass
+    before (a held note, a rest); -1 before the first. No runs when no note lasts that long."""
+    none = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    if not len(beats):
         return none
     lengths = np.diff(np.append(beats, end))
-    beat = np.searchsorted(beats, on, side="right") - 1
-    keep = (beat >= 0) & (piece.duration[pitched] >= BASS_HOLD * lengths[np.maximum(beat, 0)])
+    keep = (beat >= 0) & (duration >= BASS_HOLD * lengths[np.maximum(beat, 0)])
     bass = np.full(len(beats), 1 << 16)
-    np.minimum.at(bass, beat[keep], pitch[keep])
+    np.minimum.at(bass, beat[keep], pitch[keep].astype(np.int64))
     struck = np.flatnonzero(bass < 1 << 16)
     if not len(struck):  # no note holds a beat long enough: no bass line
         return none
     latest = np.searchsorted(struck, np.arange(len(beats)), side="right") - 1
     bass = np.where(latest >= 0, bass[struck[np.maximum(latest, 0)]], -1)
     starts = np.flatnonzero(np.append(True, bass[1:] != bass[:-1]))
-    ticks = beats[starts].astype(np.float64)
-    at = np.minimum(np.searchsorted(downbeats, ticks), len(downbeats) - 1)
-    return ticks, bass[starts], downbeats[at] == ticks
+    return starts, bass[starts]
 
 
 def cadences(chroma: np.ndarray, bass: np.ndarray, on_downbeat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(index of the arriving run, key row) of the authentic cadences among bass runs
-    (:func:`bass_runs`; ``chroma``: each run's sounding ticks per pitch class): a run on the note
+    (:func:`grid`; ``chroma``: each run's sounding ticks per pitch class): a run on the note
     a fifth below (or a fourth above) the run before, starting on a downbeat, the run before
     holding the major third and the minor seventh over its bass (a dominant seventh: the new key's
     leading tone and fourth degree), the arriving run the major or minor third over its bass (the
@@ -143,18 +190,15 @@ def key_changes(piece: Piece, global_key: str | None, profile: str = DEFAULT_PRO
     """``[{'time_s', 'key'}, ...]`` (see module doc); empty without a global key."""
     if global_key is None or not (~piece.is_drum).any():
         return []
-    bounds = frame_bounds(piece)
-    runs, bass, on_downbeat = bass_runs(piece)
-    cells = np.union1d(bounds, runs)  # one pass over the notes for the frames and the runs
-    chroma = segment_chroma(piece, cells)
-    evidence = local_evidence(np.add.reduceat(chroma, np.searchsorted(cells, bounds[:-1]), axis=0), profile)
-    arrivals, rows = cadences(np.add.reduceat(chroma, np.searchsorted(cells, runs), axis=0), bass, on_downbeat)
-    frames = np.clip(np.searchsorted(bounds, runs[arrivals], side="right") - 1, 0, len(evidence) - 1)
+    g = grid(piece)
+    evidence = local_evidence(g.frame_chroma, profile)
+    arrivals, rows = cadences(g.run_chroma, g.bass, g.on_downbeat)
+    frames = np.clip(np.searchsorted(g.bounds, g.runs[arrivals], side="right") - 1, 0, len(evidence) - 1)
     np.add.at(evidence, (frames, rows), CADENCE)
     path = viterbi(evidence, SWITCH)
     starts = np.flatnonzero(np.append(True, path[1:] != path[:-1]))
     if len(starts) == 1:
         return [{"time_s": 0.0, "key": global_key}]
-    times = np.round(piece.seconds(bounds[starts]), 3)
+    times = np.round(piece.seconds(g.bounds[starts]), 3)
     times[0] = 0.0
     return [{"time_s": float(t), "key": _name(path[s])} for t, s in zip(times, starts)]
