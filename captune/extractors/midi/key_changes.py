@@ -87,21 +87,29 @@ def frame_bounds(on: np.ndarray, off: np.ndarray, tpq: int) -> np.ndarray:
     return np.append(np.arange(t0, t1, FRAME * tpq, dtype=np.float64), float(max(t1, t0 + 1)))
 
 
-def cell_chroma(on: np.ndarray, off: np.ndarray, pcs: np.ndarray, cells: np.ndarray, first: np.ndarray) -> np.ndarray:
-    """(len(cells) - 1) x 12 ticks of sounding per pitch class between the ascending ``cells``
-    (ticks, spanning every note) of notes ``on``-``off`` (ticks) of pitch class ``pcs``, ``first``
-    the cell of each onset: a note's head in its onset's cell, its tail in its end's, whole cells
-    between."""
-    last = np.maximum(np.searchsorted(cells, off, side="left") - 1, first)
-    size = 12 * (len(cells) - 1)
-    chroma = np.bincount(first * 12 + pcs, weights=np.minimum(off, cells[first + 1]) - on, minlength=size)
-    more = np.flatnonzero(last > first)
-    chroma += np.bincount(last[more] * 12 + pcs[more], weights=off[more] - cells[last[more]], minlength=size)
-    spans = (last - first - 1)[more]
-    cell = np.repeat(first[more] + 1, spans) + np.arange(spans.sum()) - np.repeat(np.cumsum(spans) - spans, spans)
-    chroma += np.bincount(cell * 12 + np.repeat(pcs[more], spans), weights=cells[cell + 1] - cells[cell],
-                          minlength=size)
-    return chroma.reshape(-1, 12)
+def spread(on: np.ndarray, off: np.ndarray, cells: np.ndarray, first: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(cell, note, ticks) of every piece of sounding of the notes ``on``-``off`` (ticks) in the
+    cells between the ascending ``cells`` (ticks, spanning every note), ``first`` the cell of each
+    onset: each note's head in its onset's cell, and for a note that outlasts that cell its tail in
+    its end's cell and the whole cells between."""
+    head = np.minimum(off, cells[first + 1]) - on
+    more = np.flatnonzero(off > cells[first + 1])
+    begin = first[more] + 1
+    last = np.maximum(np.searchsorted(cells, off[more], side="left") - 1, begin - 1)
+    spans = np.maximum(last - begin, 0)
+    middle = np.repeat(begin, spans) + np.arange(spans.sum()) - np.repeat(np.cumsum(spans) - spans, spans)
+    return (np.concatenate([first, last, middle]),
+            np.concatenate([np.arange(len(on)), more, np.repeat(more, spans)]),
+            np.concatenate([head, off[more] - cells[last], cells[middle + 1] - cells[middle]]))
+
+
+def _chroma(pieces: tuple[np.ndarray, ...], pcs: np.ndarray, starts: np.ndarray, cells: int) -> np.ndarray:
+    """len(starts) x 12 ticks per pitch class of the ``pieces`` (:func:`spread`; ``pcs``: each
+    note's pitch class) in the groups of consecutive cells (of ``cells``) that begin at the
+    ascending cell indices ``starts``, each to the next (the last to the end); none before the first."""
+    cell, note, ticks = pieces
+    group = np.cumsum(np.bincount(starts, minlength=cells))  # 1 + the group of each cell (0: before the first)
+    return np.bincount(group[cell] * 12 + pcs[note], weights=ticks, minlength=12 * (len(starts) + 1))[12:].reshape(-1, 12)
 
 
 def grid(piece: Piece) -> Grid:
@@ -124,10 +132,10 @@ def grid(piece: Piece) -> Grid:
     at = np.minimum(np.searchsorted(downbeats, runs), len(downbeats) - 1)
     place = np.empty(len(points), dtype=np.intp)
     place[order] = np.arange(len(points))  # where each beat and bound went among the cells
-    chroma = cell_chroma(on, off, pitch % 12, cells, np.minimum(first, len(cells) - 2))
-    return Grid(bounds, np.add.reduceat(chroma, place[len(beats):-1], axis=0), runs, bass,
+    pieces, pcs = spread(on, off, cells, np.minimum(first, len(cells) - 2)), pitch % 12
+    return Grid(bounds, _chroma(pieces, pcs, place[len(beats):-1], len(cells) - 1), runs, bass,
                 downbeats[at] == runs if len(downbeats) else np.zeros(len(runs), dtype=bool),
-                np.add.reduceat(chroma, place[starts], axis=0) if len(starts) else np.zeros((0, 12)))
+                _chroma(pieces, pcs, place[starts], len(cells) - 1))
 
 
 def local_evidence(chroma: np.ndarray, profile: str = DEFAULT_PROFILE) -> np.ndarray:
@@ -176,13 +184,13 @@ def cadences(chroma: np.ndarray, bass: np.ndarray, on_downbeat: np.ndarray) -> t
     leading tone and fourth degree), the arriving run the major or minor third over its bass (the
     key's mode; the major when both sound). A chord tone sounds at least ``CHORD_TONE`` of its
     run's sounding time."""
-    tone = chroma / np.maximum(chroma.sum(axis=1, keepdims=True), 1e-9) >= CHORD_TONE
-    arriving = np.arange(1, len(bass))
+    arriving = 1 + np.flatnonzero((bass[:-1] >= 0) & ((bass[:-1] - bass[1:]) % 12 == 7) & on_downbeat[1:])
     tonic = bass[arriving] % 12
-    major, minor = tone[arriving, (tonic + 4) % 12], tone[arriving, (tonic + 3) % 12]
-    found = ((bass[arriving - 1] >= 0) & ((bass[arriving - 1] - bass[arriving]) % 12 == 7)
-             & on_downbeat[arriving] & tone[arriving - 1, (tonic + 11) % 12]
-             & tone[arriving - 1, (tonic + 5) % 12] & (major | minor))
+    row = np.arange(len(arriving))
+    tone, before = (x / np.maximum(x.sum(axis=1, keepdims=True), 1e-9) >= CHORD_TONE
+                    for x in (chroma[arriving], chroma[arriving - 1]))
+    major, minor = tone[row, (tonic + 4) % 12], tone[row, (tonic + 3) % 12]
+    found = before[row, (tonic + 11) % 12] & before[row, (tonic + 5) % 12] & (major | minor)
     return arriving[found], np.where(major, tonic, tonic + 12)[found]
 
 
