@@ -19,22 +19,22 @@ def viterbi(evidence: np.ndarray, switch) -> np.ndarray:
     switch = np.broadcast_to(np.asarray(switch, dtype=np.float64), (n,)).tolist()
     scores = np.empty((n, states))
     scores[0] = evidence[0]
+    rows, frames = list(scores), list(evidence)  # row views: cheaper to index than the 2-D arrays
     leader = [0] * n
     threshold = [0.0] * n
-    prev = scores[0]
+    prev = rows[0]
     for t in range(1, n):
-        best = prev.argmax()
-        leader[t] = best
+        leader[t] = best = prev.argmax()
         threshold[t] = level = prev[best] - switch[t]
-        row = scores[t]
+        row = rows[t]
         np.maximum(prev, level, out=row)
-        row += evidence[t]
+        row += frames[t]
         prev = row
-    path = np.empty(n, dtype=np.int64)
-    state = int(scores[-1].argmax())
+    path = [0] * n
+    state = int(prev.argmax())
     for t in range(n - 1, 0, -1):
         path[t] = state
-        if scores[t - 1, state] < threshold[t]:
+        if rows[t - 1][state] < threshold[t]:
             state = leader[t]
     path[0] = state
-    return path
+    return np.array(path, dtype=np.int64)
