@@ -80,46 +80,45 @@ class Grid(NamedTuple):
     run_chroma: np.ndarray    # runs x 12, each run to the next (the last to the end)
 
 
-def frame_bounds(on: np.ndarray, off: np.ndarray, tpq: int) -> np.ndarray:
-    """Frame bounds in ticks: every ``FRAME`` quarter notes from the first onset of the notes
-    (``on``/``off``: onset and end ticks), then their last end."""
-    t0, t1 = int(on.min()), int(off.max())
-    return np.append(np.arange(t0, t1, FRAME * tpq, dtype=np.float64), float(max(t1, t0 + 1)))
+def frame_bounds(t0: int, t1: int, tpq: int) -> np.ndarray:
+    """Frame bounds in ticks: every ``FRAME`` quarter notes from the first onset ``t0``, then the
+    last note end ``t1``."""
+    return np.concatenate([np.arange(t0, t1, FRAME * tpq, dtype=np.float64), [float(max(t1, t0 + 1))]])
 
 
-def spread(on: np.ndarray, off: np.ndarray, cells: np.ndarray, first: np.ndarray) -> tuple[np.ndarray, ...]:
-    """(cell, note, ticks) of every piece of sounding of the notes ``on``-``off`` (ticks) in the
-    cells between the ascending ``cells`` (ticks, spanning every note), ``first`` the cell of each
-    onset: each note's head in its onset's cell, and for a note that outlasts that cell its tail in
-    its end's cell and the whole cells between."""
-    head = np.minimum(off, cells[first + 1]) - on
-    more = np.flatnonzero(off > cells[first + 1])
+def spread(on: np.ndarray, off: np.ndarray, pcs: np.ndarray, cells: np.ndarray,
+           first: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(cell, pitch class, ticks) of every piece of sounding of the notes ``on``-``off`` (ticks) of
+    pitch class ``pcs`` in the cells between the ascending ``cells`` (ticks, spanning every note),
+    ``first`` the cell of each onset: each note's head in its onset's cell, and for a note that
+    outlasts that cell its tail in its end's cell and the whole cells between."""
+    bound = cells[first + 1]
+    more = np.flatnonzero(off > bound)
     begin = first[more] + 1
     last = np.maximum(np.searchsorted(cells, off[more], side="left") - 1, begin - 1)
     spans = np.maximum(last - begin, 0)
-    middle = np.repeat(begin, spans) + np.arange(spans.sum()) - np.repeat(np.cumsum(spans) - spans, spans)
-    return (np.concatenate([first, last, middle]),
-            np.concatenate([np.arange(len(on)), more, np.repeat(more, spans)]),
-            np.concatenate([head, off[more] - cells[last], cells[middle + 1] - cells[middle]]))
+    middle = np.repeat(begin + spans - np.cumsum(spans), spans) + np.arange(spans.sum())
+    return (np.concatenate([first, last, middle]), np.concatenate([pcs, pcs[more], np.repeat(pcs[more], spans)]),
+            np.concatenate([np.minimum(off, bound) - on, off[more] - cells[last], cells[middle + 1] - cells[middle]]))
 
 
-def _chroma(pieces: tuple[np.ndarray, ...], pcs: np.ndarray, starts: np.ndarray, cells: int) -> np.ndarray:
-    """len(starts) x 12 ticks per pitch class of the ``pieces`` (:func:`spread`; ``pcs``: each
-    note's pitch class) in the groups of consecutive cells (of ``cells``) that begin at the
-    ascending cell indices ``starts``, each to the next (the last to the end); none before the first."""
-    cell, note, ticks = pieces
+def _chroma(pieces: tuple[np.ndarray, np.ndarray, np.ndarray], starts: np.ndarray, cells: int) -> np.ndarray:
+    """len(starts) x 12 ticks per pitch class of the ``pieces`` (:func:`spread`) in the groups of
+    consecutive cells (of ``cells``) that begin at the ascending cell indices ``starts``, each to
+    the next (the last to the end); none before the first."""
+    cell, pcs, ticks = pieces
     group = np.cumsum(np.bincount(starts, minlength=cells))  # 1 + the group of each cell (0: before the first)
-    return np.bincount(group[cell] * 12 + pcs[note], weights=ticks, minlength=12 * (len(starts) + 1))[12:].reshape(-1, 12)
+    return np.bincount(group[cell] * 12 + pcs, weights=ticks, minlength=12 * (len(starts) + 1))[12:].reshape(-1, 12)
 
 
 def grid(piece: Piece) -> Grid:
     """Frames, bass runs and their chroma, from one pass over the notes: the cells between the
     notated beats and the frame bounds hold the chroma, and the cell of each onset tells its beat."""
     pitched = ~piece.is_drum
-    on, duration = piece.onset[pitched], piece.duration[pitched]
-    off, pitch = on + duration, piece.pitch[pitched]
-    bounds = frame_bounds(on, off, piece.tpq)
+    on, duration, pitch = piece.onset[pitched], piece.duration[pitched], piece.pitch[pitched]
+    off = on + duration
     end = int(off.max())
+    bounds = frame_bounds(int(on.min()), end, piece.tpq)
     beats, downbeats = beat_ticks(piece)
     beats = beats[beats < end]
     points = np.concatenate([beats, bounds])  # a frame bound on a beat sorts after it
@@ -129,23 +128,25 @@ def grid(piece: Piece) -> Grid:
     beat = np.cumsum(order < len(beats))[first] - 1  # the last beat at or before each onset (-1: none)
     starts, bass = bass_line(beats, end, beat, duration, pitch)
     runs = beats[starts]
-    at = np.minimum(np.searchsorted(downbeats, runs), len(downbeats) - 1)
     place = np.empty(len(points), dtype=np.intp)
     place[order] = np.arange(len(points))  # where each beat and bound went among the cells
-    pieces, pcs = spread(on, off, cells, np.minimum(first, len(cells) - 2)), pitch % 12
-    return Grid(bounds, _chroma(pieces, pcs, place[len(beats):-1], len(cells) - 1), runs, bass,
-                downbeats[at] == runs if len(downbeats) else np.zeros(len(runs), dtype=bool),
-                _chroma(pieces, pcs, place[starts], len(cells) - 1))
+    pieces = spread(on, off, pitch % 12, cells, np.minimum(first, len(cells) - 2))
+    if len(downbeats):
+        on_downbeat = downbeats[np.minimum(np.searchsorted(downbeats, runs), len(downbeats) - 1)] == runs
+    else:
+        on_downbeat = np.zeros(len(runs), dtype=bool)
+    return Grid(bounds, _chroma(pieces, place[len(beats):-1], len(cells) - 1), runs, bass, on_downbeat,
+                _chroma(pieces, place[starts], len(cells) - 1))
 
 
 def local_evidence(chroma: np.ndarray, profile: str = DEFAULT_PROFILE) -> np.ndarray:
     """frames x 24: each frame's Pearson r with every key minus ``OUT_OF_SCALE`` x its share
     outside the key's scale and ``ACCIDENTAL`` x the number of pitch classes outside the scale
     that sound (0 where silent)."""
-    centred = chroma - chroma.mean(axis=1, keepdims=True)
+    total = chroma.sum(axis=1, keepdims=True)
+    centred = chroma - total / 12  # the mean
     spread = centred.std(axis=1, keepdims=True)
     z = centred / np.where(spread > 0, spread, 1.0)
-    total = chroma.sum(axis=1, keepdims=True)
     foreign = OUT_OF_SCALE * chroma / np.where(total > 0, total, 1.0) + ACCIDENTAL * (chroma > 0)
     evidence = (np.einsum("tj,kj->tk", z, _MATRICES[profile]) / 12.0  # einsum: no BLAS pool
                 - np.einsum("tj,kj->tk", foreign, _OUTSIDE))
@@ -163,16 +164,15 @@ def bass_line(beats: np.ndarray, end: int, beat: np.ndarray, duration: np.ndarra
     none = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     if not len(beats):
         return none
-    lengths = np.diff(np.append(beats, end))
+    lengths = np.concatenate([beats[1:], [end]]) - beats
     keep = (beat >= 0) & (duration >= BASS_HOLD * lengths[np.maximum(beat, 0)])
     bass = np.full(len(beats), 1 << 16)
     np.minimum.at(bass, beat[keep], pitch[keep].astype(np.int64))
-    struck = np.flatnonzero(bass < 1 << 16)
-    if not len(struck):  # no note holds a beat long enough: no bass line
+    latest = np.maximum.accumulate(np.where(bass < 1 << 16, np.arange(len(beats)), -1))  # the last struck beat
+    if latest[-1] < 0:  # no note holds a beat long enough: no bass line
         return none
-    latest = np.searchsorted(struck, np.arange(len(beats)), side="right") - 1
-    bass = np.where(latest >= 0, bass[struck[np.maximum(latest, 0)]], -1)
-    starts = np.flatnonzero(np.append(True, bass[1:] != bass[:-1]))
+    bass = np.where(latest >= 0, bass[latest], -1)
+    starts = np.flatnonzero(np.concatenate([[True], bass[1:] != bass[:-1]]))
     return starts, bass[starts]
 
 
@@ -196,15 +196,15 @@ def cadences(chroma: np.ndarray, bass: np.ndarray, on_downbeat: np.ndarray) -> t
 
 def key_changes(piece: Piece, global_key: str | None, profile: str = DEFAULT_PROFILE) -> list[dict]:
     """``[{'time_s', 'key'}, ...]`` (see module doc); empty without a global key."""
-    if global_key is None or not (~piece.is_drum).any():
+    if global_key is None or piece.is_drum.all():
         return []
     g = grid(piece)
     evidence = local_evidence(g.frame_chroma, profile)
     arrivals, rows = cadences(g.run_chroma, g.bass, g.on_downbeat)
-    frames = np.clip(np.searchsorted(g.bounds, g.runs[arrivals], side="right") - 1, 0, len(evidence) - 1)
+    frames = np.minimum(np.maximum(np.searchsorted(g.bounds, g.runs[arrivals], side="right") - 1, 0), len(evidence) - 1)
     np.add.at(evidence, (frames, rows), CADENCE)
     path = viterbi(evidence, SWITCH)
-    starts = np.flatnonzero(np.append(True, path[1:] != path[:-1]))
+    starts = np.flatnonzero(np.concatenate([[True], path[1:] != path[:-1]]))
     if len(starts) == 1:
         return [{"time_s": 0.0, "key": global_key}]
     times = np.round(piece.seconds(g.bounds[starts]), 3)

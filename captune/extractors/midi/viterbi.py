@@ -22,10 +22,11 @@ def viterbi(evidence: np.ndarray, switch) -> np.ndarray:
     rows, frames = list(scores), list(evidence)  # row views: cheaper to index than the 2-D arrays
     leader = [0] * n
     threshold = [0.0] * n
+    level = np.zeros(())  # a 0-d array: np.maximum takes it faster than a scalar
     prev = rows[0]
     for t in range(1, n):
         leader[t] = best = prev.argmax()
-        threshold[t] = level = prev[best] - switch[t]
+        threshold[t] = level[()] = prev[best] - switch[t]
         row = rows[t]
         np.maximum(prev, level, out=row)
         row += frames[t]
