@@ -93,13 +93,12 @@ def spread(on: np.ndarray, off: np.ndarray, pcs: np.ndarray, cells: np.ndarray,
     ``first`` the cell of each onset: each note's head in its onset's cell, and for a note that
     outlasts that cell its tail in its end's cell and the whole cells between."""
     bound = cells[first + 1]
-    more = np.flatnonzero(off > bound)
-    begin = first[more] + 1
-    last = np.maximum(np.searchsorted(cells, off[more], side="left") - 1, begin - 1)
-    spans = np.maximum(last - begin, 0)
-    middle = np.repeat(begin + spans - np.cumsum(spans), spans) + np.arange(spans.sum())
-    return (np.concatenate([first, last, middle]), np.concatenate([pcs, pcs[more], np.repeat(pcs[more], spans)]),
-            np.concatenate([np.minimum(off, bound) - on, off[more] - cells[last], cells[middle + 1] - cells[middle]]))
+    more = np.flatnonzero(off > bound)  # notes that outlast their onset's cell: cells first + 1 .. last
+    count = np.searchsorted(cells, off[more], side="left") - 1 - first[more]
+    cell = np.repeat(first[more] + 1 + count - np.cumsum(count), count) + np.arange(count.sum())
+    return (np.concatenate([first, cell]), np.concatenate([pcs, np.repeat(pcs[more], count)]),
+            np.concatenate([np.minimum(off, bound) - on,
+                            np.minimum(np.repeat(off[more], count), cells[cell + 1]) - cells[cell]]))
 
 
 def _chroma(pieces: tuple[np.ndarray, np.ndarray, np.ndarray], starts: np.ndarray, cells: int) -> np.ndarray:
@@ -143,9 +142,10 @@ def local_evidence(chroma: np.ndarray, profile: str = DEFAULT_PROFILE) -> np.nda
     """frames x 24: each frame's Pearson r with every key minus ``OUT_OF_SCALE`` x its share
     outside the key's scale and ``ACCIDENTAL`` x the number of pitch classes outside the scale
     that sound (0 where silent)."""
-    total = chroma.sum(axis=1, keepdims=True)
+    total = np.add.reduce(chroma, axis=1, keepdims=True)
     centred = chroma - total / 12  # the mean
-    spread = centred.std(axis=1, keepdims=True)
+    deviation = centred - np.add.reduce(centred, axis=1, keepdims=True) / 12  # np.std's steps, without its overhead
+    spread = np.sqrt(np.add.reduce(deviation * deviation, axis=1, keepdims=True) / 12)
     z = centred / np.where(spread > 0, spread, 1.0)
     foreign = OUT_OF_SCALE * chroma / np.where(total > 0, total, 1.0) + ACCIDENTAL * (chroma > 0)
     evidence = (np.einsum("tj,kj->tk", z, _MATRICES[profile]) / 12.0  # einsum: no BLAS pool
