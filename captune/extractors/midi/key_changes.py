@@ -185,13 +185,13 @@ def cadences(chroma: np.ndarray, bass: np.ndarray, on_downbeat: np.ndarray) -> t
     key's mode; the major when both sound). A chord tone sounds at least ``CHORD_TONE`` of its
     run's sounding time."""
     arriving = 1 + np.flatnonzero((bass[:-1] >= 0) & ((bass[:-1] - bass[1:]) % 12 == 7) & on_downbeat[1:])
-    tonic = bass[arriving] % 12
-    row = np.arange(len(arriving))
-    tone, before = (x / np.maximum(x.sum(axis=1, keepdims=True), 1e-9) >= CHORD_TONE
-                    for x in (chroma[arriving], chroma[arriving - 1]))
-    major, minor = tone[row, (tonic + 4) % 12], tone[row, (tonic + 3) % 12]
-    found = before[row, (tonic + 11) % 12] & before[row, (tonic + 5) % 12] & (major | minor)
-    return arriving[found], np.where(major, tonic, tonic + 12)[found]
+    n, tonic = len(arriving), bass[arriving] % 12
+    x = chroma[np.concatenate([arriving, arriving - 1])]  # the arriving runs, then the runs before
+    tone = x / np.maximum(np.add.reduce(x, axis=1, keepdims=True), 1e-9) >= CHORD_TONE
+    # over the arriving bass: its major and minor third; in the run before: the leading tone and the fourth degree
+    held = tone[np.arange(n)[:, None] + [0, 0, n, n], (tonic[:, None] + [4, 3, 11, 5]) % 12]
+    found = held[:, 2] & held[:, 3] & (held[:, 0] | held[:, 1])
+    return arriving[found], np.where(held[:, 0], tonic, tonic + 12)[found]
 
 
 def key_changes(piece: Piece, global_key: str | None, profile: str = DEFAULT_PROFILE) -> list[dict]:
