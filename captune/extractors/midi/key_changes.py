@@ -94,8 +94,9 @@ def spread(on: np.ndarray, off: np.ndarray, pcs: np.ndarray, cells: np.ndarray,
     outlasts that cell its tail in its end's cell and the whole cells between."""
     bound = cells[first + 1]
     more = np.flatnonzero(off > bound)  # notes that outlast their onset's cell: cells first + 1 .. last
-    count = np.searchsorted(cells, off[more], side="left") - 1 - first[more]
-    cell = np.repeat(first[more] + 1 + count - np.cumsum(count), count) + np.arange(count.sum())
+    after = first[more] + 1
+    count = np.searchsorted(cells, off[more], side="left") - after
+    cell = np.repeat(after + count - np.cumsum(count), count) + np.arange(count.sum())
     return (np.concatenate([first, cell]), np.concatenate([pcs, np.repeat(pcs[more], count)]),
             np.concatenate([np.minimum(off, bound) - on,
                             np.minimum(np.repeat(off[more], count), cells[cell + 1]) - cells[cell]]))
@@ -113,11 +114,14 @@ def _chroma(pieces: tuple[np.ndarray, np.ndarray, np.ndarray], starts: np.ndarra
 def grid(piece: Piece) -> Grid:
     """Frames, bass runs and their chroma, from one pass over the notes: the cells between the
     notated beats and the frame bounds hold the chroma, and the cell of each onset tells its beat."""
-    pitched = ~piece.is_drum
-    on, duration, pitch = piece.onset[pitched], piece.duration[pitched], piece.pitch[pitched]
+    on, duration, pitch = piece.onset, piece.duration, piece.pitch
+    if piece.is_drum.any():
+        pitched = ~piece.is_drum
+        on, duration, pitch = on[pitched], duration[pitched], pitch[pitched]
     off = on + duration
     end = int(off.max())
     bounds = frame_bounds(int(on.min()), end, piece.tpq)
+    on, off = on.astype(np.float64), off.astype(np.float64)  # compared with the cells (float ticks)
     beats, downbeats = beat_ticks(piece)
     beats = beats[beats < end]
     points = np.concatenate([beats, bounds])  # a frame bound on a beat sorts after it
@@ -165,9 +169,9 @@ def bass_line(beats: np.ndarray, end: int, beat: np.ndarray, duration: np.ndarra
     if not len(beats):
         return none
     lengths = np.concatenate([beats[1:], [end]]) - beats
-    keep = (beat >= 0) & (duration >= BASS_HOLD * lengths[np.maximum(beat, 0)])
+    keep = (beat >= 0) & (duration >= BASS_HOLD * lengths[beat])  # (beat -1 reads the last length, not kept)
     bass = np.full(len(beats), 1 << 16)
-    np.minimum.at(bass, beat[keep], pitch[keep].astype(np.int64))
+    np.minimum.at(bass, beat[keep], pitch[keep].astype(np.int64))  # one dtype: ufunc.at's fast loop
     latest = np.maximum.accumulate(np.where(bass < 1 << 16, np.arange(len(beats)), -1))  # the last struck beat
     if latest[-1] < 0:  # no note holds a beat long enough: no bass line
         return none
