@@ -98,6 +98,24 @@ def test_cadences_in_the_new_key_establish_a_short_modulation(monkeypatch):
     assert changes(p) == [(0.0, "C major")]
 
 
+def test_the_grid_holds_each_frame_and_bass_run_s_sounding_time():
+    # 4/4 at 480 ticks a beat, first onset on beat 1: frames [1, 5) and [5, 9) beats (the last note
+    # ends on 9). C3 held from beat 1 to 8 (across the frame bound and many beats), E4 on beat 1 for
+    # one beat, G4 on 4.5 for one (half in each frame), E4 from 6 to 9. The bass of each beat is the
+    # lowest note struck in it: none on beat 0, C3 on 1, G4 on 4 (only G4 is struck there), E4 on 6.
+    c3, e4, g4 = fx.notes("C3", "E4", "G4")
+    g = grid(piece([(fx.PIANO, False, [(1.0, 7.0, c3, 80), (1.0, 1.0, e4, 80), (4.5, 1.0, g4, 80),
+                                       (6.0, 3.0, e4, 80)])]))
+    beat = 480.0
+    assert g.bounds.tolist() == [1 * beat, 5 * beat, 9 * beat]
+    assert (g.frame_chroma[:, [0, 4, 7]] / beat).tolist() == [[4.0, 1.0, 0.5], [3.0, 3.0, 0.5]]
+    assert g.frame_chroma[:, [1, 2, 3, 5, 6, 8, 9, 10, 11]].sum() == 0
+    assert (g.runs / beat).tolist() == [0.0, 1.0, 4.0, 6.0]
+    assert g.bass.tolist() == [-1, c3, g4, e4]
+    assert g.on_downbeat.tolist() == [True, False, True, False]
+    assert (g.run_chroma[:, [0, 4, 7]] / beat).tolist() == [[0, 0, 0], [3.0, 1.0, 0], [2.0, 0, 1.0], [2.0, 3.0, 0]]
+
+
 def test_drums_only_have_no_key_changes():
     p = piece([(fx.DRUMS_KIT, True, fx.drum_pattern(4))])
     assert key_changes(p, None) == []
