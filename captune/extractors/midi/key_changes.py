@@ -107,8 +107,8 @@ def _chroma(pieces: tuple[np.ndarray, np.ndarray, np.ndarray], starts: np.ndarra
     consecutive cells (of ``cells``) that begin at the ascending cell indices ``starts``, each to
     the next (the last to the end); none before the first."""
     cell, pcs, ticks = pieces
-    group = np.cumsum(np.bincount(starts, minlength=cells))  # 1 + the group of each cell (0: before the first)
-    return np.bincount(group[cell] * 12 + pcs, weights=ticks, minlength=12 * (len(starts) + 1))[12:].reshape(-1, 12)
+    group = 12 * np.cumsum(np.bincount(starts, minlength=cells))  # 12 x (1 + the group of each cell; 0: before the first)
+    return np.bincount(group[cell] + pcs, weights=ticks, minlength=12 * (len(starts) + 1))[12:].reshape(-1, 12)
 
 
 def grid(piece: Piece) -> Grid:
@@ -205,8 +205,9 @@ def key_changes(piece: Piece, global_key: str | None, profile: str = DEFAULT_PRO
     g = grid(piece)
     evidence = local_evidence(g.frame_chroma, profile)
     arrivals, rows = cadences(g.run_chroma, g.bass, g.on_downbeat)
-    frames = np.minimum(np.maximum(np.searchsorted(g.bounds, g.runs[arrivals], side="right") - 1, 0), len(evidence) - 1)
-    np.add.at(evidence, (frames, rows), CADENCE)
+    if len(arrivals):
+        frames = np.searchsorted(g.bounds, g.runs[arrivals], side="right") - 1
+        np.add.at(evidence, (np.minimum(np.maximum(frames, 0), len(evidence) - 1), rows), CADENCE)
     path = viterbi(evidence, SWITCH)
     starts = np.flatnonzero(np.concatenate([[True], path[1:] != path[:-1]]))
     if len(starts) == 1:
