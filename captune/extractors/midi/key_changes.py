@@ -96,10 +96,10 @@ def spread(on: np.ndarray, off: np.ndarray, pcs: np.ndarray, cells: np.ndarray,
     more = np.flatnonzero(off > bound)  # notes that outlast their onset's cell: cells first + 1 .. last
     after = first[more] + 1
     count = np.searchsorted(cells, off[more], side="left") - after
-    cell = np.repeat(after + count - np.cumsum(count), count) + np.arange(count.sum())
-    return (np.concatenate([first, cell]), np.concatenate([pcs, np.repeat(pcs[more], count)]),
-            np.concatenate([np.minimum(off, bound) - on,
-                            np.minimum(np.repeat(off[more], count), cells[cell + 1]) - cells[cell]]))
+    note = np.repeat(more, count)
+    cell = np.arange(len(note)) + np.repeat(after + count - np.cumsum(count), count)
+    return (np.concatenate([first, cell]), np.concatenate([pcs, pcs[note]]),
+            np.concatenate([np.minimum(off, bound) - on, np.minimum(off[note], cells[cell + 1]) - cells[cell]]))
 
 
 def _chroma(pieces: tuple[np.ndarray, np.ndarray, np.ndarray], starts: np.ndarray, cells: int) -> np.ndarray:
