@@ -107,8 +107,8 @@ def _chroma(pieces: tuple[np.ndarray, np.ndarray, np.ndarray], starts: np.ndarra
     consecutive cells (of ``cells``) that begin at the ascending cell indices ``starts``, each to
     the next (the last to the end); none before the first."""
     cell, pcs, ticks = pieces
-    group = 12 * np.cumsum(np.bincount(starts, minlength=cells))  # 12 x (1 + the group of each cell; 0: before the first)
-    return np.bincount(group[cell] + pcs, weights=ticks, minlength=12 * (len(starts) + 1))[12:].reshape(-1, 12)
+    row = 12 * np.cumsum(np.bincount(starts, minlength=cells))  # 12 x (1 + each cell's group; 0: before the first)
+    return np.bincount(row[cell] + pcs, weights=ticks, minlength=12 * (len(starts) + 1))[12:].reshape(-1, 12)
 
 
 def grid(piece: Piece) -> Grid:
@@ -148,9 +148,9 @@ def local_evidence(chroma: np.ndarray, profile: str = DEFAULT_PROFILE) -> np.nda
     that sound (0 where silent)."""
     total = np.add.reduce(chroma, axis=1, keepdims=True)
     centred = chroma - total / 12  # the mean
-    deviation = centred - np.add.reduce(centred, axis=1, keepdims=True) / 12  # np.std's steps, without its overhead
-    spread = np.sqrt(np.add.reduce(deviation * deviation, axis=1, keepdims=True) / 12)
-    z = centred / np.where(spread > 0, spread, 1.0)
+    deviation = centred - np.add.reduce(centred, axis=1, keepdims=True) / 12  # np.std's steps, less overhead
+    std = np.sqrt(np.add.reduce(deviation * deviation, axis=1, keepdims=True) / 12)
+    z = centred / np.where(std > 0, std, 1.0)
     foreign = OUT_OF_SCALE * chroma / np.where(total > 0, total, 1.0) + ACCIDENTAL * (chroma > 0)
     evidence = (np.einsum("tj,kj->tk", z, _MATRICES[profile]) / 12.0  # einsum: no BLAS pool
                 - np.einsum("tj,kj->tk", foreign, _OUTSIDE))
