@@ -92,3 +92,18 @@ def test_bars_on_found_beats_start_on_the_chords():
     late = midi.from_midi_bytes(fx.make_midi(tracks, tempo_bpm=100, time_signature=(1, 4)))
     assert np.allclose(bars_on_beats(late, np.arange(0, late.duration_s, 0.6), "4/4")[:3], [0.6, 3.0, 5.4])
     assert bars_on_beats(piece, beats_s[:1], "4/4") is None
+
+
+def test_bar_lines_follow_the_chord_changes_and_bass_not_the_melodys_long_notes():
+    # piano re-strikes each chord on every beat and the bass holds its root from the chord change;
+    # a melody in octaves enters on the third beat with notes held across the bar line: its onsets and
+    # long notes accent beat 3, the harmony and the bass beat 1, where the bar lines go
+    piano, bass, tune = [], [], []
+    for bar in range(16):
+        label = LOOP[bar % 4]
+        piano += [(bar * 4 + beat, 1, p, 60) for beat in range(4) for p in fx.chord_voicing(label)]
+        bass.append((bar * 4, 4, fx.chord_root(label), 90))
+        tune += [(bar * 4 + 1.5, 0.5, 79, 100), (bar * 4 + 2, 4, 76 + bar % 3, 100), (bar * 4 + 2, 4, 64 + bar % 3, 100)]
+    tracks = [(fx.PIANO, False, piano), (fx.BASS, False, bass), (73, False, tune)]
+    settled, source = settle(midi.from_midi_bytes(fx.make_midi(tracks, tempo_bpm=120, time_signature=(1, 4))))
+    assert (source, midi.time_signature(settled), settled.pickup_ticks) == ("inferred", "4/4", 0)

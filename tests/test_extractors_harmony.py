@@ -108,14 +108,29 @@ def test_diatonic_prior():
     assert not harmony._diatonic(None).any()
 
 
-def test_melody_track_is_the_high_monophonic_one():
+def test_melody_tracks_are_the_high_monophonic_ones():
     tune = fx.melody(fx.notes("C5", "D5", "E5", "F5"), step=1.0)
     piece = midi.from_midi_bytes(fx.make_midi([(73, False, tune)] + fx.progression_tracks(("C",), (4, 4),
                                                                                           with_drums=False)))
-    assert harmony.melody_track(piece) == 0
+    assert harmony.melody_tracks(piece).tolist() == [0]   # the bass (track 2) is monophonic but low
     alone = midi.from_midi_bytes(fx.progression_piece(("C", "G"), meter=(4, 4), repeats=1, with_bass=False,
                                                       with_drums=False))
-    assert harmony.melody_track(alone) is None
+    assert harmony.melody_tracks(alone).tolist() == []
+
+
+def test_an_appoggiatura_in_two_lead_lines_does_not_change_the_chord():
+    # A flat major, then E flat major, struck short on every beat, over their roots in the bass; a sung melody
+    # and an instrumental line (two tracks, as POP909 writes melody and bridge) both hold F, the sixth
+    # above A flat, over the first bar: a suspension over A flat, not F minor seven
+    piano = [(beat, 0.5, p, 70) for beat in range(4) for p in fx.notes("Ab3", "C4", "Eb4")]
+    piano += [(4 + beat, 0.5, p, 70) for beat in range(4) for p in fx.notes("G3", "Bb3", "Eb4")]
+    bass = [(0, 4, fx.note("Ab2"), 90), (4, 4, fx.note("Eb2"), 90)]
+    sung = [(0, 3, fx.note("F5"), 100), (3, 1, fx.note("Eb5"), 100), (4, 4, fx.note("G5"), 100)]
+    bridge = [(0, 3, fx.note("F6"), 90), (3, 1, fx.note("Eb6"), 90), (4, 4, fx.note("Bb5"), 90)]
+    tracks = [(fx.PIANO, False, piano), (fx.BASS, False, bass), (0, False, sung), (73, False, bridge)]
+    piece = midi.from_midi_bytes(fx.make_midi(tracks))
+    assert sorted(harmony.melody_tracks(piece).tolist()) == [2, 3]
+    assert labels(piece, "Ab major") == ["Ab", "Eb"]
 
 
 def two_voices(bars):
@@ -308,7 +323,7 @@ def test_a_voice_among_voices_is_no_melody():
     lines = [fx.melody(fx.notes(*names)) for names in (("E5", "F5", "G5", "E5"), ("C5", "C5", "B4", "C5"),
                                                      ("G4", "A4", "D4", "G4"), ("C3", "F3", "G3", "C3"))]
     piece = midi.from_midi_bytes(fx.make_midi([(40 + i, False, line) for i, line in enumerate(lines)]))
-    assert harmony.melody_track(piece) is None
+    assert harmony.melody_tracks(piece).tolist() == []
 
 
 def test_compound_beats_split_in_three():

@@ -11,12 +11,12 @@ which :func:`chords.chords` merges into segments.
 Method (a score for every template on every frame, then the best path):
 
 1. Evidence per frame: how long each pitch class sounds, with two kinds of
-   note discounted. The melody's notes count ``MELODY_WEIGHT``
-   (:func:`melody_track`: the monophonic track with the highest mean pitch,
-   over at least one chordal track: a tune over an accompaniment, whose
-   passing tones are not the harmony; a top line among single lines, as in
-   a string quartet or a vocal concerto, is one voice of the harmony and
-   counts in full). Passing and neighbour tones in any track count
+   note discounted. The melodies' notes count ``MELODY_WEIGHT``
+   (:func:`melody_tracks`: the monophonic tracks above the chordal tracks'
+   mean pitch, over at least one chordal track: tunes over an accompaniment,
+   such as a song's sung melody and its instrumental bridge, whose passing
+   tones are not the harmony; a top line among single lines, as in a string
+   quartet, is one voice of the harmony and counts in full). Passing and neighbour tones in any track count
    ``NCT_WEIGHT`` (:func:`embellishing`: short, struck off the beat,
    approached and left by step in their own track, the textbook unaccented
    non-chord tones). The bass: how long the lowest pitch holding at least
@@ -152,15 +152,17 @@ def _key_prior(key: str | None) -> np.ndarray:
     return diatonic * (KEY_PRIOR + PRIMARY * primary)
 
 
-def melody_track(piece: Piece) -> int | None:
-    """The melody's track: among at least two pitched tracks, the monophonic one (at most
-    ``1 - MONOPHONIC`` of its notes share an onset) with the highest mean pitch, if that is
-    above the mean pitch of all other pitched notes; else None."""
+def melody_tracks(piece: Piece) -> np.ndarray:
+    """The tracks of the tunes over an accompaniment: among at least two pitched tracks, the monophonic
+    ones (at most ``1 - MONOPHONIC`` of a track's notes share an onset) whose mean pitch is above the
+    mean pitch of the chordal (not monophonic) tracks' notes; none without a chordal track (single
+    lines only: voices of the harmony). A song's lead lines are often more than one: POP909 writes
+    the sung melody and the instrumental bridge between its phrases as two tracks, and an appoggiatura
+    held over the chord in either (F over A flat major) must not make it F minor seven."""
     pitched = ~piece.is_drum
     tracks = piece.track[pitched]
-    ids = np.unique(tracks)
-    if len(ids) < 2:
-        return None
+    if len(np.unique(tracks)) < 2:
+        return np.zeros(0, np.int64)
     pitch = piece.pitch[pitched].astype(np.float64)
     count = np.bincount(tracks, minlength=len(piece.track_program)).astype(np.float64)
     mean = np.bincount(tracks, weights=pitch, minlength=len(count)) / np.maximum(count, 1)
@@ -168,13 +170,11 @@ def melody_track(piece: Piece) -> int | None:
     keys = np.sort(tracks.astype(np.int64) * span + piece.onset[pitched])
     distinct = np.bincount(keys[np.append(True, keys[1:] != keys[:-1])] // span, minlength=len(count))
     mono = (count > 0) & (distinct >= MONOPHONIC * count)
-    if not mono.any():
-        return None
-    best = int(np.flatnonzero(mono)[mean[mono].argmax()])
-    others = tracks != best
-    if not ((count > 0) & ~mono).any():
-        return None
-    return best if others.any() and mean[best] > pitch[others].mean() else None
+    chordal = (count > 0) & ~mono
+    if not chordal.any():
+        return np.zeros(0, np.int64)
+    floor = pitch[chordal[tracks]].mean()
+    return np.flatnonzero(mono & (mean > floor))
 
 
 def embellishing(piece: Piece, beats: np.ndarray) -> np.ndarray:
@@ -227,9 +227,7 @@ def beat_evidence(piece: Piece, bounds: np.ndarray, beats: np.ndarray | None = N
     sounding = overlap > 0
     note, seg, overlap = note[sounding], seg[sounding], overlap[sounding]
     p = pitch[note]
-    melody = melody_track(piece)
-    weight = overlap if melody is None else overlap * np.where(piece.track[pitched][note] == melody,
-                                                               MELODY_WEIGHT, 1.0)
+    weight = overlap * np.where(np.isin(piece.track[pitched][note], melody_tracks(piece)), MELODY_WEIGHT, 1.0)
     passing = embellishing(piece, bounds[::SUBDIVIDE] if beats is None else beats)
     weight = weight * np.where(passing[note], NCT_WEIGHT, 1.0)
     chroma = np.bincount(seg * 12 + p % 12, weights=weight, minlength=n * 12).reshape(n, 12)
