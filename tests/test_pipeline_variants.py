@@ -5,7 +5,6 @@ another file (the same progression in D major at 110 bpm: transposed and
 re-tempoed, which near-duplicate grouping must catch) and an unrelated melody.
 """
 
-import json
 import os
 
 import pytest
