@@ -365,6 +365,20 @@ def pid_after(seconds=0.0):
     return os.getpid()
 
 
+PREPARED = []  # the processes in which prepare_slowly ran
+
+
+def prepare_slowly():
+    """A child's start-up work: one second of waiting, then a note of the process it ran in."""
+    time.sleep(1.0)
+    PREPARED.append(os.getpid())
+
+
+def prepared_pids():
+    """What :func:`prepare_slowly` noted in this process."""
+    return list(PREPARED)
+
+
 def pid_after_busy(seconds=0.0):
     """Keep a core busy for ``seconds`` of CPU time, then return the id of the process that ran the call."""
     start = time.process_time()

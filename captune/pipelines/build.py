@@ -34,8 +34,8 @@ from apache_beam.io.filesystems import FileSystems
 import captune
 from captune import items
 from captune.augment import plan
-from captune.pipelines import commit, console, incremental
-from captune.pipelines.card import PLOTS, write_card
+from captune.pipelines import commit, console, helper, incremental
+from captune.pipelines.card import PLOTS
 from captune.pipelines.incremental import merge_failures
 from captune.pipelines.options import (
     UsageError, check_build_options, check_llm_options, check_remote_paths, emotion_model_text, is_local_runner, parse,
@@ -355,7 +355,7 @@ def commit_run(out: str, run: str, started: float, counted: dict | None, license
     runs' files removed). Returns the committed manifest."""
     remove_staging(out, run)
     manifest = finish_manifest(FileSystems.join(out, run), started, counted, unchecked)
-    commit.commit(out, manifest, lambda o, m: write_card(o, m, license))
+    commit.commit(out, manifest, lambda o, m: helper.call("write_card", o, m, license))
     return manifest
 
 
@@ -381,11 +381,13 @@ def run(argv: list[str] | None = None, commit_on_workers: bool | None = None) ->
     started = time.time()
     opts, options = parse_checked(argv)
     if commit_on_workers if commit_on_workers is not None else not is_local_runner(options):
+        helper.stop()  # the workers check the shards and write the card
         with console.filtered_stderr(opts.verbose):
             return _run_committed_on_workers(opts, options, started)
     total = count_inputs(opts.input)
     holder = commit.acquire(opts.output, run_id(opts.input, opts.seed))
     progress = tempfile.mkdtemp(prefix="captune-progress-")
+    own_helper = helper.start()
     try:
         plan = plan_run(opts)
         commit.remove_unlisted(opts.output, plan["manifest"])  # what killed builds left
@@ -401,6 +403,8 @@ def run(argv: list[str] | None = None, commit_on_workers: bool | None = None) ->
     finally:
         commit.release(opts.output, holder)
         shutil.rmtree(progress, ignore_errors=True)
+        if own_helper:
+            helper.stop()
     return manifest
 
 

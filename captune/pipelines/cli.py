@@ -14,6 +14,8 @@ neither stops the command at once with a suggestion. ``--verbose`` shows Beam's 
 """
 
 import argparse
+import atexit
+import gc
 import logging
 import sys
 
@@ -105,8 +107,25 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str]) -> int:
+    from captune.pipelines import helper
+
+    building = bool(argv) and argv[0] in ("build", "demo") and not {"-h", "--help"} & set(argv[1:2])
+    if building:  # the helper's imports run on the other core while this process imports Beam
+        helper.start()
+        sys.modules["IPython"] = None  # never IPython here: Beam's probe for it need not import it
+    try:
+        return _command(argv)
+    finally:
+        helper.stop()
+
+
+def _command(argv: list[str]) -> int:
     from captune.pipelines import build, demo
 
+    # What the imports made lives to the end: the collector need not scan it again, during the run or
+    # at exit (several CPU s on a short build).
+    gc.freeze()
+    atexit.register(gc.freeze)
     if not argv or argv[0] in ("-h", "--help"):
         print(USAGE)
         return 0

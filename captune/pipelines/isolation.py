@@ -88,16 +88,26 @@ def _serve(inbox: Connection, outbox: Connection, fn) -> None:
             outbox.send((False, exc))
 
 
-def _child_main(target: str, memory_mb: str) -> None:
+def _function(target: str):
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _child_main(target: str, memory_mb: str = "0", prepare: str = "") -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it kills this child
     protocol_fd = os.dup(1)
     os.dup2(2, 1)  # anything the function prints goes to stderr, not into the protocol
-    module, _, name = target.partition(":")
-    fn = getattr(importlib.import_module(module), name)
+    fn = _function(target)
+    if prepare:
+        _function(prepare)()
     if float(memory_mb) > 0:
         limit = _address_space_bytes() + int(float(memory_mb) * 2 ** 20)
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     _serve(Connection(0, writable=False), Connection(protocol_fd, readable=False), fn)
+
+
+def _target(fn) -> str:
+    return f"{fn.__module__}:{fn.__qualname__}"
 
 
 class Isolated:
@@ -106,31 +116,44 @@ class Isolated:
     memory limit).
 
     ``fn`` must be a module-level function, importable by the child (which gets
-    the caller's ``sys.path``).
+    the caller's ``sys.path``); so must ``prepare``, which the child calls once with no arguments
+    before its first call (imports, caches). The child starts on the first call, or earlier with
+    :meth:`start`, which does not wait for it.
     """
 
     STARTUP_S = 300  # importing numpy, symusic and music21 on a cold, busy machine
 
-    def __init__(self, fn, timeout_s: float, memory_mb: float = 0):
-        self.fn, self.timeout_s, self.memory_mb = fn, timeout_s, memory_mb
+    def __init__(self, fn, timeout_s: float, memory_mb: float = 0, prepare=None):
+        self.fn, self.timeout_s, self.memory_mb, self.prepare = fn, timeout_s, memory_mb, prepare
         self._proc = self._inbox = self._outbox = None
+        self._ready = False
 
-    def _start(self):
+    def start(self):
+        """Launch the child (if none is running) and return without waiting for its imports."""
+        if self._proc is not None:
+            return
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-        target = f"{self.fn.__module__}:{self.fn.__qualname__}"
-        self._proc = subprocess.Popen([sys.executable, "-m", __name__, target, str(self.memory_mb)],
-                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+        command = [sys.executable, "-m", __name__, _target(self.fn), str(self.memory_mb)]
+        if self.prepare is not None:
+            command.append(_target(self.prepare))
+        self._proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
         self._outbox = Connection(os.dup(self._proc.stdin.fileno()), readable=False)
         self._inbox = Connection(os.dup(self._proc.stdout.fileno()), writable=False)
         self._proc.stdin.close()
         self._proc.stdout.close()
+        self._ready = False
+
+    def _start(self):
+        self.start()
+        if self._ready:
+            return
         try:
-            ready = self._inbox.poll(self.STARTUP_S) and self._inbox.recv() == "ready"
+            self._ready = self._inbox.poll(self.STARTUP_S) and self._inbox.recv() == "ready"
         except EOFError:
-            ready = False
-        if not ready:
+            self._ready = False
+        if not self._ready:
             self.close()
-            raise WorkerCrashed(f"the worker process for {target} did not start")
+            raise WorkerCrashed(f"the worker process for {_target(self.fn)} did not start")
 
     def close(self):
         """Stop the child, if any."""
@@ -140,12 +163,12 @@ class Isolated:
             self._proc.kill()
             self._proc.wait()
             self._proc = self._inbox = self._outbox = None
+            self._ready = False
 
     def __call__(self, *args, timeout_s: float | None = None):
         """``fn(*args)`` in the child, within ``timeout_s`` CPU seconds (default: the instance's limit)."""
         limit = self.timeout_s if timeout_s is None else timeout_s
-        if self._proc is None:
-            self._start()
+        self._start()
         try:
             self._outbox.send((args, limit))
             wall = WALL_FACTOR * limit + WALL_EXTRA_S
@@ -171,4 +194,4 @@ class Isolated:
 
 
 if __name__ == "__main__":
-    _child_main(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "0")
+    _child_main(*sys.argv[1:4])

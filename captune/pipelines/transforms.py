@@ -23,14 +23,14 @@ from apache_beam.metrics import Metrics
 
 from captune import items
 from captune.extractors import BadInput, modality_of
-from captune.pipelines import console, worker_files
+from captune.pipelines import console, helper, worker_files
 from captune.pipelines.commit import is_local
 from captune.pipelines.options import caption_examples
 from captune.pipelines.isolation import Isolated, ItemTimeout, ItemTooLarge, WorkerCrashed
 from captune.pipelines.grouping import forced_group, keep_one
 from captune.pipelines.rows import item_rows, source_id, split_of
 from captune.schemas import SCHEMA, to_table
-from captune.schemas.expectations import SUITE_NAME, validate_table
+from captune.schemas.expectations import SUITE_NAME
 
 FAILURES = "failures"
 MEDIA_FROM = "_media_from"  # {uri, sha256} of a row's media bytes left out of the shuffles (see WriteShard)
@@ -537,7 +537,7 @@ def check_expectations(table):
     """(the rows of ``table`` that pass the expectations, a failure record per other row naming the
     expectations it failed, the validation summary ``{suite, rows, rejected, failed}``)."""
     with VALIDATING:
-        report = validate_table(table) if table.num_rows else {"failed": {}, "bad_rows": {}}
+        report = helper.call("validate_table", table) if table.num_rows else {"failed": {}, "bad_rows": {}}
     rejected, bad = report["bad_rows"], []
     if rejected:
         ids = table.column("id").to_pylist()
