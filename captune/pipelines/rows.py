@@ -100,3 +100,25 @@ def item_rows(uri: str, source: str, item: dict, *, seed: int, test_fraction: fl
                      augmentation_check=u["augmentation_check"], fingerprint=item["fingerprint"],
                      musicbench_captions=musicbench_captions, piece=u.get("piece"))
             for u in item["units"]]
+
+
+def processed_rows(data: bytes, uri: str, source: str, test_fraction: float, musicbench_captions: bool,
+                   settings) -> dict:
+    """:func:`captune.items.process` and the rows of its units (:func:`item_rows`) in one call, so the
+    analysis child captions too: the item with ``rows`` in place of ``units``."""
+    from captune import items
+
+    item = items.process(data, uri, source, settings)
+    rows = item_rows(uri, source, item, seed=settings.seed, test_fraction=test_fraction,
+                     musicbench_captions=musicbench_captions)
+    return {**{k: v for k, v in item.items() if k != "units"}, "rows": rows}
+
+
+def part_rows(part: dict, uri: str, source: str, modality: str, fingerprint, test_fraction: float,
+              musicbench_captions: bool, settings) -> list[dict]:
+    """The rows of a clip or a tune (:func:`captune.items.part_units`) of the file ``uri``."""
+    from captune import items
+
+    units = items.part_units(part, uri, source, settings)
+    return item_rows(uri, source, {"modality": modality, "fingerprint": fingerprint, "units": units},
+                     seed=settings.seed, test_fraction=test_fraction, musicbench_captions=musicbench_captions)

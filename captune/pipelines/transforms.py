@@ -28,7 +28,7 @@ from captune.pipelines.commit import is_local
 from captune.pipelines.options import caption_examples
 from captune.pipelines.isolation import Isolated, ItemTimeout, ItemTooLarge, WorkerCrashed
 from captune.pipelines.grouping import forced_group, keep_one
-from captune.pipelines.rows import item_rows, source_id, split_of
+from captune.pipelines.rows import part_rows, processed_rows, source_id, split_of
 from captune.schemas import SCHEMA, to_table
 from captune.schemas.expectations import SUITE_NAME
 
@@ -224,12 +224,13 @@ class KeepFirstCopy(beam.DoFn):
 
 
 class _Isolated(beam.DoFn):
-    """Base of the DoFns that call a function of :mod:`captune.items` in an isolated child process
+    """Base of the DoFns that analyse and caption in an isolated child process (:func:`processed_rows`,
+    :func:`part_rows`: :mod:`captune.items` and the rows with their template captions)
     with a CPU-time limit (``timeout_s`` CPU seconds per ordinary item, scaled by the call's amount of
-    work; 0: in this process, no limits) and a memory limit (``memory_mb``, MiB), and turn a file's
-    units into rows; ``progress``: a local folder where each file is noted (:func:`console.note`)."""
+    work; 0: in this process, no limits) and a memory limit (``memory_mb``, MiB), and pass the rows on;
+    ``progress``: a local folder where each file is noted (:func:`console.note`)."""
 
-    FN = None  # the function of captune.items to call
+    FN = None  # the function the child calls
 
     def __init__(self, settings: items.Settings, *, test_fraction: float, timeout_s: float, staging: str,
                  musicbench_captions: bool = False, memory_mb: float = 0, progress: str | None = None):
@@ -270,17 +271,15 @@ class _Isolated(beam.DoFn):
         self.failed.inc()
         return None, record
 
-    def make_rows(self, path: str, source: str, item: dict, data: bytes | None = None) -> list[tuple]:
-        """The rows of a processed file or clip (:func:`pack`), their media bytes left out of the
+    def make_rows(self, rows: list[dict], data: bytes | None = None) -> list[tuple]:
+        """The rows the child made for a file or a clip (:func:`pack`), their media bytes left out of the
         shuffles: a row whose media is the source file (``data``) points at ``source_uri``, generated
         media over :data:`STAGE_BYTES` is written to the staging folder; :func:`with_media` puts the
         bytes back."""
-        rows = item_rows(path, source, item, seed=self.settings.seed, test_fraction=self.test_fraction,
-                         musicbench_captions=self.musicbench_captions)
         for row in rows:
             media = row["media"]["bytes"]
             if data is not None and media == data:
-                row[MEDIA_FROM] = {"uri": path, "sha256": source}
+                row[MEDIA_FROM] = {"uri": row["source_uri"], "sha256": row["source_id"]}
             elif len(media) > STAGE_BYTES:
                 uri = FileSystems.join(self.staging, f"{row['id']}{os.path.splitext(row['media']['path'])[1]}")
                 with FileSystems.create(uri, compression_type="uncompressed") as fh:
@@ -294,18 +293,19 @@ class _Isolated(beam.DoFn):
 
 
 class AnalyzeAndCaption(_Isolated):
-    """(path, source_id, bytes) → its rows (:func:`captune.items.process`: units and their variants), and
+    """(path, source_id, bytes) → its rows (:func:`processed_rows`: units, their variants and captions), and
     to the ``sources`` output one ``(source_id, {source_uri, duration_s, fingerprint})`` per file, which
     the near-duplicate grouping reads. A recording cut into clips or an ABC tune book gives no rows
     here but one ``(path, source_id, modality, part, fingerprint)`` per clip or tune to the ``parts``
     output, for :class:`AnalyzePart`."""
 
-    FN = items.process
+    FN = processed_rows
 
     def process(self, item):
         path, source, data = item
         work = items.work_factor(path, len(data), self.settings)
-        processed, record = self.attempt(path, source, None, lambda: self.call(data, path, source, work=work))
+        processed, record = self.attempt(path, source, None, lambda: self.call(
+            data, path, source, self.test_fraction, self.musicbench_captions, work=work))
         if record is not None:
             console.note(self.progress, 0, 1)
             yield beam.pvalue.TaggedOutput(FAILURES, record)
@@ -315,27 +315,28 @@ class AnalyzeAndCaption(_Isolated):
         for part in processed["parts"]:
             yield beam.pvalue.TaggedOutput("parts", (path, source, processed["modality"], part,
                                                      processed["fingerprint"]))
-        rows = self.make_rows(path, source, processed, data)
+        rows = self.make_rows(processed["rows"], data)
         console.note(self.progress, len(rows), 0)
         yield from rows
 
 
 class AnalyzePart(_Isolated):
     """(path, source_id, modality, part, fingerprint) → the rows of a clip or a tune
-    (:func:`captune.items.part_units`). A part that cannot be analysed gives one failure record of
+    (:func:`part_rows`). A part that cannot be analysed gives one failure record of
     stage ``clip`` or ``piece`` (its rows only: the file stays a source with its other parts)."""
 
-    FN = items.part_units
+    FN = part_rows
 
     def process(self, element):
         path, source, modality, part, fingerprint = element
-        units, record = self.attempt(path, source, part["kind"], lambda: self.call(
-            part, path, source, work=items.part_work(part, path, self.settings)))
+        rows, record = self.attempt(path, source, part["kind"], lambda: self.call(
+            part, path, source, modality, fingerprint, self.test_fraction, self.musicbench_captions,
+            work=items.part_work(part, path, self.settings)))
         if record is not None:
             record["detail"] = f"{items.part_label(part)}: {record['detail']}"
             yield beam.pvalue.TaggedOutput(FAILURES, record)
             return
-        yield from self.make_rows(path, source, {"modality": modality, "fingerprint": fingerprint, "units": units})
+        yield from self.make_rows(rows)
 
 
 def group_key(source: str, uri: str, split_by: str) -> str:
