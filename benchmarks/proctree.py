@@ -3,7 +3,8 @@ benchmarks/proctree.py COMMAND…`` prints them for one command).
 
 A ``captune build`` on the DirectRunner is a tree: the driver (the runner: it schedules the stages and
 holds the data between them), the SDK worker processes (``--direct_num_workers``), and under each worker
-the isolated analysis child (:mod:`captune.pipelines.isolation`). :class:`TreeWatch` samples the tree
+the isolated analysis child (:mod:`captune.pipelines.isolation`), and the launcher's checks helper
+(:mod:`captune.pipelines.helper`). :class:`TreeWatch` samples the tree
 every ``every_s`` seconds and keeps, per process, its role, its peak resident set (bytes) and its last
 CPU time (user + system, seconds; a process that ends between samples loses its last interval).
 """
@@ -13,7 +14,7 @@ import time
 
 import psutil
 
-ROLES = (("captune.pipelines.isolation", "analysis child"), ("sdk_worker", "SDK worker"),
+ROLES = (("captune.pipelines.helper", "checks helper"), ("captune.pipelines.isolation", "analysis child"), ("sdk_worker", "SDK worker"),
          ("multiprocessing", "pool worker"))
 
 
