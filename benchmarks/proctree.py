@@ -14,8 +14,8 @@ import time
 
 import psutil
 
-ROLES = (("captune.pipelines.helper", "checks helper"), ("captune.pipelines.isolation", "analysis child"), ("sdk_worker", "SDK worker"),
-         ("multiprocessing", "pool worker"))
+ROLES = (("captune.pipelines.helper", "checks helper"), ("captune.pipelines.isolation", "analysis child"),
+         ("sdk_worker", "SDK worker"), ("multiprocessing", "pool worker"))
 
 
 def role_of(process: psutil.Process, root: int) -> str:

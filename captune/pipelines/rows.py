@@ -19,7 +19,7 @@ import json
 import numpy as np
 
 import captune
-from captune import captioners
+from captune import captioners, items
 from captune.captioners.control import musicbench_controls
 from captune.captioners.form import segment_captions
 from captune.augment.plan import ORIGINAL
@@ -106,8 +106,6 @@ def processed_rows(data: bytes, uri: str, source: str, test_fraction: float, mus
                    settings) -> dict:
     """:func:`captune.items.process` and the rows of its units (:func:`item_rows`) in one call, so the
     analysis child captions too: the item with ``rows`` in place of ``units``."""
-    from captune import items
-
     item = items.process(data, uri, source, settings)
     rows = item_rows(uri, source, item, seed=settings.seed, test_fraction=test_fraction,
                      musicbench_captions=musicbench_captions)
@@ -117,8 +115,6 @@ def processed_rows(data: bytes, uri: str, source: str, test_fraction: float, mus
 def part_rows(part: dict, uri: str, source: str, modality: str, fingerprint, test_fraction: float,
               musicbench_captions: bool, settings) -> list[dict]:
     """The rows of a clip or a tune (:func:`captune.items.part_units`) of the file ``uri``."""
-    from captune import items
-
     units = items.part_units(part, uri, source, settings)
     return item_rows(uri, source, {"modality": modality, "fingerprint": fingerprint, "units": units},
                      seed=settings.seed, test_fraction=test_fraction, musicbench_captions=musicbench_captions)
