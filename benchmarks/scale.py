@@ -127,9 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     corpus = os.path.join(args.work, "corpus")
     made = generate(args.corpora, corpus, max(sizes))
     print(f"corpus: {corpus} ({made} files written now)\n")
-    print("| files | rows | shards | near-dup groups | wall s | s per 1,000 files | files/s per core "
-          "| driver peak RSS MiB | largest SDK worker MiB | largest analysis child MiB |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| files | rows | test rows | row check | shards | near-dup groups | wall s | s per 1,000 files "
+          "| files/s per core | driver peak RSS MiB | largest SDK worker MiB | largest analysis child MiB |")
+    print("|---:|---:|---:|:---|---:|---:|---:|---:|---:|---:|---:|---:|")
     cores = 2
     for n in sizes:
         out = os.path.join(args.work, f"out-{n}")
@@ -137,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
         m, roles = run["manifest"], run["roles"]
         mib = {r: roles.get(r, {}).get("peak_rss_max", 0) / 2 ** 20 for r in ("driver", "SDK worker", "analysis child")}
         wall = run["wall_s"]
-        print(f"| {n} | {m['counts']['rows']} | {len(m['shards'])} | {m['groups']['groups']} | {wall:.0f} | "
+        test = m["counts"]["rows_by_split"].get("test", 0)
+        print(f"| {n} | {m['counts']['rows']} | {test} | {m['row_check']} | {len(m['shards'])} | {m['groups']['groups']} | {wall:.0f} | "
               f"{wall / n * 1000:.1f} | {n / wall / cores:.1f} | {mib['driver']:.0f} | {mib['SDK worker']:.0f} | "
               f"{mib['analysis child']:.0f} |", flush=True)
         if not args.keep:

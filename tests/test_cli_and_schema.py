@@ -1,5 +1,6 @@
 """The command line, option pass-through to Beam, and the record schema."""
 
+import os
 from collections import Counter
 
 import pyarrow as pa
@@ -28,11 +29,11 @@ def test_beam_flags_reach_beam_and_captune_flags_do_not():
 def test_local_runs_default_to_every_core_but_respect_explicit_flags():
     _, beam = options.parse([])
     direct = beam.view_as(DirectOptions)
-    assert direct.direct_running_mode == "multi_threading" and direct.direct_num_workers >= 1
+    assert (direct.direct_running_mode, direct.direct_num_workers) == ("in_memory", os.cpu_count())
     assert beam.view_as(WorkerOptions).default_sdk_harness_log_level == "WARNING"
-    _, beam = options.parse(["--direct_running_mode", "in_memory", "--direct_num_workers", "1"])
+    _, beam = options.parse(["--direct_running_mode", "multi_processing", "--direct_num_workers", "1"])
     direct = beam.view_as(DirectOptions)
-    assert (direct.direct_running_mode, direct.direct_num_workers) == ("in_memory", 1)
+    assert (direct.direct_running_mode, direct.direct_num_workers) == ("multi_processing", 1)
 
 
 def test_patterns_come_before_flags():

@@ -101,9 +101,10 @@ def test_a_build_on_the_portable_runner_writes_the_direct_runners_bytes(corpus, 
 
 
 @pytest.mark.parametrize("mode", [[], ["--direct_running_mode", "multi_processing"]])
-def test_the_default_threads_and_beams_worker_processes_write_the_in_memory_bytes(corpus, direct, tmp_path, mode):
-    """The local default (multi-threading on every core, each thread's analysis in its own isolated child)
-    and Beam's SDK worker processes, both with two workers, against the one-thread in-memory build."""
+def test_the_default_and_beams_worker_processes_write_the_one_worker_bytes(corpus, direct, tmp_path, mode):
+    """The local default (in-memory on every core: bundles on worker threads, each thread's analysis in
+    its own isolated child) and Beam's SDK worker processes, both with two workers, against the
+    one-worker in-memory build."""
     out = tmp_path / "local"
     args = [a for a in _args(corpus, out) if a not in ("--item-timeout", "0")]
     manifest = build.run([*args, "--direct_num_workers", "2", *mode])

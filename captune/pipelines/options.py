@@ -293,18 +293,19 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, PipelineOptions]:
 
 
 def with_local_defaults(options: PipelineOptions, given: set[str]) -> PipelineOptions:
-    """Run the DirectRunner on every core in multi-threading mode, its workers
-    logging warnings and up, unless ``given`` (the Beam flag names on the command
-    line) says otherwise. Threads, not Beam's SDK worker processes: the analysis runs in
-    isolated child processes anyway (:mod:`captune.pipelines.isolation`, one per thread), so worker
-    processes would add their start-up, their own imports of Beam and great_expectations and the
-    transport of every element between processes, and no parallelism."""
+    """Run the DirectRunner in its in-memory mode on every core, its workers logging warnings and
+    up, unless ``given`` (the Beam flag names on the command line) says otherwise. In-memory mode
+    with N workers runs the bundles of a stage on N threads of the launcher, each with its own
+    embedded worker: no SDK worker processes (the analysis runs in isolated child processes anyway,
+    :mod:`captune.pipelines.isolation`), so no second start-up, no second import of Beam and
+    great_expectations and no transport of elements between processes. Not ``multi_threading``:
+    that mode lost elements at 1,000 and 10,000 files (README, Output)."""
     standard = options.view_as(StandardOptions)
     direct = options.view_as(DirectOptions)
     if standard.runner in (None, "DirectRunner", "direct"):
         standard.runner = "DirectRunner"
         if "direct_running_mode" not in given:
-            direct.direct_running_mode = "multi_threading"
+            direct.direct_running_mode = "in_memory"
         if "direct_num_workers" not in given:
             direct.direct_num_workers = os.cpu_count() or 1
         if "default_sdk_harness_log_level" not in given:
