@@ -355,6 +355,33 @@ def test_1_3_a_rebuild_replaces_the_dataset_whole_and_a_held_lock_refuses_a_seco
     assert sum(ds[s].num_rows for s in ds) == 1
 
 
+def test_2_rows_lost_in_the_runner_commit_nothing_and_exit_4(corpus, built, tmp_path, monkeypatch, capsys):
+    """A rebuild of one file into a copy of the built folder whose row counters say the analysis made one
+    row more than the grouping step got (as the runner's lost elements once did): the copy keeps the
+    first build's dataset byte for byte, the lock is released and the command says why, with status 4."""
+    import shutil
+
+    out, first = built
+    copy = tmp_path / "out"
+    shutil.copytree(out, copy, symlinks=True)
+    before, manifest = committed_files(copy), (copy / "manifest.json").read_bytes()
+    counts = build.row_counts
+
+    def one_lost(result):
+        counted = counts(result)
+        return {**counted, "grouped": counted["grouped"] - 1, "to_shards": counted["to_shards"] - 1}
+
+    monkeypatch.setattr(build, "row_counts", one_lost)
+    code = cli.main(["build", "--input", str(corpus / "m0.mid"), "--output", str(copy), *IN_MEMORY])
+    err = capsys.readouterr().err
+    assert code == 4, err
+    assert "the analysis made 1 rows but only 0 entered the grouping step" in err
+    assert "nothing was committed" in err
+    assert committed_files(copy) == before and (copy / "manifest.json").read_bytes() == manifest
+    assert not (copy / commit.LOCK).exists()
+    assert load(str(copy)).num_rows == first["counts"]["rows"]
+
+
 def _run_cli(args, **kwargs):
     return subprocess.Popen([sys.executable, "-m", "captune.pipelines.cli", "build", *args], env=ENV,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,

@@ -36,6 +36,7 @@ from captune import items
 from captune.augment import plan
 from captune.pipelines import commit, console, helper, incremental
 from captune.pipelines.card import PLOTS
+from captune.pipelines.errors import RowsLost
 from captune.pipelines.incremental import merge_failures
 from captune.pipelines.options import (
     UsageError, check_build_options, check_llm_options, check_remote_paths, emotion_model_text, is_local_runner, parse,
@@ -352,9 +353,14 @@ def commit_run(out: str, run: str, started: float, counted: dict | None, license
     """Finish the run in ``OUT/<run>`` and commit it: staging removed, timings and the row check added
     to its manifest (:func:`finish_manifest`; ``unchecked`` says why when ``counted`` is None), then
     the commit (:func:`captune.pipelines.commit.commit`: ``OUT/manifest.json``, the card, the previous
-    runs' files removed). Returns the committed manifest."""
+    runs' files removed). Returns the committed manifest; raises :class:`RowsLost` instead of committing
+    when the row check finds rows missing."""
     remove_staging(out, run)
     manifest = finish_manifest(FileSystems.join(out, run), started, counted, unchecked)
+    if manifest.get("warnings"):
+        raise RowsLost(f"captune build: rows went missing inside the runner ({'; '.join(manifest['warnings'])}); "
+                       f"nothing was committed, {out} keeps the dataset it held. Build again; if it "
+                       "happens again, build with --direct_running_mode multi_processing and report it")
     commit.commit(out, manifest, lambda o, m: helper.call("write_card", o, m, license))
     return manifest
 

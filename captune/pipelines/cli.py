@@ -19,7 +19,7 @@ import gc
 import logging
 import sys
 
-from captune.pipelines.errors import OutputLocked, UsageError
+from captune.pipelines.errors import OutputLocked, RowsLost, UsageError
 
 USAGE = __doc__
 
@@ -83,6 +83,7 @@ def validate(args: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """The ``captune`` command; returns the exit status (2: a usage mistake found before any work,
+    3: the output is locked by another build, 4: rows lost in the runner, nothing committed,
     130: interrupted)."""
     argv = sys.argv[1:] if argv is None else argv
     verbose = "--verbose" in argv
@@ -99,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     except OutputLocked as exc:
         print(f"captune: {exc}", file=sys.stderr)
         return 3
+    except RowsLost as exc:
+        print(exc, file=sys.stderr)
+        return 4
     except KeyboardInterrupt:
         from captune.pipelines.console import INTERRUPTED  # Ctrl-C outside the run (during start-up)
 

@@ -1,5 +1,5 @@
-"""The command-line errors a build raises before any work; no Beam import, so the CLI can catch them
-before Beam's import-time logging is configured."""
+"""The errors a build stops with and the CLI turns into one line and an exit status; no Beam import, so
+the CLI can catch them before Beam's import-time logging is configured."""
 
 
 class UsageError(SystemExit):
@@ -12,3 +12,8 @@ class OutputNotWritable(UsageError):
 
 class OutputLocked(SystemExit):
     """Another build holds the output folder's lock (``captune`` exits 3)."""
+
+
+class RowsLost(SystemExit):
+    """The row check found rows missing between two steps after the run: nothing was committed, the
+    folder keeps the dataset it held (``captune`` exits 4)."""
