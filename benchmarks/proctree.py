@@ -15,7 +15,7 @@ import time
 import psutil
 
 ROLES = (("captune.pipelines.helper", "checks helper"), ("captune.pipelines.isolation", "analysis child"),
-         ("sdk_worker", "SDK worker"), ("multiprocessing", "pool worker"))
+         ("worker_pool_main", "worker pool"), ("sdk_worker", "SDK worker"), ("multiprocessing", "pool worker"))
 
 
 def role_of(process: psutil.Process, root: int) -> str:
@@ -30,20 +30,23 @@ def role_of(process: psutil.Process, root: int) -> str:
 
 
 class TreeWatch:
-    """``with TreeWatch(pid) as w: ...`` then ``w.summary()``: ``{role: {processes, peak_rss_max, cpu_s}}``."""
+    """``with TreeWatch(pid) as w: ...`` then ``w.summary()``: ``{role: {processes, peak_rss_max, cpu_s}}``;
+    ``also``: more root pids whose trees are watched with it (an SDK worker pool the command uses)."""
 
-    def __init__(self, pid: int, every_s: float = 0.2):
-        self.root, self.every_s = pid, every_s
+    def __init__(self, pid: int, every_s: float = 0.2, also: tuple[int, ...] = ()):
+        self.root, self.every_s, self.also = pid, every_s, also
         self.seen: dict[int, dict] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _sample(self) -> None:
-        try:
-            root = psutil.Process(self.root)
-            tree = [root] + root.children(recursive=True)
-        except psutil.Error:
-            return
+        tree = []
+        for pid in (self.root, *self.also):
+            try:
+                root = psutil.Process(pid)
+                tree += [root] + root.children(recursive=True)
+            except psutil.Error:
+                continue
         for p in tree:
             try:
                 with p.oneshot():
@@ -79,13 +82,13 @@ class TreeWatch:
         return out
 
 
-def run_watched(argv: list[str], every_s: float = 0.2, env: dict | None = None) -> dict:
-    """Run ``argv`` as a child process under a :class:`TreeWatch`: ``{rc, wall_s, roles}``."""
+def run_watched(argv: list[str], every_s: float = 0.2, env: dict | None = None, also: tuple[int, ...] = ()) -> dict:
+    """Run ``argv`` as a child process under a :class:`TreeWatch` (with ``also``): ``{rc, wall_s, roles}``."""
     import subprocess
 
     started = time.perf_counter()
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    with TreeWatch(proc.pid, every_s) as watch:
+    with TreeWatch(proc.pid, every_s, also) as watch:
         _, err = proc.communicate()
     return {"rc": proc.returncode, "wall_s": time.perf_counter() - started, "roles": watch.summary(),
             "stderr": err.decode(errors="replace")}

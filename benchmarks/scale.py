@@ -9,12 +9,14 @@ every prefix of the corpus holds every excerpt before repeating one, and ``--siz
 the first N files (folders of 1,000). A transposed or re-timed excerpt is a near-duplicate of its
 excerpt (same fingerprint), as in a real corpus of versions.
 
-Each build runs ``captune build`` (DirectRunner, ``--direct_num_workers`` 2) in a child process
-watched by :class:`proctree.TreeWatch`: wall time, time per 1,000 files, files/s per core, and
-the peak RSS of the driver (the runner, which on the DirectRunner also holds the data between
-stages), of the largest SDK worker and of the largest analysis child.
+Each build runs ``captune build`` (the default runner: the DirectRunner in-memory on 2 workers, one
+process; with ``--portable``, the PortableRunner on the embedded job server with an EXTERNAL SDK
+worker pool on loopback, the worker model of Flink, Spark and Dataflow) in a child process watched
+by :class:`proctree.TreeWatch` (with the pool's tree): wall time, time per 1,000 files, files/s per
+core, and the peak RSS of the driver (the runner, which on these local runners also holds the data
+between stages), of the largest SDK worker and of the largest analysis child.
 
-    python benchmarks/scale.py --corpora /work/shared/corpora --work /tmp/scale --sizes 10000,30000
+    python benchmarks/scale.py --corpora /work/shared/corpora --work /tmp/scale --sizes 10000,30000 [--portable]
 """
 
 import argparse
@@ -31,6 +33,7 @@ from proctree import run_watched  # noqa: E402
 
 from captune.augment import midi as midi_augment  # noqa: E402
 from captune.extractors.errors import BadInput  # noqa: E402
+from captune.pipelines import worker_pool  # noqa: E402
 
 EXCERPT_QUARTERS = 32
 VARIANTS = [(s, r) for r in (1.0, 1.1, 0.9) for s in (0, 1, -1, 2, -2, 3, -3, 4, -4, 5, -5)]
@@ -44,6 +47,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--work", default="/tmp/scale", help="where the corpus and the outputs go")
     parser.add_argument("--sizes", default="10000,30000", help="corpus sizes to build, comma-separated")
     parser.add_argument("--keep", action="store_true", help="keep each build's output folder")
+    parser.add_argument("--portable", action="store_true",
+                        help="build on the PortableRunner with an EXTERNAL SDK worker pool on loopback")
     return parser.parse_args(argv)
 
 
@@ -105,15 +110,24 @@ def generate(corpora: str, corpus: str, n: int) -> int:
     return len(todo)
 
 
-def build(corpus: str, n: int, out: str) -> dict:
-    """One watched ``captune build`` of the first ``n`` files: the watch's figures and the manifest."""
+def build(corpus: str, n: int, out: str, portable: bool = False) -> dict:
+    """One watched ``captune build`` of the first ``n`` files (``portable``: module doc): the watch's
+    figures and the manifest."""
     if n % PER_FOLDER:
         raise SystemExit("--sizes must be multiples of 1000")
     inputs = [a for f in range(n // PER_FOLDER) for a in ("--input", os.path.join(corpus, f"{f:03d}"))]
     shutil.rmtree(out, ignore_errors=True)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-    run = run_watched([sys.executable, "-m", "captune.pipelines.cli", "build", *inputs, "--output", out,
-                       "--direct_num_workers", "2"], env=env)
+    paths = [p for p in sys.path if p]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+    argv = [sys.executable, "-m", "captune.pipelines.cli", "build", *inputs, "--output", out, "--direct_num_workers", "2"]
+    if not portable:
+        run = run_watched(argv, env=env)
+    else:
+        pool, port = worker_pool.start(paths)
+        try:
+            run = run_watched([*argv, *worker_pool.flags(port)], env=env, also=(pool.pid,))
+        finally:
+            worker_pool.stop(pool)
     if run["rc"] != 0:
         raise SystemExit(f"build of {n} files failed:\n{run['stderr'][-3000:]}")
     with open(os.path.join(out, "manifest.json")) as fh:
@@ -133,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     cores = 2
     for n in sizes:
         out = os.path.join(args.work, f"out-{n}")
-        run = build(corpus, n, out)
+        run = build(corpus, n, out, args.portable)
         m, roles = run["manifest"], run["roles"]
         mib = {r: roles.get(r, {}).get("peak_rss_max", 0) / 2 ** 20 for r in ("driver", "SDK worker", "analysis child")}
         wall = run["wall_s"]
@@ -143,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{mib['analysis child']:.0f} |", flush=True)
         if not args.keep:
             shutil.rmtree(out, ignore_errors=True)
-    print(f"\nReproduce: python benchmarks/scale.py --corpora {args.corpora} --work {args.work} --sizes {args.sizes}")
+    print(f"\nReproduce: python benchmarks/scale.py --corpora {args.corpora} --work {args.work} --sizes {args.sizes}"
+          + (" --portable" if args.portable else ""))
     return 0
 
 

@@ -9,50 +9,23 @@ PATH, so PATH and PYTHONPATH point at this interpreter and this checkout.
 
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 
 import pytest
 from fixtures import IN_MEMORY, committed_files, make_midi, melody
 
 from captune.pipelines import build, commit
+from captune.pipelines import worker_pool as sdk_pool
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORKTREE = os.path.dirname(HERE)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def worker_pool(request):
     """The port of an SDK worker pool on 127.0.0.1, killed with its workers when the module's tests end."""
-    port = _free_port()
-    env = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""),
-           "PYTHONPATH": os.pathsep.join([WORKTREE, HERE, os.environ.get("PYTHONPATH", "")])}
-    pool = subprocess.Popen([sys.executable, "-m", "apache_beam.runners.worker.worker_pool_main",
-                             f"--service_port={port}"], env=env, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    def kill():
-        os.killpg(pool.pid, signal.SIGKILL)  # the pool and every SDK worker it started (one session)
-        pool.wait()
-
-    request.addfinalizer(kill)
-    deadline = time.time() + 60
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return port
-        except OSError:
-            assert pool.poll() is None and time.time() < deadline, "the worker pool did not start"
-            time.sleep(0.2)
+    pool, port = sdk_pool.start([WORKTREE, HERE])
+    request.addfinalizer(lambda: sdk_pool.stop(pool))
+    return port
 
 
 @pytest.fixture(scope="module")
@@ -74,8 +47,7 @@ def _args(corpus, out):
 
 
 def _portable(port):
-    return ["--runner", "PortableRunner", "--job_endpoint", "embed", "--environment_type", "EXTERNAL",
-            "--environment_config", f"localhost:{port}"]
+    return sdk_pool.flags(port)
 
 
 
