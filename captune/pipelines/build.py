@@ -359,8 +359,9 @@ def commit_run(out: str, run: str, started: float, counted: dict | None, license
     manifest = finish_manifest(FileSystems.join(out, run), started, counted, unchecked)
     if manifest.get("warnings"):
         raise RowsLost(f"captune build: rows went missing inside the runner ({'; '.join(manifest['warnings'])}); "
-                       f"nothing was committed, {out} keeps the dataset it held. Build again; if it "
-                       "happens again, build with --direct_running_mode multi_processing and report it")
+                       f"nothing was committed, {out} keeps the dataset it held. Build again; if rows go "
+                       "missing again, build with the default runner (the DirectRunner in-memory: its steps "
+                       "pass elements inside one process) and report it")
     commit.commit(out, manifest, lambda o, m: helper.call("write_card", o, m, license))
     return manifest
 
