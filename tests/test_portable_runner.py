@@ -46,11 +46,6 @@ def _args(corpus, out):
     return ["--input", str(corpus), "--output", str(out), "--test-fraction", "0.5", "--item-timeout", "0"]
 
 
-def _portable(port):
-    return sdk_pool.flags(port)
-
-
-
 @pytest.fixture(scope="module")
 def direct(corpus, tmp_path_factory):
     out = tmp_path_factory.mktemp("direct")
@@ -60,7 +55,7 @@ def direct(corpus, tmp_path_factory):
 
 def test_a_build_on_the_portable_runner_writes_the_direct_runners_bytes(corpus, direct, worker_pool, tmp_path):
     out = tmp_path / "portable"
-    manifest = build.run([*_args(corpus, out), *_portable(worker_pool)])
+    manifest = build.run([*_args(corpus, out), *sdk_pool.flags(worker_pool)])
     expected = committed_files(direct[0])
     assert {name.split("/")[0] for name in expected} == {"data", "failures"}
     assert any(name.startswith("data/test-") for name in expected) and any(name.startswith("data/train-")
@@ -94,7 +89,7 @@ def test_a_flex_launch_returns_at_once_and_the_workers_commit_the_build(corpus, 
 
     out = tmp_path / "submitted"
     template = [f"--input={corpus}", f"--output={out}", "--test_fraction=0.5", "--item_timeout=0"]  # _args's build
-    result = flex.main(template + [f"{flag}={value}" for flag, value in zip(*[iter(_portable(worker_pool))] * 2)])
+    result = flex.main(template + [f"{flag}={value}" for flag, value in zip(*[iter(sdk_pool.flags(worker_pool))] * 2)])
     assert (out / commit.LOCK).exists() and not (out / "manifest.json").exists()  # the job has only started
     assert result.wait_until_finish() == "DONE"
     assert committed_files(out) == committed_files(direct[0])
