@@ -119,10 +119,11 @@ def test_every_flex_template_parameter_is_a_captune_flag():
         assert arg.split("=")[0] in captune_flags(), p["name"]
 
 
-def test_a_build_committed_by_its_own_last_step_is_checked_after_the_job(tmp_path, monkeypatch):
+def test_a_build_committed_by_its_own_last_step_is_checked_after_the_job(tmp_path, monkeypatch, capsys):
     """``commit_on_workers`` (the default on a remote runner), on the DirectRunner: the pipeline's Commit
-    step commits and releases the lock, the waiting launcher adds the row check; a job that fails in
-    that step leaves no dataset and no lock."""
+    step commits and releases the lock, the waiting launcher adds the row check (rows lost by then are
+    committed already: the launcher says so, once); a job that fails in that step leaves no dataset and
+    no lock."""
     from fixtures import IN_MEMORY, two_piece_corpus
 
     from captune.pipelines import commit
@@ -134,6 +135,13 @@ def test_a_build_committed_by_its_own_last_step_is_checked_after_the_job(tmp_pat
     assert json.loads((tmp_path / "out" / "manifest.json").read_text()) == manifest
     assert load(str(tmp_path / "out")).num_rows == 2 and (tmp_path / "out" / "README.md").exists()
     assert not (tmp_path / "out" / commit.LOCK).exists()
+    counts = build.row_counts
+    monkeypatch.setattr(build, "row_counts", lambda result: {**counts(result), "made": counts(result)["made"] + 1})
+    capsys.readouterr()
+    lost = build.run(["--input", str(src), "--output", str(tmp_path / "lost"), *IN_MEMORY], commit_on_workers=True)
+    assert lost["row_check"] == "rows lost: see warnings"
+    assert capsys.readouterr().err.count("captune: WARNING: the analysis made 3 rows but only 2 entered") == 1
+    monkeypatch.setattr(build, "row_counts", counts)
 
     def killed(*_, **__):
         raise RuntimeError("the Commit step died")

@@ -460,7 +460,10 @@ def _run_committed_on_workers(opts: argparse.Namespace, options, started: float)
         raise RuntimeError(f"captune build: the job finished but {opts.output} holds no committed manifest")
     if committed.get("run_dir") != plan["run"]:  # another build committed meanwhile: leave it
         return committed
-    return finish_manifest(opts.output, started, row_counts(result))
+    manifest = finish_manifest(opts.output, started, row_counts(result))
+    for warning in manifest.get("warnings", []):  # committed already (by the job): say so loudly
+        print(f"captune: WARNING: {warning}", file=sys.stderr)
+    return manifest
 
 
 def _interrupted(out: str, holder: dict, progress: str | None) -> None:
@@ -546,8 +549,9 @@ def finish_manifest(folder: str, started: float, counted: dict | None = None,
     """Add wall-clock timings to the manifest in ``folder`` (the run's folder, or OUT for a committed one)
     and, given the :func:`row_counts`, check that every row the analysis made reached a shard, the
     failure list or the near-duplicate list: a shortfall is recorded under ``warnings`` (naming the step
-    where rows went missing) and printed, so rows are never lost silently. ``row_check`` says the
-    outcome: ``passed``, ``rows lost: see warnings`` or ``skipped: <unchecked>`` when ``counted`` is None."""
+    where rows went missing), which the caller reports (:func:`commit_run` refuses the commit;
+    :func:`_run_committed_on_workers` prints them), so rows are never lost silently. ``row_check`` says
+    the outcome: ``passed``, ``rows lost: see warnings`` or ``skipped: <unchecked>`` when ``counted`` is None."""
     path = FileSystems.join(folder, commit.MANIFEST)
     with FileSystems.open(path) as fh:
         manifest = json.loads(fh.read())
@@ -564,7 +568,5 @@ def finish_manifest(folder: str, started: float, counted: dict | None = None,
         manifest["row_check"] = "rows lost: see warnings" if warnings else "passed"
         if warnings:
             manifest["warnings"] = warnings
-            for warning in warnings:
-                print(f"captune: WARNING: {warning}", file=sys.stderr)
     commit.atomic_write(path, json.dumps(manifest, indent=2, sort_keys=True).encode())
     return manifest
