@@ -36,6 +36,7 @@ import argparse
 import glob
 import json
 import os
+import re
 import sys
 from concurrent.futures import ProcessPoolExecutor
 
@@ -421,7 +422,9 @@ QUADRANT_WORDS = {1: {"joyful", "energetic", "cheerful", "playful"}, 2: {"tense"
 
 def demo_rows(out: str) -> None:
     """Checks of a ``captune demo`` output: chorales said to be on piano, mood words outside their
-    quadrant, positive-valence share and quadrant counts per kind of the demo's sample."""
+    quadrant, captions naming an instrument for a score that states none (an ABC tune), positive-valence
+    share and quadrant counts per kind of the demo's sample."""
+    from captune.captioners.factcheck import INSTRUMENT_WORDS
     from captune.pipelines.demo import KINDS
     from captune.schemas import load
 
@@ -438,8 +441,12 @@ def demo_rows(out: str) -> None:
     on_piano = [r["source_uri"] for r in rows if kind(r["source_uri"]) == "chorale" and "piano" in r["caption"].lower()]
     disagree = [r["id"] for r in rows if r["mood"] and set(r["mood"]) != {"gentle"}
                 and not set(r["mood"]) <= QUADRANT_WORDS[r["emotion_quadrant"]]]
+    unstated = [r for r in rows if r["modality"] == "score" and r["instrument_programs"] == []]
+    word = re.compile(r"\b(" + "|".join(map(re.escape, INSTRUMENT_WORDS)) + r")\b")
+    named = [r["id"] for r in unstated if word.search(r["caption"].lower())]
     print(f"demo: {len(rows)} rows; chorales 'on piano': {len(on_piano)}; rows whose mood words leave their "
-          f"quadrant: {len(disagree)}")
+          f"quadrant: {len(disagree)}; scores stating no instrument: {len(unstated)} rows, "
+          f"{len(named)} of them with a caption naming one")
     table = [("demo kind", "rows", "positive valence", "quadrants 1 / 2 / 3 / 4", "time signature inferred")]
     for k in [*KINDS, "other"]:
         sub = [r for r in rows if kind(r["source_uri"]) == k and r["valence"] is not None]

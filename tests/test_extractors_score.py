@@ -93,6 +93,28 @@ def test_chorale_parts_are_a_four_part_choir(bwv66):
     assert "four-part choir" in text and "piano" not in text and "song" not in text
 
 
+def test_a_score_that_names_no_instrument_gets_none():
+    """An ABC tune states no instrument (music21 writes its part at program 0, the renderer's piano): the
+    facts name none and no caption says "piano"; a part that names one keeps it, by program or by name."""
+    from music21 import instrument
+
+    from captune.captioners.factcheck import check
+
+    jig = analyze(ABC_JIG, "jig.abc")
+    assert (jig["instruments"], jig["instrument_programs"], jig["instrument_tracks"]) == ([], [], [])
+    for seed in range(20):
+        text = caption(jig, np.random.default_rng(seed))
+        assert "piano" not in text.lower() and check(text, jig) == [], text
+    assert analyze(_write(_scale_score(bpm=90), "musicxml", ".musicxml"), "s.musicxml")["instruments"] == []
+    named = []
+    for state in (lambda part: part.insert(0, instrument.Violin()), lambda part: part.insert(0, instrument.Piano()),
+                  lambda part: setattr(part, "partName", "Flauto")):
+        score = _scale_score(bpm=90)
+        state(score.parts[0])
+        named.append(analyze(_write(score, "musicxml", ".musicxml"), "s.musicxml")["instruments"])
+    assert named == [["Violin"], ["Acoustic Grand Piano"], ["Flute"]]
+
+
 def test_string_quartet_parts_are_strings():
     path = str(corpus.getWork("haydn/opus74no1/movement1"))
     f = analyze(_read(path), os.path.basename(path))

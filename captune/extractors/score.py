@@ -15,7 +15,12 @@ often hundreds of beats later (in Mozart's K. 155/1, 18 grace notes, many of
 them C#, made the C# outweigh the G and the key read A major for D major).
 A score whose repeats music21 cannot expand ("badly formed repeats": five of
 45 movements checked in music21's own corpus) is played once as written
-instead of refused.
+instead of refused. A score none of whose parts states an instrument (no MIDI
+program, and no part or instrument name that :mod:`captune.extractors.midi.part_names`
+knows: ABC tunes, **kern without ``*I``) gets ``instruments_known=False``: music21
+writes such parts at program 0, but nothing says they are a piano (a hornpipe
+from a fiddler's tune book, a Renaissance chanson), so no instrument is stated
+for them.
 
 An ABC tune book (several ``X:`` reference lines) is cut by :func:`abc_tunes`
 into one ABC file per tune, each with the book's file header (the lines before
@@ -36,6 +41,7 @@ import zipfile
 import zlib
 
 from captune.extractors.errors import BadInput
+from captune.extractors.midi.part_names import name_program
 from captune.extractors.midi.piece import Piece, from_midi_bytes
 
 SCORE_SUFFIXES = (".xml", ".musicxml", ".mxl", ".abc", ".krn")
@@ -88,13 +94,15 @@ def abc_tunes(data: bytes) -> list[bytes]:
 
 def from_score_bytes(data: bytes, suffix: str) -> Piece:
     """Decode score bytes whose format is named by ``suffix`` (e.g. ``'.mxl'``)."""
-    smf, tempo_known, pickup = score_to_midi(data, suffix)
-    return from_midi_bytes(smf, tempo_known=tempo_known, pickup_quarters=pickup, notated=True)
+    smf, tempo_known, pickup, known = score_to_midi(data, suffix)
+    return from_midi_bytes(smf, tempo_known=tempo_known, pickup_quarters=pickup, notated=True,
+                           instruments_known=known)
 
 
-def score_to_midi(data: bytes, suffix: str) -> tuple[bytes, bool, float]:
-    """(Standard MIDI File bytes, whether the score states a tempo, pickup length in quarter notes)
-    of score bytes whose format is named by ``suffix``."""
+def score_to_midi(data: bytes, suffix: str) -> tuple[bytes, bool, float, bool]:
+    """(Standard MIDI File bytes, whether the score states a tempo, pickup length in quarter notes,
+    whether it states an instrument: :func:`states_instruments`) of score bytes whose format is named
+    by ``suffix``."""
     from music21 import converter, harmony, midi, repeat, stream, tempo  # heavy: only when a score comes
 
     if not data:
@@ -120,6 +128,7 @@ def score_to_midi(data: bytes, suffix: str) -> tuple[bytes, bool, float]:
     _drop_grace_notes(parsed)
     tempo_known = bool(parsed.recurse().getElementsByClass(tempo.MetronomeMark))
     pickup = _pickup_quarters(parsed)
+    known = states_instruments(parsed)
     try:
         try:
             smf = midi.translate.streamToMidiFile(parsed).writestr()
@@ -128,7 +137,19 @@ def score_to_midi(data: bytes, suffix: str) -> tuple[bytes, bool, float]:
             smf = midi.translate.streamToMidiFile(parsed).writestr()
     except Exception as exc:
         raise BadInput("parse_error", f"music21 could not render the score as MIDI: {exc}") from exc
-    return smf, tempo_known, pickup
+    return smf, tempo_known, pickup, known
+
+
+def states_instruments(score) -> bool:
+    """True when some part of the music21 ``score`` names its instrument: a MIDI program, or a part
+    or instrument name holding a known instrument word (``Violino I.``, ``Soprano``; not ``Instrument
+    1``)."""
+    for part in score.parts if score.parts else [score]:
+        inst = part.getInstrument(returnDefault=False)
+        names = [part.partName] + ([inst.partName, inst.instrumentName] if inst is not None else [])
+        if (inst is not None and inst.midiProgram is not None) or any(name_program(n) is not None for n in names):
+            return True
+    return False
 
 
 def _drop_repeats(score) -> None:

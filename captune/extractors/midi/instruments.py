@@ -4,7 +4,8 @@ Conventions: an instrument is a General MIDI program (0-127, 128 = drum kit,
 see :mod:`captune.extractors.midi.gm`); tracks sharing a program are one
 instrument. Prominence is the total sounding time of its notes in seconds
 (MidiCaps ordered by note duration per channel too); ties go to the lower
-program number.
+program number. A piece whose instruments are not known (a score that names
+none, ``Piece.instruments_known``) has none: empty lists, not a guessed piano.
 """
 
 import numpy as np
@@ -17,6 +18,8 @@ def instruments(piece: Piece) -> dict:
     """``{'instruments': [GM name, ...], 'instrument_programs': [program, ...], 'instrument_tracks':
     [program of each track, ...]}``. ``instrument_tracks`` is no column of the record: it lets a
     caption count parts ("a four-part choir")."""
+    if not piece.instruments_known:
+        return {"instruments": [], "instrument_programs": [], "instrument_tracks": []}
     seconds = piece.seconds(piece.onset + piece.duration) - piece.seconds(piece.onset)
     programs = piece.track_program[piece.track]
     played = np.bincount(programs, weights=seconds, minlength=129)

@@ -12,7 +12,9 @@ scores that state no tempo (their seconds then assume 120 bpm, the MIDI default)
 ``pickup_ticks`` is the length of an incomplete first bar (an anacrusis), known
 for scores and 0 for MIDI files, which do not say. ``ts_declared`` is False when the
 file holds no time-signature event (the 4/4 is then the SMF default); ``notated``
-is True for a score, whose meter is the composer's.
+is True for a score, whose meter is the composer's; ``instruments_known`` is False for a
+score that names no instrument (:func:`captune.extractors.score.states_instruments`), whose
+tracks' program 0 is then the renderer's, not the music's.
 
 Refused as ``BadInput`` (stage ``decode``): ``no_notes``; ``no_note_offs`` (note-ons that no
 note-off ends, which symusic drops); ``absurd_tempo``: more quarter notes than ``MAX_BPM`` allows
@@ -56,6 +58,7 @@ class Piece:
     pickup_ticks: int = 0
     ts_declared: bool = True
     notated: bool = False
+    instruments_known: bool = True
 
     @cached_property
     def is_drum(self) -> np.ndarray:
@@ -108,7 +111,7 @@ def _program(track) -> int:
 
 
 def from_score(score: Score, tempo_known: bool = True, pickup_quarters: float = 0.0,
-               notated: bool = False) -> Piece:
+               notated: bool = False, instruments_known: bool = True) -> Piece:
     """Build a :class:`Piece` from a tick-based symusic ``Score``."""
     arrays, programs, names = [], [], []
     for i, tr in enumerate(t for t in score.tracks if t.note_num()):
@@ -137,7 +140,7 @@ def from_score(score: Score, tempo_known: bool = True, pickup_quarters: float = 
         ts_tick=ts_tick, ts_numerator=num.astype(np.int16), ts_denominator=np.maximum(den, 1).astype(np.int16),
         tempo_known=tempo_known,
         pickup_ticks=round(pickup_quarters * score.ticks_per_quarter),
-        ts_declared=bool(len(sigs["time"])), notated=notated,
+        ts_declared=bool(len(sigs["time"])), notated=notated, instruments_known=instruments_known,
     )
     check_tempo_map(piece)
     return piece
@@ -209,12 +212,13 @@ def load_score(data: bytes) -> Score:
 
 
 def from_midi_bytes(data: bytes, tempo_known: bool = True, pickup_quarters: float = 0.0,
-                    notated: bool = False) -> Piece:
+                    notated: bool = False, instruments_known: bool = True) -> Piece:
     """Decode Standard MIDI File bytes into a :class:`Piece` (raises :class:`BadInput`); ``notated``:
     the bytes are a score's rendering."""
     score = load_score(data)
     try:
-        return from_score(score, tempo_known=tempo_known, pickup_quarters=pickup_quarters, notated=notated)
+        return from_score(score, tempo_known=tempo_known, pickup_quarters=pickup_quarters, notated=notated,
+                          instruments_known=instruments_known)
     except BadInput as exc:
         ons = count_note_ons(data) if exc.reason == "no_notes" else 0
         if ons:
