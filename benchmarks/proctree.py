@@ -82,15 +82,23 @@ class TreeWatch:
         return out
 
 
-def run_watched(argv: list[str], every_s: float = 0.2, env: dict | None = None, also: tuple[int, ...] = ()) -> dict:
-    """Run ``argv`` as a child process under a :class:`TreeWatch` (with ``also``): ``{rc, wall_s, roles}``."""
+def run_watched(argv: list[str], every_s: float = 0.2, env: dict | None = None, also: tuple[int, ...] = (),
+                timeout_s: float | None = None) -> dict:
+    """Run ``argv`` as a child process under a :class:`TreeWatch` (with ``also``): ``{rc, wall_s, roles,
+    stderr}``; past ``timeout_s`` seconds the child is killed and ``rc`` is None (it hung)."""
     import subprocess
 
     started = time.perf_counter()
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     with TreeWatch(proc.pid, every_s, also) as watch:
-        _, err = proc.communicate()
-    return {"rc": proc.returncode, "wall_s": time.perf_counter() - started, "roles": watch.summary(),
+        try:
+            _, err = proc.communicate(timeout=timeout_s)
+            rc = proc.returncode
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, err = proc.communicate()
+            rc = None
+    return {"rc": rc, "wall_s": time.perf_counter() - started, "roles": watch.summary(),
             "stderr": err.decode(errors="replace")}
 
 
