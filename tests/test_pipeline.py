@@ -459,7 +459,7 @@ def test_the_summary_gathers_lists_counts_and_the_largest_groups_over_bundles():
     summary = Summary()
     empty = summary.extract_output(summary.create_accumulator())
     assert empty == {"failures": [], "duplicates": [], "near_duplicates": [], "shards": [], "paths": 0, "unmatched": 0,
-                     "skipped": 0, "sources": 0, "groups": 0, "largest": []}
+                     "skipped": 0, "sources": 0, "groups": 0, "rows_made": 0, "rows_dropped": 0, "largest": []}
 
     def partial(elements):
         acc = summary.create_accumulator()

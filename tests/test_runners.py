@@ -143,6 +143,27 @@ def test_a_build_committed_by_its_own_last_step_is_checked_after_the_job(tmp_pat
     assert capsys.readouterr().err.count("captune: WARNING: the analysis made 3 rows but only 2 entered") == 1
     monkeypatch.setattr(build, "row_counts", counts)
 
+    from captune.pipelines import transforms
+
+    grouped = transforms.SetGroup.process
+
+    vanished = []
+
+    def one_vanishes(self, joined):  # the first row grouped never reaches the shards, as the runner lost rows
+        for row in grouped(self, joined):
+            if vanished:
+                yield row
+            else:
+                vanished.append(row)
+
+    monkeypatch.setattr(transforms.SetGroup, "process", one_vanishes)
+    with pytest.raises(Exception, match="the pipeline counted 2 rows made and kept but 1 were written"):
+        build.run(["--input", str(src), "--output", str(tmp_path / "vanished"), *IN_MEMORY], commit_on_workers=True)
+    with pytest.raises(NoCommittedDataset):
+        load(str(tmp_path / "vanished"))
+    assert not (tmp_path / "vanished" / commit.LOCK).exists()
+    monkeypatch.setattr(transforms.SetGroup, "process", grouped)
+
     def killed(*_, **__):
         raise RuntimeError("the Commit step died")
 

@@ -131,9 +131,12 @@ class BuildDataset(beam.PTransform):
         parts = (analyzed.parts | "SpreadParts" >> beam.Reshuffle()
                  | "AnalyzePart" >> beam.ParDo(AnalyzePart(**analysis)).with_outputs(FAILURES, main="rows"))
         group_of, near = group_sources(analyzed.sources, o)
-        joined = {"rows": (analyzed.rows, parts.rows) | "AllRows" >> beam.Flatten(), "group": group_of,
+        made = (analyzed.rows, parts.rows) | "AllRows" >> beam.Flatten()
+        joined = {"rows": made, "group": group_of,
                   "dropped": near | "DroppedIds" >> beam.Map(lambda r: (r["source_id"], True))}
-        rows = joined | "JoinGroups" >> beam.CoGroupByKey() | "SetGroup" >> beam.ParDo(SetGroup(o.test_fraction))
+        grouped = (joined | "JoinGroups" >> beam.CoGroupByKey()
+                   | "SetGroup" >> beam.ParDo(SetGroup(o.test_fraction)).with_outputs("dropped", main="rows"))
+        rows = grouped.rows
         if o.captioner == "llm":
             rows = (rows
                     | "BatchForLLM" >> beam.BatchElements(min_batch_size=1, max_batch_size=max(1, o.llm_batch_size))
@@ -150,7 +153,8 @@ class BuildDataset(beam.PTransform):
         groups = rows | "GroupIds" >> beam.Map(lambda r: r[1]) | "DistinctGroups" >> beam.Distinct()  # the groups rows went to (a book's tunes: one each)
         named = {"failures": failures, "duplicates": duplicates, "near_duplicates": near, "shards": shards.written,
                  "paths": paths, "unmatched": matched[FAILURES], "skipped": new.skipped, "sources": analyzed.sources,
-                 "groups": groups}
+                 "groups": groups, "rows_made": made | "RowMade" >> beam.Map(lambda _: 1),
+                 "rows_dropped": grouped.dropped}
         tagged = [pcoll | f"Tag_{name}" >> beam.Map(lambda v, name: (name, v), name) for name, pcoll in named.items()]
         return ((*tagged, group_sizes(group_of)) | "AllFigures" >> beam.Flatten()
                 | "Summary" >> beam.CombineGlobally(Summary()))
@@ -166,7 +170,7 @@ def _write_outputs(summary, opts: argparse.Namespace, patterns: list[str], state
 
     def write_manifest(summary):
         failures, duplicates, near, written = (summary[n] for n in Summary.LISTS)
-        paths, unmatched, skipped, sources, groups = (summary[n] for n in Summary.COUNTS)
+        paths, unmatched, skipped, sources, groups, made, dropped = (summary[n] for n in Summary.COUNTS)
         largest = summary["largest"]
         shards = sorted(({k: v for k, v in s.items() if k not in ("llm_errors", "source_ids")} for s in written),
                         key=lambda s: s["file"])
@@ -178,7 +182,8 @@ def _write_outputs(summary, opts: argparse.Namespace, patterns: list[str], state
         rowless = sources - len(near) - with_rows  # every row failed validation: counted as a file failure
         this_run = {"run_id": rid, "inputs": patterns, "seed": opts.seed, "skipped": skipped,
                     "counts": summarize(paths + unmatched, with_rows, shards, failures, duplicates, near, rowless),
-                    "shards": [s["file"] for s in shards], "validation": overall_validation(shards)}
+                    "shards": [s["file"] for s in shards], "validation": overall_validation(shards),
+                    "rows_in_pipeline": {"made": made, "near_duplicate": dropped}}
         all_failures = merge_failures(state["failures"], failures)
         all_duplicates = state["duplicates"] + duplicates
         all_near = state["near_duplicates"] + near
@@ -342,8 +347,13 @@ IN_PIPELINE = "the pipeline committed itself, before its counters were final"
 
 def _commit_in_pipeline(_, out: str, run: str, started: float, license: str, holder: dict) -> str:
     """The ``Commit`` step: :func:`commit_run` on a worker once the run's manifest is written, then
-    the lock released; idempotent, so a retried bundle commits the same manifest again."""
-    manifest = commit_run(out, run, started, None, license, IN_PIPELINE)
+    the lock released; idempotent, so a retried bundle commits the same manifest again. Rows the
+    pipeline's own count finds missing (:func:`lost_in_pipeline`) fail the step, so the job fails and
+    commits nothing (a RuntimeError: the worker reports it as the job's error)."""
+    try:
+        manifest = commit_run(out, run, started, None, license, IN_PIPELINE)
+    except RowsLost as exc:
+        raise RuntimeError(str(exc)) from None
     commit.release(out, holder)
     return manifest["run_id"]
 
@@ -357,8 +367,9 @@ def commit_run(out: str, run: str, started: float, counted: dict | None, license
     when the row check finds rows missing."""
     remove_staging(out, run)
     manifest = finish_manifest(FileSystems.join(out, run), started, counted, unchecked)
-    if manifest.get("warnings"):
-        raise RowsLost(f"captune build: rows went missing inside the runner ({'; '.join(manifest['warnings'])}); "
+    lost = manifest.get("warnings", []) + lost_in_pipeline(manifest["runs"][-1])
+    if lost:
+        raise RowsLost(f"captune build: rows went missing inside the runner ({'; '.join(lost)}); "
                        f"nothing was committed, {out} keeps the dataset it held. Build again; if rows go "
                        "missing again, build with the default runner (the DirectRunner in-memory: its steps "
                        "pass elements inside one process) and report it")
@@ -542,6 +553,22 @@ def lost_rows(counted: dict, counts: dict) -> list[str]:
              ("the shard writer got", counted["to_shards"], "were written or rejected by validation",
               counts["rows"] + rejected)]
     return [f"{before} {a} rows but only {b} {after}" for before, a, after, b in steps if a != b]
+
+
+def lost_in_pipeline(run: dict) -> list[str]:
+    """The pipeline's own count of this ``run``'s rows (``rows_in_pipeline``: made by the analysis and
+    dropped as near-duplicates, counted by the ``Summary`` step, so it needs no runner metrics and is
+    there before a self-committing job's ``Commit`` step) against the rows written or rejected by
+    validation: one sentence when rows went missing, else none (none too for a run recorded by a
+    release that did not count)."""
+    counted = run.get("rows_in_pipeline")
+    if counted is None:
+        return []
+    rejected = sum(n for reason, n in run["counts"]["failures_by_reason"].items() if reason.startswith("validate/"))
+    kept, reached = counted["made"] - counted["near_duplicate"], run["counts"]["rows"] + rejected
+    if kept == reached:
+        return []
+    return [f"the pipeline counted {kept} rows made and kept but {reached} were written or rejected by validation"]
 
 
 def finish_manifest(folder: str, started: float, counted: dict | None = None,

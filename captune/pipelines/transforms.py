@@ -367,7 +367,8 @@ class SetGroup(beam.DoFn):
     split, pickled row)`` per row, the split drawn from the group; a source in a group of its own keeps
     the group its rows were made with (its own id; a tune of a book, the tune's own:
     :func:`captune.pipelines.rows.tune_group`). Rows of sources dropped as near-duplicates are not
-    emitted (their files are listed once, by :class:`KeepOnePerGroup`). Holds one source's packed rows."""
+    emitted (their files are listed once, by :class:`KeepOnePerGroup`); their ids go to the ``dropped``
+    output, which the run's row count reads. Holds one source's packed rows."""
 
     def __init__(self, test_fraction: float):
         self.test_fraction = test_fraction
@@ -380,6 +381,7 @@ class SetGroup(beam.DoFn):
         self.seen.inc(len(rows))
         if any(sides["dropped"]):
             self.dropped.inc(len(rows))
+            yield from (beam.pvalue.TaggedOutput("dropped", rid) for rid, _, _ in rows)
             return
         found = list(sides["group"])
         group = found[0] if found else source
@@ -720,7 +722,7 @@ class Summary(beam.CombineFn):
     :data:`LARGEST` groups, not a value per counted element."""
 
     LISTS = ("failures", "duplicates", "near_duplicates", "shards")
-    COUNTS = ("paths", "unmatched", "skipped", "sources", "groups")
+    COUNTS = ("paths", "unmatched", "skipped", "sources", "groups", "rows_made", "rows_dropped")
     LARGEST = 10
 
     def create_accumulator(self):
