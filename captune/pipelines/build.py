@@ -543,10 +543,15 @@ def row_counts(result) -> dict | None:
     return totals
 
 
+def rejected_by_validation(counts: dict) -> int:
+    """Rows the shard writer rejected (failure records of stage ``validate``), from a run's ``counts``."""
+    return sum(n for reason, n in counts["failures_by_reason"].items() if reason.startswith("validate/"))
+
+
 def lost_rows(counted: dict, counts: dict) -> list[str]:
     """What went missing between the steps of :func:`row_counts`, given the run's manifest ``counts``
     (rows written, validation rejects): one sentence per step that lost rows, or none."""
-    rejected = sum(n for reason, n in counts["failures_by_reason"].items() if reason.startswith("validate/"))
+    rejected = rejected_by_validation(counts)
     steps = [("the analysis made", counted["made"], "entered the grouping step", counted["grouped"]),
              ("the grouping step kept", counted["grouped"] - counted["near_duplicate"],
               "reached the shard writer", counted["to_shards"]),
@@ -564,8 +569,8 @@ def lost_in_pipeline(run: dict) -> list[str]:
     counted = run.get("rows_in_pipeline")
     if counted is None:
         return []
-    rejected = sum(n for reason, n in run["counts"]["failures_by_reason"].items() if reason.startswith("validate/"))
-    kept, reached = counted["made"] - counted["near_duplicate"], run["counts"]["rows"] + rejected
+    kept = counted["made"] - counted["near_duplicate"]
+    reached = run["counts"]["rows"] + rejected_by_validation(run["counts"])
     if kept == reached:
         return []
     return [f"the pipeline counted {kept} rows made and kept but {reached} were written or rejected by validation"]
