@@ -16,7 +16,8 @@ summary computed from ``chord_midi.txt`` (with ``beat_midi.txt``'s downbeats; a 
 read as the key's triad on its root, from ``key_audio.txt``; same loop up to rotation and
 enharmonic spelling), even songs (where ``MIN_COVER`` was chosen) and odd songs apart, with the
 share of summaries of two harmonies on one root and a breakdown of why the summaries differ
-(:func:`_why`); baseline: the summary captune made before (:func:`baseline_summary`,
+(:func:`_why`) and, in the disagreeing songs, what sounds in the half bars where the reference is
+major and captune minor on the same root (:func:`_mode_evidence`); baseline: the summary captune made before (:func:`baseline_summary`,
 MidiCaps-style most frequent n-gram of labels) of the same chords, against the same reference,
 and against the reference summarised the old way; second baseline: the loop finder of the
 release before (exact loops only, ``progression_summary(..., variations=False)``) against the
@@ -48,7 +49,8 @@ import numpy as np
 from captune.extractors.midi import extract, from_midi_bytes
 from captune.extractors.midi.bar_inference import accent_features, infer, settle
 from captune.extractors.midi.meter import beats, time_signature
-from captune.extractors.midi.progression import harmonic_rhythm, harmony_of, progression_summary, repeated_loops
+from captune.extractors.midi.progression import (_half_bars, _slot_harmonies, harmonic_rhythm, harmony_of,
+                                                 progression_summary, repeated_loops)
 from captune.extractors.pitch import pitch_class
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -171,6 +173,45 @@ def _summaries(segments, downbeats, beats_s, ref_segments, ref_downbeats, ref_be
             "looped": looped(segments, downbeats, beats_s), "ref_looped": looped(ref_segments, ref_downbeats, ref_beats)}
 
 
+MODE_EVIDENCE = ("the accompaniment sounds the minor third more", "no third below; the melody sounds the minor third more",
+                 "no third sounds at all", "the melody sounds the major third more, none below",
+                 "the accompaniment sounds the major third more")
+
+
+def _mode_evidence(path: str, ref: list[dict], segments: list[dict], downbeats, beats_s) -> Counter:
+    """Per half bar of the annotated bars where the reference has a major harmony and captune the minor
+    one on the same root: which third sounds more in it, in the accompaniment (every track but
+    POP909's ``MELODY``), else in the melody (:data:`MODE_EVIDENCE`)."""
+    import symusic
+
+    score = symusic.Score(path).to("second")
+    notes = {part: np.array([(n.time, n.time + n.duration, n.pitch % 12) for t in score.tracks
+                             if (t.name == "MELODY") == (part == "melody") for n in t.notes]).reshape(-1, 3)
+             for part in ("accompaniment", "melody")}
+    bounds, mine = _half_bars(segments, downbeats, beats_s)
+    out = Counter()
+    for a, b, h_ref, h in zip(bounds[:-1], bounds[1:], _slot_harmonies(ref, bounds), mine):
+        if not (h_ref and h and pitch_class(h_ref[0]) == pitch_class(h[0]) and (h_ref[1], h[1]) == ("major", "minor")):
+            continue
+        third = {}
+        for part, arr in notes.items():
+            sounding = np.clip(np.minimum(arr[:, 1], b) - np.maximum(arr[:, 0], a), 0, None)
+            third[part] = [sounding[arr[:, 2] == (pitch_class(h[0]) + k) % 12].sum() for k in (3, 4)]
+        (minor_acc, major_acc), (minor_mel, major_mel) = third["accompaniment"], third["melody"]
+        if minor_acc != major_acc:
+            out[MODE_EVIDENCE[0 if minor_acc > major_acc else 4]] += 1
+        else:
+            out[MODE_EVIDENCE[1 if minor_mel > major_mel else 3 if major_mel > minor_mel else 2]] += 1
+    return out
+
+
+def _mode_table(title: str, res: list[dict]) -> None:
+    """What sounds where a disagreeing song's reference is major and captune minor on one root."""
+    total = sum((r["mode"] for r in res if not _same(r, "new")), Counter())
+    n = sum(total.values())
+    _table([(title, "half bars", "share")] + [(k, total[k], f"{total[k] / max(n, 1):.1%}") for k in MODE_EVIDENCE])
+
+
 def _pop909_progression(song_dir: str) -> dict:
     name = os.path.basename(song_dir)
     facts = extract(from_midi_bytes(open(os.path.join(song_dir, f"{name}.mid"), "rb").read()))
@@ -190,6 +231,7 @@ def _pop909_progression(song_dir: str) -> dict:
     out = _summaries(facts["chords"], facts["downbeats_s"], facts["beats_s"], ref, ann[ann[:, 2] == 1, 0], ann[:, 0])
     sus_major = [{**r, "label": from_harte(r["harte"])} for r in ref]
     out["ref_sus_major"] = progression_summary(sus_major, ann[ann[:, 2] == 1, 0], ann[:, 0])[0]
+    out["mode"] = _mode_evidence(os.path.join(song_dir, f"{name}.mid"), ref, facts["chords"], ann[ann[:, 2] == 1, 0], ann[:, 0])
     out["song"] = int(name)
     return out
 
@@ -281,6 +323,7 @@ def progression(corpora: str, limit: int | None, workers: int) -> None:
         part = [r for r in res if r["song"] % 2 == parity]
         _agreement_table(f"POP909 progression, {half}", part, extra)
         _why_table(f"POP909, {half}: why captune's summary differs", part)
+        _mode_table(f"POP909, {half}, disagreeing songs: reference major, captune minor on one root", part)
     items_path = os.path.join(corpora, "dcml", "items.jsonl")
     items = [{**json.loads(line), "_items": items_path} for line in open(items_path)][:limit]
     with ProcessPoolExecutor(workers) as pool:

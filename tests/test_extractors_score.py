@@ -335,6 +335,29 @@ def test_scale_with_metronome_mark(fmt, suffix):
     assert s["polyphony"] == pytest.approx(1.0)
 
 
+def _scale_with_direction(direction: str) -> bytes:
+    """The 90 bpm scale as MusicXML with its tempo direction's inner XML replaced by ``direction``."""
+    xml = _write(_scale_score(bpm=90), "musicxml", ".musicxml").decode()
+    start, end = xml.index("<direction>") + len("<direction>"), xml.index("</direction>")
+    return (xml[:start] + direction + xml[end:]).encode()
+
+
+UNREAD_METRONOME = ("<direction-type><metronome><beat-unit>quarter</beat-unit><per-minute>ca 72</per-minute>"
+                    "</metronome></direction-type>")
+
+
+@pytest.mark.parametrize("direction, bpm", [
+    ('<direction-type><words>x</words></direction-type><sound tempo="96"/>', 96.0),   # a playback tempo someone set
+    ('<direction-type><words>x</words></direction-type><sound tempo="120"/>', None),  # the programs' default
+    (UNREAD_METRONOME, None),                                    # "ca 72": music21 reads no number (Webern op. 16/2)
+])
+def test_a_playback_tempo_counts_unless_it_is_the_default(direction, bpm):
+    f = analyze(_scale_with_direction(direction), "scale.musicxml")
+    assert f["tempo_bpm"] == (pytest.approx(bpm) if bpm else None)
+    assert f["tempo_changes"] == ([{"time_s": 0.0, "bpm": bpm}] if bpm else [])
+    assert f["duration_s"] == pytest.approx(18 * 60 / (bpm or 120.0), abs=1e-3)
+
+
 def test_scale_without_metronome_mark():
     f = analyze(_write(_scale_score(bpm=None), "musicxml", ".musicxml"), "scale.musicxml")
     assert f["key"] == "C major"

@@ -2,8 +2,9 @@
 
 music21 parses the score and writes it as a Standard MIDI File, which then goes
 through the same symbolic path as any MIDI file. A score that states no tempo
-(no metronome mark) gets ``tempo_known=False``: its seconds assume 120 bpm and
-its tempo facts are None. An incomplete first bar (a pickup) is kept as
+(no metronome mark with a number, nor a playback tempo other than the 120 bpm
+default: :func:`states_tempo`) gets ``tempo_known=False``: its seconds assume
+120 bpm and its tempo facts are None. An incomplete first bar (a pickup) is kept as
 ``pickup_ticks`` so beats and downbeats fall on the score's barlines. Chord
 symbols that music21 writes as sounding chords (ABC's ``"G"``) last until the
 next symbol, as a lead sheet means them (music21 leaves them ringing for
@@ -45,6 +46,7 @@ from captune.extractors.midi.part_names import name_program
 from captune.extractors.midi.piece import Piece, from_midi_bytes
 
 SCORE_SUFFIXES = (".xml", ".musicxml", ".mxl", ".abc", ".krn")
+DEFAULT_BPM = 120.0  # MIDI's and notation programs' tempo when none is set; music21 writes it too
 MAX_UNPACKED_BYTES = 64 * 2 ** 20  # the largest orchestral MusicXML in music21's corpus unpacks to ~7 MB
 
 
@@ -103,7 +105,7 @@ def score_to_midi(data: bytes, suffix: str) -> tuple[bytes, bool, float, bool]:
     """(Standard MIDI File bytes, whether the score states a tempo, pickup length in quarter notes,
     whether it states an instrument: :func:`states_instruments`) of score bytes whose format is named
     by ``suffix``."""
-    from music21 import converter, harmony, midi, repeat, stream, tempo  # heavy: only when a score comes
+    from music21 import converter, harmony, midi, repeat, stream  # heavy: only when a score comes
 
     if not data:
         raise BadInput("empty_file", "the file has 0 bytes")
@@ -126,7 +128,7 @@ def score_to_midi(data: bytes, suffix: str) -> tuple[bytes, bool, float, bool]:
         harmony.realizeChordSymbolDurations(part)  # sounding chord symbols last until the next one
     _unshare_marks(parsed)
     _drop_grace_notes(parsed)
-    tempo_known = bool(parsed.recurse().getElementsByClass(tempo.MetronomeMark))
+    tempo_known = states_tempo(parsed)
     pickup = _pickup_quarters(parsed)
     known = states_instruments(parsed)
     try:
@@ -138,6 +140,22 @@ def score_to_midi(data: bytes, suffix: str) -> tuple[bytes, bool, float, bool]:
     except Exception as exc:
         raise BadInput("parse_error", f"music21 could not render the score as MIDI: {exc}") from exc
     return smf, tempo_known, pickup, known
+
+
+def states_tempo(score) -> bool:
+    """True when a metronome mark of the music21 ``score`` gives a tempo: a number, printed or implied
+    by a tempo word (``Q:"Allegro"``), or a playback tempo (MusicXML ``<sound tempo>``) other than
+    :data:`DEFAULT_BPM`. A bare playback tempo of 120 bpm is the default that MIDI and notation
+    programs write when nobody set one (50 of the 155 sound-only MusicXML files of music21's corpus,
+    all its trecento ones among them; the Bach chorales' spread from 72 to 176 bpm), and a mark music21
+    cannot read (Webern's "Ruhig ♩ = ca 72") has no number at all: both would otherwise be captioned
+    "Allegro … at a fast pace" from music21's own default of 120 bpm."""
+    from music21 import tempo
+
+    for mark in score.recurse().getElementsByClass(tempo.MetronomeMark):
+        if mark.number is not None or (mark.numberSounding is not None and mark.numberSounding != DEFAULT_BPM):
+            return True
+    return False
 
 
 def states_instruments(score) -> bool:
