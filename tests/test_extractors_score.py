@@ -225,6 +225,26 @@ def test_abc_chord_symbols_sound_until_the_next_one():
     assert f["key"] == "G major"
 
 
+ABC_TEXT_IN_QUOTES = b"""X:1
+T:Part letters and a dynamic in chord syntax
+M:4/4
+L:1/4
+Q:1/4=120
+K:C
+"A" C D E F | "f" G A B c :|
+"B" c B A G | F E D C |]
+"""
+
+
+def test_abc_rehearsal_letters_and_dynamics_are_not_chords():
+    # "A" and "B" label the parts, "f" is forte: no chord sounds, only the tune's 16 quarter notes,
+    # one at a time (with them as chords, A, F and B major triads would sound under the tune).
+    f = analyze(ABC_TEXT_IN_QUOTES, "parts.abc")
+    assert f["note_stats"]["note_count"] == 16 + 8       # the first part's repeat played
+    assert f["note_stats"]["polyphony"] == pytest.approx(1.0)
+    assert f["key"] == "C major"
+
+
 ABC_METER_CHANGES = b"""X:1
 T:Meter changes
 M:6/8

@@ -125,6 +125,8 @@ def score_to_midi(data: bytes, suffix: str) -> tuple[bytes, bool, float, bool]:
             raise BadInput("multi_piece_score", f"the file holds {len(scores)} pieces; split it into one per file")
         parsed = scores[0]
     for part in parsed.parts if parsed.parts else [parsed]:
+        if suffix == ".abc":
+            _drop_text_chord_symbols(part)
         harmony.realizeChordSymbolDurations(part)  # sounding chord symbols last until the next one
     _unshare_marks(parsed)
     _drop_grace_notes(parsed)
@@ -184,6 +186,21 @@ def _drop_repeats(score) -> None:
             measure.leftBarline = None
         if measure.rightBarline is barline:
             measure.rightBarline = None
+
+
+def _drop_text_chord_symbols(part) -> None:
+    """Remove from an ABC ``part`` the quoted texts music21 reads as chord symbols but that are not
+    chords: a name starting with a lower-case letter (ABC's chord names start with an upper-case note
+    name; ``"f"`` is forte, read as an F major chord: O'Neill's tunes), and symbols that are the letters
+    A, B, C, … each once, in that order (rehearsal letters or part labels: every voice of Josquin's
+    Déploration, which then sounded A, B, C, D, E and F major chords in turn, and two fife tunes)."""
+    from music21 import harmony
+
+    symbols = list(part.recurse().getElementsByClass(harmony.ChordSymbol))
+    named = [s for s in symbols if not s.figure[:1].islower()]
+    lettered = len(named) >= 2 and [s.figure for s in named] == [chr(ord("A") + i) for i in range(len(named))]
+    for symbol in symbols if lettered else [s for s in symbols if s.figure[:1].islower()]:
+        symbol.activeSite.remove(symbol)
 
 
 def _drop_grace_notes(score) -> None:
