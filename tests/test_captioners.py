@@ -335,6 +335,25 @@ def test_an_instrumental_score_is_a_piece_not_a_song():
     assert any("short song" in text for text in captions(sung))
 
 
+def test_an_unsung_midi_file_is_a_song_only_in_verse_chorus_form():
+    # The generated 96 s song (a "Short song" by MidiCaps' word) has an intro, two verses, two choruses
+    # and an outro, played on piano and flute: a song. The same notes without their form, or a string
+    # quartet, are pieces; a voice makes anything a song.
+    from captune.extractors.midi import extract, from_midi_bytes
+    from tests.fixtures import verse_chorus_song
+
+    song = extract(from_midi_bytes(verse_chorus_song()))
+    song["modality"] = "midi"
+    assert song["duration_word"] == "Short song" and {s["kind"] for s in song["sections"]} >= {"verse", "chorus"}
+    assert not any("short piece" in text for text in captions(song))
+    assert any("short song" in text for text in captions(song))
+    assert not any("song" in text.lower() for text in captions({**song, "sections": None}))
+    quartet = make_facts(instruments=["Violin", "Viola", "Cello"], instrument_programs=[40, 41, 42],
+                         instrument_tracks=[40, 42, 41, 40])
+    assert not any("song" in text.lower() for text in captions(quartet))
+    assert any("short song" in text for text in captions({**quartet, "instruments": ["Voice Oohs"]}))
+
+
 def test_duration_word_alone_is_not_a_sentence_when_the_length_is_known():
     for text in captions(make_facts(duration_word="Song", duration_s=150.0)):
         assert "is a song." not in text

@@ -39,7 +39,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from captune.captioners.form import form_sentence
+from captune.captioners.form import form_name, form_sentence
 from captune.captioners.modulation import modulation_sentence
 
 __all__ = ["caption"]
@@ -347,10 +347,12 @@ _UNSUNG_LENGTH = {"short song": "short piece", "song": "medium-length piece"}
 
 
 def _length_word(facts: Mapping) -> str:
-    """MidiCaps' duration word, lowercased, with 'song' read as 'piece' for a score nobody sings
-    (a chorale played by instruments, a sonata movement)."""
+    """MidiCaps' duration word, lowercased, with 'song' read as 'piece' for a score or MIDI file that
+    nobody sings and whose form is not verse-chorus (a chorale played by instruments, a sonata
+    movement, a string quartet): 'piece' is true of a song too, 'song' is false of a quartet."""
     word = (facts.get("duration_word") or "").lower()
-    if facts.get("modality") == "score" and not is_sung(facts):
+    if (facts.get("modality") in ("score", "midi") and not is_sung(facts)
+            and form_name(facts.get("sections")) != "verse-chorus"):
         word = _UNSUNG_LENGTH.get(word, word)
     return word
 
