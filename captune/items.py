@@ -162,9 +162,7 @@ def _piece_units(data: bytes, name: str, media_name: str, key: str, settings: Se
         expected = _with_emotion(labels.rewrite(facts, variant), settings, tags)
         u = unit(variant, changed, changed, expected, f"{stem}.{variant_tag(variant)}.mid")
         if settings.verify:
-            again = midi.from_midi_bytes(changed, tempo_known=piece.tempo_known,
-                                         pickup_quarters=piece.pickup_ticks / piece.tpq, notated=piece.notated,
-                                         instruments_known=piece.instruments_known)
+            again = midi.from_midi_bytes(changed, **piece.decode_options())
             found = midi.extract(again, settings.key_profile, settings.emotion_model)
             u["augmentation_check"] = verify.check(expected, found)
         units.append(u)

@@ -38,10 +38,8 @@ def load_symbolic(data: bytes, name: str, max_duration_s: float = DEFAULT_MAX_DU
     if modality not in ("midi", "score"):
         raise BadInput("unsupported_format", f"no symbolic decoder for {os.path.splitext(name)[1] or 'a file without suffix'}")
     try:
-        smf, tempo_known, pickup, known = (score_to_midi(data, os.path.splitext(name)[1].lower())
-                                           if modality == "score" else (data, True, 0.0, True))
-        piece = midi.from_midi_bytes(smf, tempo_known=tempo_known, pickup_quarters=pickup,
-                                     notated=modality == "score", instruments_known=known)
+        smf, options = score_to_midi(data, os.path.splitext(name)[1].lower()) if modality == "score" else (data, {})
+        piece = midi.from_midi_bytes(smf, **options)
     except BadInput:
         raise
     except Exception as exc:  # a decoder bug must still become a failure record

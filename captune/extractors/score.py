@@ -96,15 +96,15 @@ def abc_tunes(data: bytes) -> list[bytes]:
 
 def from_score_bytes(data: bytes, suffix: str) -> Piece:
     """Decode score bytes whose format is named by ``suffix`` (e.g. ``'.mxl'``)."""
-    smf, tempo_known, pickup, known = score_to_midi(data, suffix)
-    return from_midi_bytes(smf, tempo_known=tempo_known, pickup_quarters=pickup, notated=True,
-                           instruments_known=known)
+    smf, options = score_to_midi(data, suffix)
+    return from_midi_bytes(smf, **options)
 
 
-def score_to_midi(data: bytes, suffix: str) -> tuple[bytes, bool, float, bool]:
-    """(Standard MIDI File bytes, whether the score states a tempo, pickup length in quarter notes,
-    whether it states an instrument: :func:`states_instruments`) of score bytes whose format is named
-    by ``suffix``."""
+def score_to_midi(data: bytes, suffix: str) -> tuple[bytes, dict]:
+    """(Standard MIDI File bytes, the options :func:`from_midi_bytes` decodes them with: whether the
+    score states a tempo (:func:`states_tempo`), its pickup in quarter notes, ``notated``, whether it
+    states an instrument (:func:`states_instruments`)) of score bytes whose format is named by
+    ``suffix``."""
     from music21 import converter, harmony, midi, repeat, stream  # heavy: only when a score comes
 
     if not data:
@@ -130,9 +130,8 @@ def score_to_midi(data: bytes, suffix: str) -> tuple[bytes, bool, float, bool]:
         harmony.realizeChordSymbolDurations(part)  # sounding chord symbols last until the next one
     _unshare_marks(parsed)
     _drop_grace_notes(parsed)
-    tempo_known = states_tempo(parsed)
-    pickup = _pickup_quarters(parsed)
-    known = states_instruments(parsed)
+    options = {"tempo_known": states_tempo(parsed), "pickup_quarters": _pickup_quarters(parsed), "notated": True,
+               "instruments_known": states_instruments(parsed)}
     try:
         try:
             smf = midi.translate.streamToMidiFile(parsed).writestr()
@@ -141,7 +140,7 @@ def score_to_midi(data: bytes, suffix: str) -> tuple[bytes, bool, float, bool]:
             smf = midi.translate.streamToMidiFile(parsed).writestr()
     except Exception as exc:
         raise BadInput("parse_error", f"music21 could not render the score as MIDI: {exc}") from exc
-    return smf, tempo_known, pickup, known
+    return smf, options
 
 
 def states_tempo(score) -> bool:

@@ -60,6 +60,12 @@ class Piece:
     notated: bool = False
     instruments_known: bool = True
 
+    def decode_options(self) -> dict:
+        """What :func:`from_midi_bytes` was told besides the bytes (a score's tempo, pickup, notation and
+        instruments), so that a rewritten rendering (an augmented variant) decodes the same way."""
+        return {"tempo_known": self.tempo_known, "pickup_quarters": self.pickup_ticks / self.tpq,
+                "notated": self.notated, "instruments_known": self.instruments_known}
+
     @cached_property
     def is_drum(self) -> np.ndarray:
         """Boolean mask over notes: True for notes on a drum-kit track (computed once, read-only)."""
