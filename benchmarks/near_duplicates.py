@@ -54,6 +54,7 @@ from captune.extractors import analyze
 from captune.extractors import fingerprint as fp
 from captune.extractors.midi import from_midi_bytes
 from captune.pipelines.grouping import GroupNearDuplicates
+from captune.pipelines.options import local_runner
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from corpora import DEFAULT_CORPORA, pop909_song_dirs  # noqa: E402
@@ -138,7 +139,7 @@ def run_beam(items, transform, out_dir: str) -> tuple[float, list, dict]:
                                "--direct_running_mode=in_memory"])
     prefix = os.path.join(out_dir, "out")
     started = time.perf_counter()
-    pipeline = beam.Pipeline(options=options)
+    pipeline = beam.Pipeline(runner=local_runner(options), options=options)  # the FnApiRunner a build runs on
     (pipeline | beam.Create(items) | transform
      | beam.Map(json.dumps) | beam.io.WriteToText(prefix))
     result = pipeline.run()

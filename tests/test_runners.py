@@ -119,6 +119,25 @@ def test_every_flex_template_parameter_is_a_captune_flag():
         assert arg.split("=")[0] in captune_flags(), p["name"]
 
 
+def test_a_default_build_never_tries_beams_prism_runner(tmp_path, monkeypatch):
+    # Beam's DirectRunner tries Prism first (a binary downloaded from GitHub), and falls back quietly
+    # when that fails: a Prism run that raises would still end in a good build, so the attempt is counted.
+    from apache_beam.runners.portability import prism_runner
+    from fixtures import two_piece_corpus
+
+    tried = []
+
+    def refuse(self, *args, **kwargs):
+        tried.append(args)
+        raise RuntimeError("no Prism here")
+
+    monkeypatch.setattr(prism_runner.PrismRunner, "run_pipeline", refuse)
+    src = two_piece_corpus(tmp_path / "src")
+    manifest = build.run(["--input", str(src), "--output", str(tmp_path / "out")])
+    assert manifest["counts"]["rows"] == 2 and manifest["row_check"] == "passed"
+    assert tried == []
+
+
 def test_a_build_committed_by_its_own_last_step_is_checked_after_the_job(tmp_path, monkeypatch, capsys):
     """``commit_on_workers`` (the default on a remote runner), on the DirectRunner: the pipeline's Commit
     step commits and releases the lock, the waiting launcher adds the row check (rows lost by then are

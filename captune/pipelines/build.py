@@ -39,7 +39,8 @@ from captune.pipelines.card import PLOTS
 from captune.pipelines.errors import RowsLost
 from captune.pipelines.incremental import merge_failures
 from captune.pipelines.options import (
-    UsageError, check_build_options, check_llm_options, check_remote_paths, emotion_model_text, is_local_runner, parse,
+    UsageError, check_build_options, check_llm_options, check_remote_paths, emotion_model_text, is_local_runner,
+    local_runner, parse,
 )
 from captune.pipelines.grouping import GroupNearDuplicates
 from captune.pipelines.transforms import (
@@ -331,7 +332,7 @@ def make_pipeline(opts: argparse.Namespace, options, plan: dict, progress: str |
     (``{started, holder}``: the launch time, epoch s, and the lock record) the pipeline also finishes
     and commits the build and releases the lock (:func:`commit_run`, step ``Commit``), so nothing is
     left for the launcher; without it the pipeline ends with the run's manifest and the launcher commits."""
-    pipeline = beam.Pipeline(options=options)
+    pipeline = beam.Pipeline(runner=local_runner(options), options=options)
     summary = (pipeline | "Patterns" >> beam.Create(opts.input)
                | "Build" >> BuildDataset(opts, plan["state"], plan["run"], progress))
     written = _write_outputs(summary, opts, list(opts.input), plan["state"], plan["run_id"], plan["run"],

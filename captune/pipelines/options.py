@@ -314,6 +314,25 @@ def with_local_defaults(options: PipelineOptions, given: set[str]) -> PipelineOp
 
 
 LOCAL_RUNNERS = ("DirectRunner", "direct", "BundleBasedDirectRunner", "SwitchingDirectRunner", "FnApiRunner")
+SWITCHING = ("DirectRunner", "direct", "SwitchingDirectRunner")  # the names Beam resolves to its SwitchingDirectRunner
+
+
+def local_runner(options: PipelineOptions):
+    """The runner a DirectRunner build runs on: Beam's FnApiRunner, with the pipeline options in its
+    provision info, as Beam's DirectRunner makes it when it does not run Prism; None for any other
+    ``--runner`` (Beam makes it from the name). Beam 2.77's DirectRunner first tries its Prism runner,
+    downloading the Prism binary from GitHub at run time: a network access (offline it fails and falls
+    back to the FnApiRunner, after starting a worker pool), and, online, a runner that none of captune's
+    tests or figures ran on."""
+    if runner_name(options) not in SWITCHING:
+        return None
+    from apache_beam.portability.api import beam_provision_api_pb2
+    from apache_beam.runners.portability.fn_api_runner import fn_runner
+    from apache_beam.runners.portability.portable_runner import JobServiceHandle
+
+    encoded = JobServiceHandle.encode_pipeline_options(options.get_all_options())
+    return fn_runner.FnApiRunner(provision_info=fn_runner.ExtendedProvisionInfo(
+        beam_provision_api_pb2.ProvisionInfo(pipeline_options=encoded)))
 
 
 def runner_name(options: PipelineOptions) -> str:
