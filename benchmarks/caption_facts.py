@@ -469,8 +469,7 @@ def demo_rows(out: str) -> None:
     stated tempo, unsung pieces called a song, rows naming a loop, positive-valence share and quadrant
     counts per kind of the demo's sample."""
     from captune.captioners.factcheck import INSTRUMENT_WORDS
-    from captune.captioners.form import form_name
-    from captune.captioners.template import is_sung
+    from captune.captioners.template import may_say_song
     from captune.pipelines.demo import KINDS
     from captune.schemas import load
 
@@ -490,8 +489,7 @@ def demo_rows(out: str) -> None:
     unstated = [r for r in rows if r["modality"] == "score" and r["instrument_programs"] == []]
     word = re.compile(r"\b(" + "|".join(map(re.escape, INSTRUMENT_WORDS)) + r")\b")
     named = [r["id"] for r in unstated if word.search(r["caption"].lower())]
-    unsung_songs = [r["id"] for r in rows if not is_sung(r) and form_name(r["sections"]) != "verse-chorus"
-                    and re.search(r"\bsong\b", r["caption"].lower())]
+    unsung_songs = [r["id"] for r in rows if not may_say_song(r) and re.search(r"\bsong\b", r["caption"].lower())]
     loops = [r for r in rows if r["chord_summary"] and r["chord_summary_count"] > 1]
     print(f"demo: {len(rows)} rows; chorales 'on piano': {len(on_piano)}; rows whose mood words leave their "
           f"quadrant: {len(disagree)}; scores stating no instrument: {len(unstated)} rows, "

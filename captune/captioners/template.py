@@ -346,15 +346,18 @@ def _chord_sentence(facts: Mapping, rng) -> str | None:
 _UNSUNG_LENGTH = {"short song": "short piece", "song": "medium-length piece"}
 
 
+def may_say_song(facts: Mapping) -> bool:
+    """False for a score or MIDI file that nobody sings and whose form is not verse-chorus (a chorale
+    played by instruments, a sonata movement, a string quartet): 'piece' is true of a song too,
+    'song' is false of a quartet. Audio keeps MusicBench's 'song'."""
+    return (facts.get("modality") not in ("score", "midi") or is_sung(facts)
+            or form_name(facts.get("sections")) == "verse-chorus")
+
+
 def _length_word(facts: Mapping) -> str:
-    """MidiCaps' duration word, lowercased, with 'song' read as 'piece' for a score or MIDI file that
-    nobody sings and whose form is not verse-chorus (a chorale played by instruments, a sonata
-    movement, a string quartet): 'piece' is true of a song too, 'song' is false of a quartet."""
+    """MidiCaps' duration word, lowercased, with 'song' read as 'piece' unless :func:`may_say_song`."""
     word = (facts.get("duration_word") or "").lower()
-    if (facts.get("modality") in ("score", "midi") and not is_sung(facts)
-            and form_name(facts.get("sections")) != "verse-chorus"):
-        word = _UNSUNG_LENGTH.get(word, word)
-    return word
+    return word if may_say_song(facts) else _UNSUNG_LENGTH.get(word, word)
 
 
 def _duration_sentence(facts: Mapping, rng) -> str | None:

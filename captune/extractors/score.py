@@ -43,10 +43,10 @@ import zlib
 
 from captune.extractors.errors import BadInput
 from captune.extractors.midi.part_names import name_program
-from captune.extractors.midi.piece import Piece, from_midi_bytes
+from captune.extractors.midi.piece import DEFAULT_MSPQ, Piece, from_midi_bytes
 
 SCORE_SUFFIXES = (".xml", ".musicxml", ".mxl", ".abc", ".krn")
-DEFAULT_BPM = 120.0  # MIDI's and notation programs' tempo when none is set; music21 writes it too
+DEFAULT_BPM = 60e6 / DEFAULT_MSPQ  # 120: MIDI's and notation programs' tempo when none is set; music21 writes it too
 MAX_UNPACKED_BYTES = 64 * 2 ** 20  # the largest orchestral MusicXML in music21's corpus unpacks to ~7 MB
 
 
@@ -196,9 +196,11 @@ def _drop_text_chord_symbols(part) -> None:
     from music21 import harmony
 
     symbols = list(part.recurse().getElementsByClass(harmony.ChordSymbol))
-    named = [s for s in symbols if not s.figure[:1].islower()]
+    lower, named = [], []
+    for symbol in symbols:
+        (lower if symbol.figure[:1].islower() else named).append(symbol)
     lettered = len(named) >= 2 and [s.figure for s in named] == [chr(ord("A") + i) for i in range(len(named))]
-    for symbol in symbols if lettered else [s for s in symbols if s.figure[:1].islower()]:
+    for symbol in symbols if lettered else lower:
         symbol.activeSite.remove(symbol)
 
 
