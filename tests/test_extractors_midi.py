@@ -9,6 +9,7 @@ import io
 import os
 import pickle
 import random
+import re
 import struct
 import wave
 
@@ -309,6 +310,35 @@ def test_missing_time_signature_means_4_4():
     assert f["time_signature"] == "4/4"
     assert f["tempo_bpm"] == 120.0                      # the SMF default
     approx_list(f["downbeats_s"], [0.0, 2.0])
+
+
+def test_an_unperformed_file_at_the_default_tempo_is_not_captioned_with_it():
+    """A lone 120 bpm (none, or one event) in a file whose notes are on the grid with one velocity is
+    what a notation export writes when nobody set a tempo: the columns keep the file's 120, the captions
+    say nothing of it. Dynamics (several velocities), another tempo or a score's own mark keep it."""
+    from captune.captioners import caption
+    from captune.captioners.prompts import facts_text
+    tune = [(0.5 * i, 0.5, 60 + (0, 2, 4, 5, 7, 9, 11, 12)[i % 8]) for i in range(64)]   # 8 bars of eighths
+    bass = [(4.0 * i, 4.0, 48 + (0, 7, 5, 7)[i % 4]) for i in range(8)]                  # C G F G, a bar each
+
+    def facts(bpm, velocities):
+        notes = [(t, d, p, velocities[i % len(velocities)]) for i, (t, d, p) in enumerate(tune)]
+        return facts_of(fx.make_midi([(0, False, notes), (32, False, [(*n, velocities[0]) for n in bass])],
+                                     tempo_bpm=bpm))
+
+    def tempo_stated(f):
+        texts = [caption(f, np.random.default_rng(seed)) for seed in range(40)]
+        return any(re.search(r"BPM|beats per minute|tempo|pace", t) for t in texts), "tempo:" in facts_text(f)
+
+    for bpm in (None, 120):                         # no tempo event (the SMF default) or an explicit 120
+        f = facts(bpm, [90])
+        assert (f["tempo_bpm"], f["tempo_word"], f["tempo_source"]) == (120.0, "Allegro", "default")
+        approx_list(f["beats_s"][:3], [0.0, 0.5, 1.0])                  # the file's seconds at 120 bpm
+        assert tempo_stated(f) == (False, False)
+    for bpm, velocities in ((120, [70, 90, 80, 100]), (96, [90])):
+        f = facts(bpm, velocities)
+        assert (f["tempo_bpm"], f["tempo_source"]) == (bpm, "tempo_map")
+        assert tempo_stated(f) == (True, True)
 
 
 @pytest.mark.parametrize("meter, beat_q", [

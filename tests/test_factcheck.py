@@ -93,6 +93,15 @@ def test_tempo_tolerance_is_five_percent_or_three_bpm():
     assert check("Piano, bass and drums at 101 BPM in E minor.", E_MINOR)
 
 
+def test_a_writers_default_tempo_is_not_a_fact_a_caption_may_state():
+    played = {**E_MINOR, "tempo_bpm": 120.0, "tempo_word": "Allegro", "tempo_source": "tempo_map"}
+    exported = {**played, "tempo_source": "default"}
+    for text in ("Piano, bass and drums at 120 BPM in E minor.", "An Allegro piece for piano in E minor."):
+        assert check(text, played) == []
+        assert any("the tempo is unknown" in p for p in check(text, exported))
+    assert check("Piano, bass and drums in E minor.", exported) == []
+
+
 def test_mentions_reports_what_was_parsed():
     found = mentions("The chords Em, Am and B7 loop in E minor at 96 BPM in 3/4 with piano but no drums.")
     assert [(k[0], k[1]) for k in found["keys"]] == [(4, "minor")]

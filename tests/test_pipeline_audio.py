@@ -61,7 +61,8 @@ def test_audio_variants_are_shifted_relabelled_and_verified(rows):
 def test_rendered_midi_keeps_its_symbolic_facts_and_gains_audio_ones(rows):
     midi_rows = {r["variant"]["kind"]: r for r in rows if r["modality"] == "midi"}
     original = midi_rows["original"]
-    assert original["key"] == "C major" and original["tempo_source"] == "tempo_map"
+    # the tempo stays the symbolic one, not the rendering's beat tracking: 120 bpm and one velocity
+    assert original["key"] == "C major" and original["tempo_source"] == "default" and original["tempo_bpm"] == 120
     assert original["media"]["path"] == "c_major.flac" and original["media"]["bytes"][:4] == b"fLaC"
     rendered = from_audio_bytes(original["media"]["bytes"], ".flac")
     # 11 notes of one beat at 120 bpm (the last one 0.9 beat) plus FluidSynth's release tail

@@ -47,14 +47,15 @@ def test_the_manifest_records_each_shard_and_the_overall_validation(dataset):
 
 
 def _planted(rows: list[dict]) -> list[dict]:
-    """Five copies of real rows, each with one planted error."""
-    bad = [dict(rows[i % len(rows)], id=f"bad{i}") for i in range(6)]
+    """Copies of real rows, each with one planted error."""
+    bad = [dict(rows[i % len(rows)], id=f"bad{i}") for i in range(7)]
     bad[0]["tempo_bpm"] = -5.0
     bad[1]["key"] = "H major"
     bad[2]["chords"] = [{"start_s": 2.0, "end_s": 3.0, "label": "C"}, {"start_s": 0.0, "end_s": 1.0, "label": "G"}]
     bad[3]["chords"] = [{"start_s": 0.0, "end_s": 1.0, "label": "Cmaj13"}]
     bad[4]["beats_s"] = [0.0, 0.5, bad[4]["duration_s"] + 5]
     bad[5]["modality"] = "video"
+    bad[6]["tempo_source"] = "guessed"
     return bad
 
 
@@ -70,6 +71,7 @@ def test_each_planted_error_is_named_by_its_expectation(dataset):
         "bad3": ["expect_column_values_to_be_in_set(label)"],
         "bad4": ["beats_sorted_inside_duration"],
         "bad5": ["expect_column_values_to_be_in_set(modality)"],
+        "bad6": ["expect_column_values_to_be_in_set(tempo_source)"],
     }
     assert validate_table(to_table(good))["success"]
 

@@ -23,7 +23,9 @@ Conventions (facts as in :mod:`captune.captioners.template`):
   Allegretto) and plain phrases ("slow tempo", "a fast pace") map to bpm ranges
   from MidiCaps' thresholds (see ``TEMPO_WORD_RANGES``); the word passes when
   ``tempo_bpm`` lies in its range widened by the bpm tolerance. Without a
-  ``tempo_bpm`` an Italian marking must equal ``tempo_word``.
+  ``tempo_bpm`` an Italian marking must equal ``tempo_word``. A MIDI writer's
+  default tempo (``tempo_source`` ``'default'``) counts as unknown: captions do
+  not state it (:func:`captune.captioners.template.tempo_is_set`).
 - **Time signature.** ``N/D`` (and "common time" = 4/4, "cut time" = 2/2) must
   equal ``time_signature``.
 - **Instruments.** Names and common synonyms map to General MIDI programs
@@ -56,6 +58,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from captune.captioners.template import tempo_is_set
 from captune.extractors.midi.gm import GM_PROGRAM_NAMES
 from captune.extractors.pitch import key_name, parse_key
 from captune.extractors.words import TEMPO_THRESHOLDS_BPM, TEMPO_WORDS
@@ -331,7 +334,7 @@ def check(caption: str | None, facts: Mapping) -> list[str]:
         else:
             stated += 1
 
-    bpm = facts.get("tempo_bpm")
+    bpm, tempo_word = (facts.get("tempo_bpm"), facts.get("tempo_word")) if tempo_is_set(facts) else (None, None)
     for said in found["bpms"]:
         if bpm is None:
             problems.append(f"tempo: says {said:g} bpm, but the tempo is unknown")
@@ -339,7 +342,6 @@ def check(caption: str | None, facts: Mapping) -> list[str]:
             problems.append(f"tempo: says {said:g} bpm, the tempo is {bpm:g} bpm")
         else:
             stated += 1
-    tempo_word = facts.get("tempo_word")
     for word, (lo, hi) in found["tempo_words"]:
         if bpm is not None:
             tol = _tolerance(bpm)

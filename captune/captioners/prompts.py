@@ -27,7 +27,7 @@ import json
 from collections.abc import Mapping, Sequence
 
 from captune.captioners.form import form_text
-from captune.captioners.template import plain_instruments
+from captune.captioners.template import plain_instruments, tempo_is_set
 
 __all__ = ["STYLES", "DEFAULT_EXAMPLES", "facts_text", "messages", "retry_messages", "parse_examples", "load_examples",
            "prompt_key"]
@@ -85,7 +85,7 @@ def facts_text(facts: Mapping) -> str:
         lines.append(f"key: {facts['key']}")
     if facts.get("time_signature"):
         lines.append(f"time signature: {facts['time_signature']}")
-    bpm, word = facts.get("tempo_bpm"), facts.get("tempo_word")
+    bpm, word = (facts.get("tempo_bpm"), facts.get("tempo_word")) if tempo_is_set(facts) else (None, None)
     if bpm is not None:
         lines.append(f"tempo: {round(bpm)} bpm" + (f" ({word})" if word else ""))
     elif word:

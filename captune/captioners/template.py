@@ -5,7 +5,8 @@ The ``facts`` mapping (any value may be None, any list may be empty):
 - ``duration_s``: length in seconds (float); ``duration_word``: one of
   'Short fragment', 'Short song', 'Song', 'Long piece'.
 - ``tempo_bpm``: beats per minute (float); ``tempo_word``: Italian marking
-  ('Grave' ... 'Prestissimo', MidiCaps thresholds, computed upstream).
+  ('Grave' ... 'Prestissimo', MidiCaps thresholds, computed upstream); neither
+  is stated when ``tempo_source`` is ``'default'`` (:func:`tempo_is_set`).
 - ``time_signature``: '4/4', '3/4', '6/8' ...
 - ``key``: 'Eb major', 'F# minor' ... (``key_confidence``/``key_alternative``
   are not used in captions).
@@ -253,8 +254,17 @@ def _meter_sentence(facts: Mapping, rng) -> str | None:
     )
 
 
+def tempo_is_set(facts: Mapping) -> bool:
+    """False when the tempo is the MIDI writer's default (``tempo_source`` ``'default'``: a lone 120 bpm
+    in a file nobody played, :func:`captune.extractors.midi.tempo.unperformed_default`): a caption
+    then says nothing of the tempo, since "Allegro" would be the export's, not the sarabande's."""
+    return facts.get("tempo_source") != "default"
+
+
 def _tempo_forms(facts: Mapping) -> list[str]:
-    """Available ways to name the tempo: 'bpm', 'marking', 'plain'."""
+    """Available ways to name the tempo: 'bpm', 'marking', 'plain' (none unless :func:`tempo_is_set`)."""
+    if not tempo_is_set(facts):
+        return []
     forms = ["bpm"] if facts.get("tempo_bpm") is not None else []
     if facts.get("tempo_word") in _PLAIN_TEMPO:
         forms += ["marking", "plain"]

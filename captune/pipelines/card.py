@@ -22,8 +22,8 @@ from captune.schemas.record import SCHEMA
 
 TASK_CATEGORIES = ["text-to-audio", "text-generation"]
 TAGS = ["music", "midi", "symbolic-music", "audio", "music-captioning", "captune"]
-STAT_COLUMNS = ["id", "source_uri", "group_id", "split", "modality", "variant", "key", "tempo_bpm", "time_signature",
-                "duration_s", "instruments", "emotion_quadrant", "caption", "key_changes", "sections"]
+STAT_COLUMNS = ["id", "source_uri", "group_id", "split", "modality", "variant", "key", "tempo_bpm", "tempo_source",
+                "time_signature", "duration_s", "instruments", "emotion_quadrant", "caption", "key_changes", "sections"]
 EXAMPLE_COLUMNS = ("file", "duration_s", "key", "tempo_bpm", "time_signature", "caption")
 SIZE_BOUNDS = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
                (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M"), (1_000_000_000, "100M<n<1B")]
@@ -139,6 +139,7 @@ def distributions(stats: pa.Table) -> dict[str, Counter | list]:
         "forms": Counter(form_name(s) for s in col["sections"]),
         "section_counts": Counter(len(s) if s else 0 for s in col["sections"]),
         "modulating": sum(len(k or []) > 1 for k in col["key_changes"]),  # rows whose key changes
+        "default_tempo": sum(s == "default" for s in col["tempo_source"]),  # MIDI writer's 120, not captioned
     }
 
 
@@ -222,7 +223,9 @@ def card_body(manifest: dict, stats: pa.Table, examples: list[dict]) -> str:
         table_md(("", "values"), [("tempo (bpm)", _spread(d["tempo_bpm"])),
                                   ("duration (s)", _spread(d["duration_s"])),
                                   ("caption length (words)", _spread(d["caption_words"])),
-                                  ("rows that change key (`key_changes`)", d["modulating"])]),
+                                  ("rows that change key (key_changes)", d["modulating"]),
+                                  ("rows at a MIDI writer's default 120 bpm (tempo_source 'default', "
+                                   "not in captions)", d["default_tempo"])]),
         table_md(("modality", "rows"), sorted(d["modalities"].items())),
         table_md(("variant", "rows"), sorted(d["variants"].items())),
         table_md(("key", "rows"), sorted(d["keys"].items(), key=lambda kv: (-kv[1], kv[0]))),

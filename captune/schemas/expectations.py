@@ -32,6 +32,7 @@ KEYS = sorted(key_name(pc, mode) for mode in MODES for pc in range(12))
 CHORD_LABELS = sorted({f"{root}{q}" for root in set(SHARP_NAMES) | set(FLAT_NAMES) for q in QUALITIES} | {"N"})
 MODALITIES = ("midi", "score", "audio")
 VARIANT_KINDS = ("original", "pitch_shift", "tempo_change", "volume_change")
+TEMPO_SOURCES = ("tempo_map", "onsets", "audio", "default")  # see extractors/midi/tempo.py
 TOLERANCE_S = 0.01  # times may exceed duration_s by this much (rounding)
 
 # (expectation class name, kwargs) of the row frame; `mostly` is never set: every row must pass.
@@ -47,6 +48,7 @@ ROW_EXPECTATIONS = [
     ("ExpectColumnValuesToBeInSet", {"column": "key", "value_set": KEYS}),
     ("ExpectColumnValuesToBeInSet", {"column": "key_alternative", "value_set": KEYS}),
     ("ExpectColumnValuesToBeInSet", {"column": "emotion_quadrant", "value_set": [1, 2, 3, 4]}),
+    ("ExpectColumnValuesToBeInSet", {"column": "tempo_source", "value_set": list(TEMPO_SOURCES)}),
     ("ExpectColumnValuesToBeInSet", {"column": "schema_version", "value_set": [SCHEMA_VERSION]}),
     ("ExpectColumnValuesToMatchRegex", {"column": "time_signature", "regex": r"^[1-9]\d*/(?:1|2|4|8|16|32|64|128)$"}),
     ("ExpectColumnValuesToMatchRegex", {"column": "caption_source", "regex": r"^(?:template|llm:.+)$"}),
@@ -122,7 +124,7 @@ def _frames(table: pa.Table):
 
     rows = {c: col(c) for c in (
         "id", "source_id", "source_uri", "modality", "group_id", "split", "duration_s", "duration_word",
-        "tempo_bpm", "time_signature", "key", "key_confidence", "key_alternative", "chord_summary_count",
+        "tempo_bpm", "tempo_source", "time_signature", "key", "key_confidence", "key_alternative", "chord_summary_count",
         "instrument_programs", "loudness_lufs", "valence", "arousal", "emotion_quadrant", "caption",
         "caption_source", "pipeline_version", "schema_version")}
     rows.update(variant_kind=field("variant", "kind"), media_path=field("media", "path"),

@@ -76,7 +76,7 @@ SCHEMA = pa.schema([
     ("tempo_bpm", pa.float64()),
     ("tempo_word", pa.string()),
     ("tempo_changes", pa.list_(pa.struct([("time_s", pa.float64()), ("bpm", pa.float64())]))),
-    ("tempo_source", pa.string()),  # tempo_map | onsets (estimated from note onsets) | audio | null
+    ("tempo_source", pa.string()),  # tempo_map | onsets (estimated from note onsets) | audio | default (the tempo map's lone 120 bpm in an unperformed MIDI file: the writer's, captions leave it out) | null
     ("time_signature", pa.string()),
     ("time_signature_source", pa.string()),  # declared | inferred | null
     ("key", pa.string()),

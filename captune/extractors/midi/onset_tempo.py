@@ -54,9 +54,14 @@ def _distinct_onsets(piece: Piece) -> np.ndarray:
     return np.unique(piece.onset)
 
 
+def default_tempo_map(piece: Piece) -> bool:
+    """True when the tempo map is a lone 120 bpm (``DEFAULT_MSPQ``): one such event, or none at all."""
+    return len(np.unique(piece.tempo_mspq)) == 1 and piece.tempo_mspq[0] == DEFAULT_MSPQ
+
+
 def lacks_tempo_map(piece: Piece) -> bool:
     """True when the tempo map is a lone 120 bpm and the onsets ignore the tick grid (module doc)."""
-    if not piece.tempo_known or len(np.unique(piece.tempo_mspq)) != 1 or piece.tempo_mspq[0] != DEFAULT_MSPQ:
+    if not piece.tempo_known or not default_tempo_map(piece):
         return False
     onsets = _distinct_onsets(piece)
     if len(onsets) < MIN_ONSETS:
