@@ -26,6 +26,26 @@ def test_aabb_tune_gives_a_a_b_b_without_verse_or_chorus():
     assert [s["start_s"] for s in found] == [0.0, 16.0, 32.0, 48.0]
 
 
+def test_a_tune_played_twice_note_for_note_has_no_verse_or_chorus():
+    """A dance tune's A A B B (B louder and higher, as a chorus would be) played through twice, the
+    melody note for note, is a tune with its repeats written out; the same form whose second pass
+    re-rhythms the A melody (each bar's second note an eighth later: new words) is a song."""
+    from tests.fixtures import STRAIN_A, STRAIN_B, form_song
+
+    def new_words(bars):
+        return [[note if i != 1 else (note[0] + .5, max(note[1] - .5, .5), note[2]) for i, note in enumerate(bar)]
+                for bar in bars]
+
+    a, b = (STRAIN_A, ("G", "D", "G", "D"), 70), (STRAIN_B, ("C", "G", "Am", "D"), 100)
+    sung_a = (new_words(STRAIN_A), a[1], 70)
+    for parts, kinds in (([a, a, b, b] * 2, ["melodic"] * 8), ([a, b] * 2, ["melodic"] * 4),
+                         ([a, a, b, b, sung_a, sung_a, b, b], ["verse", "verse", "chorus", "chorus"] * 2),
+                         ([a, b, sung_a, b], ["verse", "chorus"] * 2)):
+        found = sections(from_midi_bytes(form_song(parts, 120)))
+        assert [s["label"] for s in found] == ["A" if part[0] is not STRAIN_B else "B" for part in parts]
+        assert [s["kind"] for s in found] == kinds
+
+
 def test_through_composed_random_melody_is_one_section():
     rng = np.random.default_rng(7)
     t, tune = 0.0, []

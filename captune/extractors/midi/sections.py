@@ -9,8 +9,10 @@ for spans without melody: ``i`` the intro, ``o`` the outro, and ``b``, ``c``…
 (``i`` and ``o`` skipped) for instrumental passages, the same letter for the same
 passage. Kinds: ``intro`` / ``outro`` / ``instrumental`` for spans without melody
 (before the first, after the last, between melodic sections), ``chorus`` /
-``verse`` by :func:`name_kinds`' rule, else ``melodic``. A piece without melody,
-or without repetition, is one section.
+``verse`` by :func:`name_kinds`' rule, else ``melodic``; a MIDI file that is one
+run of sections played twice or more, its melody note for note (:func:`played_through`:
+a folk tune with its repeats written out), has no verse or chorus, nor has a score.
+A piece without melody, or without repetition, is one section.
 
 Method, on *bars* (the bar grid is an input, :func:`bar_lines`):
 
@@ -58,6 +60,7 @@ from captune.extractors.midi.piece import Piece
 MONOPHONIC = 0.9       # share of a melody's notes that start after the previous one ends
 MELODIC_SHARE = 0.4    # share of a bar the melody sounds in for the bar to be melodic
 HARMONY_WEIGHT = 0.2   # weight of the accompaniment's harmony in bar similarity
+REPEAT_SHARE = 0.9     # share of a run's notes heard again, note for note, for a piece to be that run repeated
 MAX_BARS = 12          # longest segment, in bars (chosen on the even POP909 songs)
 SEGMENT_COST = 2.5     # cost of a segment, in bars of perfect similarity
 LENGTH_COST = {4: 0.0, 8: 0.0, 2: 0.5, 6: 1.0, 12: 2.0}   # other lengths: IRREGULAR_COST
@@ -419,6 +422,34 @@ def _energy(piece: Piece, bounds: np.ndarray, seconds: np.ndarray, segments: lis
     return (count / np.maximum(np.diff(seconds[edges]), 1e-9) * velocity / np.maximum(count, 1)).tolist()
 
 
+def played_through(piece: Piece, bounds: np.ndarray, segments: list[tuple[int, int]], labels: list[str],
+                   melody: np.ndarray) -> bool:
+    """True when the piece, from its first section to the last before an outro (a final chord), is one
+    run of two or more labels played two or more times, its melody each time note for note: at least
+    ``REPEAT_SHARE`` of the first run's (onset in ticks, pitch) pairs of ``melody`` notes (a mask,
+    :func:`melody_notes`) come again in every later run, shifted by the distance between the runs'
+    second sections (a first section may hold a pickup). A tune with its repeats written out, [A A B]
+    then [A A B] again, not verses whose new words reshape the melody between choruses; a song's
+    arrangement opens with an intro, a tune does not."""
+    if labels[0] == "i":
+        return False
+    core = labels[:len(labels) - (labels[-1] == "o")]
+    size = next((p for p in range(2, len(core) // 2 + 1) if core == core[:p] * (len(core) // p)), None)
+    if size is None:
+        return False
+    onset, pitch = piece.onset[melody], piece.pitch[melody]
+    start, end = int(bounds[segments[0][0]]), int(bounds[segments[size - 1][1]])
+
+    def notes(shift: int) -> set:
+        inside = (onset >= start + shift) & (onset < end + shift)
+        return set(zip((onset[inside] - shift).tolist(), pitch[inside].tolist()))
+
+    first, second = notes(0), int(bounds[segments[1][0]])
+    return bool(first) and all(
+        len(first & notes(int(bounds[segments[run * size + 1][0]]) - second)) >= REPEAT_SHARE * len(first)
+        for run in range(1, len(core) // size))
+
+
 def sections(piece: Piece, downbeats_s=None) -> list[dict]:
     """The sections of ``piece`` on the bar lines of ``downbeats_s`` (seconds, the ``downbeats_s``
     fact; None: those of the meter a build infers, :func:`bar_lines`); ``[]`` without a pitched note."""
@@ -434,7 +465,8 @@ def sections(piece: Piece, downbeats_s=None) -> list[dict]:
     cum = padded[STRIPE_BARS:STRIPE_BARS + n + 1, STRIPE_BARS:STRIPE_BARS + n + 1]
     segments, labels = merge_runs(segments, label_segments(cum, melodic, segments))
     seconds = piece.seconds(bounds)
-    kinds = name_kinds(labels, _energy(piece, bounds, seconds, segments), song=not piece.notated)
+    song = not piece.notated and not played_through(piece, bounds, segments, labels, melody)
+    kinds = name_kinds(labels, _energy(piece, bounds, seconds, segments), song=song)
     times = np.round(seconds, 3)
     if bounds[0] > piece.onset.min():
         times[0] = 0.0                    # notes before the first bar line (a pickup) open the first section
