@@ -92,6 +92,17 @@ def test_caption_tempo_uses_all_three_forms_over_seeds():
     assert not any("96.0" in t for t in captions(make_facts(tempo_bpm=95.6), seeds=range(200)))
 
 
+def test_a_sentence_names_its_subject_once():
+    """An unsung tune's "short song" reads "short piece": "The piece is a short piece of about 77
+    seconds" says "piece" twice; the sentence then opens with "It" (or "This is", first)."""
+    from captune.extractors import analyze
+    from tests.fixtures import aabb_tune
+    facts = analyze(aabb_tune(bpm=100), "tune.mid")                 # 32 bars of 4/4 at 100 bpm, 77 s
+    sentences = [s for seed in range(500) for s in caption(facts, np.random.default_rng(seed)).split(". ")]
+    assert any("is a short piece of about 77 seconds" in s for s in sentences)
+    assert not [s for s in sentences if re.search(r"\b(piece|track|composition)\b.*\b\1\b", s)]
+
+
 def test_same_seed_same_caption():
     facts = make_facts(mood=["happy"], genre=["pop"])
     assert caption(facts, np.random.default_rng(7)) == caption(facts, np.random.default_rng(7))

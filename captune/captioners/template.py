@@ -102,10 +102,9 @@ def caption(facts: Mapping, rng: np.random.Generator) -> str:
     body = [body[i] for i in rng.permutation(len(body))]
     sentences = [intro] if intro else []
     for sentence in body:
-        if sentences:
-            subject = _pick(rng, ["It", "It", f"The {noun}"])
-        else:
-            subject = f"This {noun}"
+        subject = _pick(rng, ["It", "It", f"The {noun}"]) if sentences else f"This {noun}"
+        if "{subj}" in sentence and re.search(rf"\b{noun}\b", sentence):   # "is a short piece": no second "piece"
+            subject = subject.split()[0] if subject.startswith("This") else "It"
         sentences.append(sentence.replace("{subj}", subject))
     return " ".join(_capitalize(s) for s in sentences)
 
