@@ -115,6 +115,13 @@ def test_quadrant_convention_and_mood_words():
     assert emotion.mood_words(0.3, 0.2, {"note_stats": {"legato": 0.5}}) == ["joyful", "playful"]
 
 
+def test_a_value_that_rounds_to_zero_is_zero_not_minus_zero():
+    spec = emotion.DEFAULT_MODEL.to_dict()
+    spec["valence"] = {"weights": {}, "intercept": -1e-6, "link": "tanh"}   # tanh(-1e-6) rounds to -0.0
+    out = emotion.estimate({"note_stats": {"note_count": 10}}, spec)
+    assert math.copysign(1.0, out["valence"]) == 1.0 and out["emotion_quadrant"] in (1, 4)
+
+
 def test_no_notes_means_no_emotion():
     assert emotion.estimate({"note_stats": {"note_count": 0}}) == {
         "valence": None, "arousal": None, "emotion_quadrant": None, "mood": None}

@@ -401,5 +401,5 @@ def estimate(facts: dict, model=None) -> dict:
     if not stats.get("note_count") and not facts.get("audio_stats"):
         return {"valence": None, "arousal": None, "emotion_quadrant": None, "mood": None}
     v, a = as_model(model).predict(features(facts))
-    v, a = round(v, 4), round(a, 4)
+    v, a = round(v, 4) + 0.0, round(a, 4) + 0.0   # + 0.0: a tiny negative rounds to 0.0, not -0.0
     return {"valence": v, "arousal": a, "emotion_quadrant": quadrant(v, a), "mood": mood_words(v, a, facts)}
