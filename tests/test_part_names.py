@@ -1,5 +1,7 @@
 """Track and part names refine a default program only through a fixed vocabulary."""
 
+import numpy as np
+
 from captune.extractors.midi.part_names import CHOIR_PROGRAM, DOUBLE_BASS, VOCAL_PROGRAM, name_program, refine_programs
 
 
@@ -29,6 +31,29 @@ def test_a_score_part_named_as_a_voice_is_a_voice_whatever_its_program():
     assert refine_programs([6, 6, 6, 6], names, notated=True) == [VOCAL_PROGRAM] * 4
     assert refine_programs([6, 6, 6, 6], names, notated=False) == [6, 6, 6, 6]   # MIDI: the file's program
     assert refine_programs([6, 6], ["Violin", "Viola"], notated=True) == [6, 6]  # only voices override
+
+
+def test_a_score_part_at_a_generic_string_program_is_the_instrument_its_name_says():
+    # music21 gives a StringInstrument (its Mozart K. 80 quartet: Violin I, Violin II, Viola, Cello) program 48
+    names = ["Violin I", "Violin II", "Viola", "Cello", "Bass"]
+    assert refine_programs([48] * 5, names, notated=True) == [40, 40, 41, 42, DOUBLE_BASS]
+    assert refine_programs([48] * 5, names, notated=False) == [48] * 5       # MIDI: the file's program
+    assert refine_programs([61, 61], ["Horn in F", "Trumpet"], notated=True) == [60, 56]   # BrassInstrument
+
+
+def test_mozarts_k80_reads_as_a_string_quartet():
+    from music21 import corpus
+
+    from captune.captioners import caption
+    from captune.extractors import analyze
+    path = str(corpus.getWork("mozart/k80/movement2"))
+    with open(path, "rb") as fh:
+        facts = analyze(fh.read(), path)
+    assert sorted(facts["instrument_programs"]) == [40, 41, 42]
+    texts = [caption(facts, np.random.default_rng(seed)) for seed in range(10)]
+    assert all("string quartet" in t and "strings" not in t.replace("string quartet", "") for t in texts)
+    assert "performed on a string quartet" not in " ".join(texts)
+    assert any("performed by a string quartet" in t for t in texts)
 
 
 def test_a_madrigal_s_five_parts_are_voices():

@@ -209,10 +209,10 @@ def _intro(facts: Mapping, noun: str, rng) -> str | None:
     names = plain_instruments(facts)
     if not names:
         return f"This is {_a(described)} {described}." if described != noun else None
-    listed = _join(names)
+    listed = _join(names)  # an ensemble ("a string quartet") or singers perform; instruments are played on
     options = [
         f"This is {_a(described)} {described} featuring {listed}.",
-        f"This {described} is performed {'by' if is_sung(facts) else 'on'} {listed}.",
+        f"This {described} is performed {'by' if is_sung(facts) or names[0].startswith('a ') else 'on'} {listed}.",
         f"{listed} can be heard in this {described}.",
         f"This {described} is scored for {listed}.",
     ]

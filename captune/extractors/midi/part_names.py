@@ -17,6 +17,10 @@ left alone in a MIDI file (where it may be any bass instrument). In a score a
 part named as a voice is a voice whatever program the file gives it (an edition
 that plays its chorale on a harpsichord patch still prints Soprano, Alto …);
 in a MIDI file any program other than 0 is the file's own word and is kept.
+Nor is a family's generic program in a score (``GENERIC_PROGRAMS``: 48 "String
+Ensemble 1" and 61 "Brass Section", which music21 gives its ``StringInstrument``
+and ``BrassInstrument``, as in its Mozart and Haydn quartets whose parts read
+Violin I, Violin II, Viola, Cello): the part's name says which instrument.
 """
 
 import re
@@ -24,6 +28,7 @@ import re
 VOCAL_PROGRAM = 53
 CHOIR_PROGRAM = 52
 DOUBLE_BASS = 43
+GENERIC_PROGRAMS = (48, 61)  # music21's StringInstrument and BrassInstrument: a family, not an instrument
 
 VOCABULARY = {
     **{w: VOCAL_PROGRAM for w in ("soprano", "mezzo", "alto", "contralto", "tenor", "baritone", "voice", "vocal",
@@ -57,11 +62,13 @@ def _is_bare_bass(name: str | None) -> bool:
 
 
 def refine_programs(programs: list[int], names: list[str | None], notated: bool) -> list[int]:
-    """Programs of tracks, those at the default 0 refined by their names (module doc)."""
-    out = [name_program(n) if name_program(n) is not None and (p == 0 or notated and _is_sung(name_program(n)))
+    """Programs of tracks, those at the default 0 (in a score also a sung name or a generic program)
+    refined by their names (module doc)."""
+    out = [name_program(n) if name_program(n) is not None
+           and (p == 0 or notated and (_is_sung(name_program(n)) or p in GENERIC_PROGRAMS))
            else p for p, n in zip(programs, names)]
     sung = any(_is_sung(p) for p in out)
     for i, (p, n) in enumerate(zip(programs, names)):
-        if (p == 0 or notated and sung) and _is_bare_bass(n) and (sung or notated):
+        if (p == 0 or notated and (sung or p in GENERIC_PROGRAMS)) and _is_bare_bass(n) and (sung or notated):
             out[i] = VOCAL_PROGRAM if sung else DOUBLE_BASS
     return out
