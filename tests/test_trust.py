@@ -257,7 +257,7 @@ def test_11_max_duration_bounds_each_clip_and_max_recording_duration_the_file():
 def test_11_the_progress_line_counts_files_rows_and_failures(tmp_path):
     console.note(str(tmp_path), 3, 0)
     console.note(str(tmp_path), 0, 1)
-    assert console.tally(str(tmp_path)) == (2, 3, 1)
+    assert console.tally(str(tmp_path)) == (2, 3, 1, 0, 0)
     assert console.progress_line(2, 10, 3, 1, 4.0) == \
         "captune: analysed 2/10 files, 3 rows, 1 failures, 0.5 files/s, ETA 16 s"
 
@@ -269,6 +269,15 @@ def test_11_the_progress_line_counts_files_rows_and_failures(tmp_path):
     with console.Progress(str(tmp_path), 10, stream, every_s=0.05):
         time.sleep(0.3)
     assert "\rcaptune: analysed 2/10 files, 3 rows, 1 failures" in stream.getvalue()
+    # a tune book read (its 300 tunes analysed later, each a part): the tunes carry the line on
+    book = tmp_path / "book"
+    book.mkdir()
+    console.note(str(book), 0, 0, parts=300)
+    for rows, failed in [(1, 0)] * 59 + [(0, 1)]:
+        console.note(str(book), rows, failed, part=True)
+    assert console.tally(str(book)) == (1, 59, 1, 60, 300)
+    assert console.progress_line(1, 1, 59, 1, 20.0, 60, 300) == \
+        "captune: analysed 1/1 files and 60/300 tunes or clips, 59 rows, 1 failures, 3.0 tunes or clips/s, ETA 80 s"
 
 
 # --- 1, 2, 3, 5, 8: builds -------------------------------------------------------------------------------

@@ -125,9 +125,9 @@ class BuildDataset(beam.PTransform):
         kept = (new.items | "GroupCopies" >> beam.GroupByKey()
                 | "KeepFirstCopy" >> beam.ParDo(KeepFirstCopy()).with_outputs("duplicates", FAILURES, main="items"))
         analysis = dict(settings=item_settings(o), test_fraction=o.test_fraction, timeout_s=o.item_timeout,
-                        staging=staging_dir(o.output, self.run), musicbench_captions=o.augment != "none", memory_mb=o.item_memory_mb)
-        first = dict(analysis, progress=self.progress)
-        analyzed = kept.items | "AnalyzeAndCaption" >> beam.ParDo(AnalyzeAndCaption(**first)).with_outputs(
+                        staging=staging_dir(o.output, self.run), musicbench_captions=o.augment != "none", memory_mb=o.item_memory_mb,
+                        progress=self.progress)
+        analyzed = kept.items | "AnalyzeAndCaption" >> beam.ParDo(AnalyzeAndCaption(**analysis)).with_outputs(
             FAILURES, "sources", "parts", main="rows")
         parts = (analyzed.parts | "SpreadParts" >> beam.Reshuffle()
                  | "AnalyzePart" >> beam.ParDo(AnalyzePart(**analysis)).with_outputs(FAILURES, main="rows"))

@@ -22,30 +22,46 @@ NOISE = re.compile(r"^(INFO|WARNING|DEBUG):(root|__main__|apache_beam[\w.]*|absl
 TRACEBACK_BODY = (" ", "\t", "Traceback", "During handling", "The above exception", "\n")
 
 
-def note(folder: str | None, rows: int, failed: int) -> None:
-    """Record one analysed file (``rows`` made, ``failed`` failure records) in ``folder``."""
+def note(folder: str | None, rows: int, failed: int, parts: int = 0, part: bool = False) -> None:
+    """Record in ``folder`` one analysed file (``rows`` made, ``failed`` failure records, ``parts``: the
+    tunes of a book or clips of a recording it was split into, analysed later), or with ``part`` one
+    analysed tune or clip."""
     if folder:
         with open(os.path.join(folder, f"{os.getpid()}.log"), "a") as fh:
-            fh.write(f"{rows} {failed}\n")
+            fh.write(f"{'p' if part else 'f'} {rows} {failed} {parts}\n")
 
 
-def tally(folder: str) -> tuple[int, int, int]:
-    """(files analysed, rows, failures) noted in ``folder`` so far."""
-    files = rows = failed = 0
+def tally(folder: str) -> tuple[int, int, int, int, int]:
+    """(files analysed, rows, failures, parts analysed, parts to analyse) noted in ``folder`` so far."""
+    files = rows = failed = parts_done = parts = 0
     for name in os.listdir(folder):
         with open(os.path.join(folder, name)) as fh:
             for line in fh:
-                parts = line.split()
-                if len(parts) == 2:
-                    files, rows, failed = files + 1, rows + int(parts[0]), failed + int(parts[1])
-    return files, rows, failed
+                fields = line.split()
+                if len(fields) != 4:   # a line being written
+                    continue
+                rows, failed = rows + int(fields[1]), failed + int(fields[2])
+                if fields[0] == "p":
+                    parts_done += 1
+                else:
+                    files, parts = files + 1, parts + int(fields[3])
+    return files, rows, failed, parts_done, parts
 
 
-def progress_line(files: int, total: int, rows: int, failed: int, elapsed_s: float) -> str:
-    """``analysed 120/300 files, 118 rows, 2 failures, 4.1 files/s, ETA 44 s``."""
-    rate = files / elapsed_s if elapsed_s > 0 else 0.0
-    eta = f"ETA {max(0, total - files) / rate:.0f} s" if rate > 0 and files < total else "ETA -"
-    return f"captune: analysed {files}/{total} files, {rows} rows, {failed} failures, {rate:.1f} files/s, {eta}"
+def progress_line(files: int, total: int, rows: int, failed: int, elapsed_s: float,
+                  parts_done: int = 0, parts: int = 0) -> str:
+    """``analysed 120/300 files, 118 rows, 2 failures, 4.1 files/s, ETA 44 s``; with tunes or clips to
+    analyse, ``analysed 40/40 files and 1200/4400 tunes or clips, …`` and, once every file is read, the
+    rate and ETA of the tunes and clips."""
+    if files >= total and parts_done < parts:
+        done, left, unit = parts_done, parts - parts_done, "tunes or clips"
+    else:
+        done, left, unit = files, total - files, "files"
+    rate = done / elapsed_s if elapsed_s > 0 else 0.0
+    eta = f"ETA {left / rate:.0f} s" if rate > 0 and left > 0 else "ETA -"
+    split = f" and {parts_done}/{parts} tunes or clips" if parts else ""
+    return (f"captune: analysed {files}/{total} files{split}, {rows} rows, {failed} failures, "
+            f"{rate:.1f} {unit}/s, {eta}")
 
 
 class Progress:
@@ -73,8 +89,8 @@ class Progress:
     def _loop(self):
         last = 0.0
         while not self._stop.wait(self.every_s):
-            files, rows, failed = tally(self.folder)
-            line = progress_line(files, self.total, rows, failed, time.time() - self.started)
+            files, rows, failed, parts_done, parts = tally(self.folder)
+            line = progress_line(files, self.total, rows, failed, time.time() - self.started, parts_done, parts)
             if self.tty:
                 self.stream.write("\r" + line.ljust(100)[:120])
                 self.stream.flush()

@@ -316,7 +316,7 @@ class AnalyzeAndCaption(_Isolated):
             yield beam.pvalue.TaggedOutput("parts", (path, source, processed["modality"], part,
                                                      processed["fingerprint"]))
         rows = self.make_rows(processed["rows"], data)
-        console.note(self.progress, len(rows), 0)
+        console.note(self.progress, len(rows), 0, parts=len(processed["parts"]))
         yield from rows
 
 
@@ -334,9 +334,12 @@ class AnalyzePart(_Isolated):
             work=items.part_work(part, path, self.settings)))
         if record is not None:
             record["detail"] = f"{items.part_label(part)}: {record['detail']}"
+            console.note(self.progress, 0, 1, part=True)
             yield beam.pvalue.TaggedOutput(FAILURES, record)
             return
-        yield from self.make_rows(rows)
+        rows = self.make_rows(rows)
+        console.note(self.progress, len(rows), 0, part=True)
+        yield from rows
 
 
 def group_key(source: str, uri: str, split_by: str) -> str:
