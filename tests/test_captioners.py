@@ -103,6 +103,31 @@ def test_a_sentence_names_its_subject_once():
     assert not [s for s in sentences if re.search(r"\b(piece|track|composition)\b.*\b\1\b", s)]
 
 
+def test_a_single_melodic_line_is_not_given_a_harmony():
+    """A fiddle tune or one voice of a chanson sounds one note at a time: its chords are implied, not
+    heard, so no caption, control sentence or prompt names a progression; with a bass under the same
+    tune, chords sound and may be named, and "a single melodic line" is then false."""
+    from captune.captioners.factcheck import check
+    from captune.captioners.prompts import facts_text
+    from captune.extractors import analyze
+    from tests.fixtures import make_midi, melody
+    tune = melody([67, 71, 74, 71, 69, 66, 62, 66] * 4, step=1.0)                 # G major arpeggios, 8 bars
+    bass = [(4.0 * i, 4.0, (43, 38)[i % 2], 80) for i in range(8)]                # G2, D2 a bar each
+    alone = analyze(make_midi([(73, False, tune)], tempo_bpm=100), "tune.mid")
+    accompanied = analyze(make_midi([(73, False, tune), (32, False, bass)], tempo_bpm=100), "duo.mid")
+    assert alone["note_stats"]["polyphony"] == 1.0 and alone["chords"]           # implied chords are kept
+    harmony = re.compile(r"chord|harmony|progression", re.IGNORECASE)
+    texts = captions(alone, seeds=range(60))
+    assert not any(harmony.search(t) for t in texts)
+    assert any("single melodic line" in t for t in texts)
+    assert all(check(t, alone) == [] for t in texts)
+    assert control_sentences(alone)["chords"] is None
+    assert "texture: a single melodic line" in facts_text(alone) and "chord progression" not in facts_text(alone)
+    assert any("chords: names G" in p for p in check("A flute melody over the chords G and D.", alone))
+    assert any(harmony.search(t) for t in captions(accompanied, seeds=range(60)))
+    assert any("single melodic line" in p for p in check("A single melodic line for flute and bass.", accompanied))
+
+
 def test_same_seed_same_caption():
     facts = make_facts(mood=["happy"], genre=["pop"])
     assert caption(facts, np.random.default_rng(7)) == caption(facts, np.random.default_rng(7))

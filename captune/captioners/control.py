@@ -54,6 +54,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from captune.extractors.midi.notes import single_line
+
 __all__ = ["K_PROBABILITIES", "control_sentences", "musicbench_controls"]
 
 MAX_CHORDS = 8
@@ -138,7 +140,7 @@ def _chord_labels(facts: Mapping) -> list[str]:
 
 def _chords(facts: Mapping, rng) -> str | None:
     labels = _chord_labels(facts)
-    if not labels:
+    if not labels or single_line(facts.get("note_stats")):   # a single line implies chords, none sound
         return None
     opening = _pick(["The chord sequence is", "The chord progression in this song is"], rng)
     return f"{opening} {', '.join(labels)}."

@@ -37,7 +37,10 @@ Conventions (facts as in :mod:`captune.captioners.template`):
   minor`` inside a sentence about chords or a progression) are parsed in
   sentences that speak of chords, progressions or harmony, and pass when a
   chord with the same root pitch class and quality occurs in ``chords`` or
-  ``chord_summary``.
+  ``chord_summary``. A piece that is one melodic line
+  (:func:`captune.extractors.midi.notes.single_line`) sounds no chords: any chord
+  named is a problem, and so is calling a piece of several voices "a single
+  melodic line" / "unaccompanied" / "a melody alone", which passes for a single line.
 - **Form** (:func:`section_claims`). ``N-bar intro|outro|verse|chorus|section(s)|
   passage`` needs a section of that kind (any, for sections; an instrumental one, for
   a passage) of N bars (:func:`captune.captioners.form.bar_count`); ``two verses`` /
@@ -60,6 +63,7 @@ from collections.abc import Mapping
 
 from captune.captioners.template import tempo_is_set
 from captune.extractors.midi.gm import GM_PROGRAM_NAMES
+from captune.extractors.midi.notes import single_line
 from captune.extractors.pitch import key_name, parse_key
 from captune.extractors.words import TEMPO_THRESHOLDS_BPM, TEMPO_WORDS
 
@@ -183,6 +187,8 @@ INSTRUMENT_WORDS: dict[str, set[int]] = {
 _INSTRUMENT_RE = re.compile(
     r"\b(" + "|".join(re.escape(w) for w in sorted(INSTRUMENT_WORDS, key=len, reverse=True)) + r")\b"
     r"(?!\s+(?:line|lines|notes|register|clef|range|part|voice|leading))", re.IGNORECASE)
+_SINGLE_LINE_RE = re.compile(r"\b(?:single|one|lone|solo) (?:unaccompanied )?melodic line\b|\bunaccompanied\b|"
+                             r"\ba melody alone\b", re.IGNORECASE)
 _NEGATION_RE = re.compile(r"\b(?:no|without|lacks?|lacking|absence of|absent|not(?!\s+only)|nor|free of)\b"
                           r"(?:(?!\bbut\b)[^.;:!?,])*$", re.IGNORECASE)
 _GM_INDEX = {name: program for program, name in enumerate(GM_PROGRAM_NAMES)}
@@ -222,9 +228,10 @@ def _mode(word: str) -> str:
 def mentions(caption: str) -> dict:
     """Every fact a caption states, as parsed: ``keys`` [(pc, mode, text)], ``modes`` [mode],
     ``bpms`` [float], ``tempo_words`` [(word, (lo, hi))], ``meters`` ['3/4'],
-    ``instruments`` [(word, negated)], ``chords`` [(pc, quality, text)]."""
+    ``instruments`` [(word, negated)], ``chords`` [(pc, quality, text)], ``single_line`` (it calls the
+    piece one melodic line)."""
     found = {"keys": [], "modes": [], "bpms": [], "tempo_words": [], "meters": [], "instruments": [],
-             "chords": []}
+             "chords": [], "single_line": bool(_SINGLE_LINE_RE.search(caption))}
     for _, sentence in _sentences(caption):
         chordy = bool(_CHORD_CONTEXT_RE.search(sentence))
         masked = sentence
@@ -373,9 +380,17 @@ def check(caption: str | None, facts: Mapping) -> list[str]:
         elif not negated:
             stated += 1
 
-    chords = _chord_set(facts)
+    alone = single_line(facts.get("note_stats"))
+    if found["single_line"]:
+        if alone:
+            stated += 1
+        else:
+            problems.append("texture: says a single melodic line, but several notes sound at once")
+    chords = set() if alone else _chord_set(facts)
     for pc, quality, text in found["chords"]:
-        if (pc, quality) in chords:
+        if alone:
+            problems.append(f"chords: names {text.strip()}, but the piece is a single melodic line")
+        elif (pc, quality) in chords:
             stated += 1
         else:
             problems.append(f"chords: names {text.strip()}, which does not occur")
@@ -384,7 +399,7 @@ def check(caption: str | None, facts: Mapping) -> list[str]:
     problems += form_problems
     stated += form_stated
 
-    checkable = key or bpm is not None or tempo_word or meter or programs or chords
+    checkable = key or bpm is not None or tempo_word or meter or programs or chords or alone
     if not problems and stated == 0 and checkable:
         problems.append("states none of the given facts")
     return list(dict.fromkeys(problems))

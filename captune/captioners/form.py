@@ -29,6 +29,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from captune.extractors.midi.notes import single_line
+
 __all__ = ["bar_count", "form_name", "form_sentence", "form_text", "section_changes", "segment_captions",
            "section_name"]
 
@@ -172,7 +174,7 @@ def segment_captions(facts: Mapping) -> list[dict] | None:
         returns = label in seen and section["kind"] not in ("intro", "outro")
         seen.add(label)
         bars = bar_count(section, facts)
-        chords = _chords_in(section, facts)
+        chords = [] if single_line(facts.get("note_stats")) else _chords_in(section, facts)
         detail = " ".join(filter(None, [f"{bars} bar{'s' if bars != 1 else ''}" if bars else None,
                                          f"over the chords {_join(chords)}" if chords else None]))
         change = _change_clause(section_changes(facts, len(out)))

@@ -28,6 +28,7 @@ from collections.abc import Mapping, Sequence
 
 from captune.captioners.form import form_text
 from captune.captioners.template import plain_instruments, tempo_is_set
+from captune.extractors.midi.notes import single_line
 
 __all__ = ["STYLES", "DEFAULT_EXAMPLES", "facts_text", "messages", "retry_messages", "parse_examples", "load_examples",
            "prompt_key"]
@@ -91,7 +92,9 @@ def facts_text(facts: Mapping) -> str:
     elif word:
         lines.append(f"tempo: {word}")
     chords = [c for c in (facts.get("chord_summary") or []) if c]
-    if chords:
+    if single_line(facts.get("note_stats")):
+        lines.append("texture: a single melodic line, unaccompanied (no chords sound)")
+    elif chords:
         count = facts.get("chord_summary_count") or 0
         lines.append(f"chord progression: {', '.join(chords)}" + (f" (played {count} times)" if count > 1 else ""))
     if form_text(facts):

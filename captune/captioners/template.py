@@ -42,6 +42,7 @@ import numpy as np
 
 from captune.captioners.form import form_name, form_sentence
 from captune.captioners.modulation import modulation_sentence
+from captune.extractors.midi.notes import single_line
 
 __all__ = ["caption"]
 
@@ -325,6 +326,9 @@ def _frame_sentence(facts: Mapping, rng) -> str:
 
 
 def _chord_sentence(facts: Mapping, rng) -> str | None:
+    if single_line(facts.get("note_stats")):   # one voice of a chanson, a fiddle tune: no harmony sounds
+        return _pick(rng, ["{subj} is a single melodic line.", "{subj} is one unaccompanied melodic line.",
+                           "{subj} is a melody alone, with no accompaniment."])
     chords = [c for c in (facts.get("chord_summary") or []) if c]
     if not chords:
         if any(c.get("label") not in (None, "N") for c in facts.get("chords") or []):

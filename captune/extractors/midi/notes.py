@@ -11,6 +11,11 @@
   divided by the time from its onset to the next later onset of its track,
   capped at 1 (1.0 legato, about 0.5 staccato; notes at a track's last onset
   are left out; None when no note has a later onset).
+
+:func:`single_line`: the notes are one melodic line (``polyphony`` at most
+``SINGLE_LINE``: a melody's legato overlaps, a grace chord or a double stop add
+a few percent of a second note; a second voice or an accompaniment sounds much
+of the time). Its chords are the harmony the line implies, not one that sounds.
 """
 
 import numpy as np
@@ -50,6 +55,15 @@ def _legato(onset: np.ndarray, duration: np.ndarray, track: np.ndarray) -> float
         return None
     ioi = (nxt - key)[same_track]
     return round(float(np.minimum(duration[same_track] / ioi, 1.0).mean()), 3)
+
+
+SINGLE_LINE = 1.1  # mean non-drum notes sounding at once up to which the notes are one line
+
+
+def single_line(stats: dict | None) -> bool:
+    """True when ``stats`` (:func:`note_stats`) describe one melodic line (module doc); False without."""
+    polyphony = (stats or {}).get("polyphony")
+    return polyphony is not None and polyphony <= SINGLE_LINE
 
 
 def note_stats(piece: Piece) -> dict:

@@ -387,6 +387,26 @@ def merge_runs(segments: list[tuple[int, int]], labels: list[str]) -> tuple[list
     return out_segments, [names[label] for label in out_labels]
 
 
+def fold_rests(piece: Piece, bounds: np.ndarray, segments: list[tuple[int, int]],
+               labels: list[str]) -> tuple[list[tuple[int, int]], list[str]]:
+    """A span without melody in which no note sounds at all (one voice of a chanson resting while the
+    others sing, empty bars before the music) is no intro, outro or instrumental passage: it joins the
+    section before it (the first such span, the section after it)."""
+    on, off = piece.onset, piece.onset + piece.duration
+    out_segments, out_labels, start = [], [], None
+    for (a, b), label in zip(segments, labels):
+        if label.islower() and not ((on < bounds[b]) & (off > bounds[a])).any():
+            if out_segments:
+                out_segments[-1] = (out_segments[-1][0], b)
+            elif start is None:
+                start = a
+            continue
+        out_segments.append((a if start is None else start, b))
+        out_labels.append(label)
+        start = None
+    return (out_segments, out_labels) if out_segments else (segments, labels)
+
+
 def name_kinds(labels: list[str], energy: list[float], song: bool = True) -> list[str]:
     """Kinds per section: ``intro`` / ``outro`` / ``instrumental`` by label case and place; in a
     ``song`` (False for a notated score: verse and chorus are popular-song words, and the same
@@ -463,7 +483,7 @@ def sections(piece: Piece, downbeats_s=None) -> list[dict]:
     n = len(similarity)
     segments = segment(padded, STRIPE_BARS, melodic, melody_breaths(piece, bounds, melody))
     cum = padded[STRIPE_BARS:STRIPE_BARS + n + 1, STRIPE_BARS:STRIPE_BARS + n + 1]
-    segments, labels = merge_runs(segments, label_segments(cum, melodic, segments))
+    segments, labels = merge_runs(*fold_rests(piece, bounds, segments, label_segments(cum, melodic, segments)))
     seconds = piece.seconds(bounds)
     song = not piece.notated and not played_through(piece, bounds, segments, labels, melody)
     kinds = name_kinds(labels, _energy(piece, bounds, seconds, segments), song=song)
