@@ -212,7 +212,7 @@ def card_body(manifest: dict, stats: pa.Table, examples: list[dict]) -> str:
         table_md(("", "count"), [("inputs", c["inputs"]), ("sources with rows", c["sources"]), ("rows", c["rows"]),
                                  *((f"rows in {s}", n) for s, n in c["rows_by_split"].items()),
                                  ("duplicates (identical files)", c["duplicates"]),
-                                 ("near-duplicates dropped (`--dedup near`)", c["near_duplicates"]),
+                                 ("near-duplicates dropped (--dedup near)", c["near_duplicates"]),
                                  ("failures", c["failures"]),
                                  *((f"failures: {r}", n) for r, n in c["failures_by_reason"].items())]),
         f"Validation (suite `{v.get('suite')}`): {v.get('rows', 0)} rows checked, {v.get('rejected', 0)} "

@@ -38,8 +38,10 @@ Method, on *bars* (the bar grid is an input, :func:`bar_lines`):
    and non-melodic bars.
 4. Labels: each segment takes the label of the most similar earlier segment of
    its class (mean similarity of bars aligned from their starts) if that is at
-   least ``SAME_LABEL``, else a new letter; a first lone bar (a pickup) joins
-   the next segment, and neighbours heard only once merge (:func:`merge_runs`).
+   least ``SAME_LABEL``, else a new letter; a span without melody in which no
+   note sounds joins the section before it (:func:`fold_rests`), a first lone
+   bar (a pickup) joins the next segment, and neighbours heard only once merge
+   (:func:`merge_runs`).
 
 The bar grid (:func:`bar_lines`) is the one a build writes: the ``downbeats_s`` of
 the meter :func:`captune.extractors.midi.bar_inference.settle` gives the piece
