@@ -465,11 +465,12 @@ QUADRANT_WORDS = {1: {"joyful", "energetic", "cheerful", "playful"}, 2: {"tense"
 
 def demo_rows(out: str) -> None:
     """Checks of a ``captune demo`` output: chorales said to be on piano, mood words outside their
-    quadrant, captions naming an instrument for a score that states none (an ABC tune), rows with no
-    stated tempo, unsung pieces called a song, rows naming a loop, positive-valence share and quadrant
-    counts per kind of the demo's sample."""
+    quadrant, captions naming an instrument for a score that states none (an ABC tune), single melodic
+    lines captioned with a harmony, rows with no stated tempo, unsung pieces called a song, rows naming
+    a loop, positive-valence share and quadrant counts per kind of the demo's sample."""
     from captune.captioners.factcheck import INSTRUMENT_WORDS
     from captune.captioners.template import may_say_song
+    from captune.extractors.midi.notes import single_line
     from captune.pipelines.demo import KINDS
     from captune.schemas import load
 
@@ -491,12 +492,16 @@ def demo_rows(out: str) -> None:
     named = [r["id"] for r in unstated if word.search(r["caption"].lower())]
     unsung_songs = [r["id"] for r in rows if not may_say_song(r) and re.search(r"\bsong\b", r["caption"].lower())]
     loops = [r for r in rows if r["chord_summary"] and r["chord_summary_count"] > 1]
+    alone = [r for r in rows if single_line(r["note_stats"])]
+    harmony = [r["id"] for r in alone if re.search(r"chord|harmony|progression", r["caption"], re.IGNORECASE)]
+    print(f"single melodic lines: {len(alone)} rows, {len(harmony)} of them with a caption naming a harmony")
     print(f"demo: {len(rows)} rows; chorales 'on piano': {len(on_piano)}; rows whose mood words leave their "
           f"quadrant: {len(disagree)}; scores stating no instrument: {len(unstated)} rows, "
           f"{len(named)} of them with a caption naming one; no stated tempo: "
           f"{sum(r['tempo_bpm'] is None for r in rows)} rows; unsung, not verse-chorus, called a song: "
-          f"{len(unsung_songs)}; a loop named: {len(loops)} rows ({sum(len(r['chord_summary']) == 2 for r in loops)} "
-          f"of two harmonies), no loop: {sum(not r['chord_summary'] for r in rows)}")
+          f"{len(unsung_songs)}; a loop in chord_summary: {len(loops)} rows ({sum(len(r['chord_summary']) == 2 for r in loops)} "
+          f"of two harmonies; {sum(not single_line(r['note_stats']) for r in loops)} of them captioned with it, the "
+          f"others single lines), no loop: {sum(not r['chord_summary'] for r in rows)}")
     table = [("demo kind", "rows", "positive valence", "quadrants 1 / 2 / 3 / 4", "time signature inferred")]
     for k in [*KINDS, "other"]:
         sub = [r for r in rows if kind(r["source_uri"]) == k and r["valence"] is not None]
