@@ -20,6 +20,17 @@ def test_form_sentence_of_a_verse_chorus_song():
     assert form_sentence(_facts(aabb_tune())) == "Its form is A A B B, in 8-bar sections."
 
 
+def test_one_strain_played_again_and_again_is_said_so():
+    from tests.fixtures import STRAIN_A, form_song
+    facts = _facts(form_song([(STRAIN_A, ("G", "D", "G", "D"), 80)] * 4, 120))
+    assert [s["label"] for s in facts["sections"]] == ["A"] * 4
+    sentence = form_sentence(facts)
+    assert sentence == "{subj} plays one melody four times: its form is A A A A, in 8-bar sections."
+    text = sentence.replace("{subj}", "The tune")
+    assert factcheck.section_claims(text, facts) == ([], 2)                  # the pattern and the bars
+    assert factcheck.section_claims(text.replace("A A A A", "A A A"), facts)[0]
+
+
 def test_segment_captions_follow_the_sections_in_time():
     facts = _facts(verse_chorus_song())
     captions = segment_captions(facts)

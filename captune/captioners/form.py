@@ -140,7 +140,11 @@ def form_sentence(facts: Mapping) -> str | None:
         bars = {bar_count(s, facts) for s in melodic}
         size = f", in {bars.pop()}-bar sections" if len(bars) == 1 and None not in bars else ""
         tail = f", {_join(frame)}" if frame else ""
-        return f"Its form is {' '.join(s['label'] for s in melodic)}{size}{tail}."
+        pattern = " ".join(s["label"] for s in melodic)
+        if len({s["label"] for s in melodic}) == 1:   # A A A A: a strain played again and again
+            times = "twice" if len(melodic) == 2 else f"{number_word(len(melodic))} times"
+            return f"{{subj}} plays one melody {times}: its form is {pattern}{size}{tail}."
+        return f"Its form is {pattern}{size}{tail}."
     themes = len({s["label"] for s in melodic})
     tail = f", {_join(frame)}" if frame else ""
     melodies = f"{number_word(themes)} recurring {'melody' if themes == 1 else 'melodies'}"
