@@ -46,6 +46,31 @@ def test_a_tune_played_twice_note_for_note_has_no_verse_or_chorus():
         assert [s["kind"] for s in found] == kinds
 
 
+def test_an_unperformed_export_has_no_verse_or_chorus():
+    """The verse-chorus song with every note at one velocity and the default 120 bpm is what a notation
+    program exports (tempo_source 'default'): its form is named by letters, as a score's is; at 100 bpm
+    (someone set the tempo) it is a song again."""
+    import io
+
+    import mido
+
+    def one_velocity(data):
+        mid = mido.MidiFile(file=io.BytesIO(data))
+        for track in mid.tracks:
+            for i, msg in enumerate(track):
+                if msg.type == "note_on" and msg.velocity > 0:
+                    track[i] = msg.copy(velocity=80)
+        out = io.BytesIO()
+        mid.save(file=out)
+        return out.getvalue()
+
+    exported = sections(from_midi_bytes(one_velocity(verse_chorus_song(bpm=120))))
+    assert [s["label"] for s in exported] == ["i", "A", "B", "A", "B", "o"]
+    assert [s["kind"] for s in exported] == ["intro", "melodic", "melodic", "melodic", "melodic", "outro"]
+    set_tempo = sections(from_midi_bytes(one_velocity(verse_chorus_song(bpm=100))))
+    assert [s["kind"] for s in set_tempo] == ["intro", "verse", "chorus", "verse", "chorus", "outro"]
+
+
 def test_through_composed_random_melody_is_one_section():
     rng = np.random.default_rng(7)
     t, tune = 0.0, []

@@ -11,7 +11,9 @@ passage. Kinds: ``intro`` / ``outro`` / ``instrumental`` for spans without melod
 (before the first, after the last, between melodic sections), ``chorus`` /
 ``verse`` by :func:`name_kinds`' rule, else ``melodic``; a MIDI file that is one
 run of sections played twice or more, its melody note for note (:func:`played_through`:
-a folk tune with its repeats written out), has no verse or chorus, nor has a score.
+a folk tune with its repeats written out), has no verse or chorus, nor has a score
+or an unperformed export at the default tempo
+(:func:`captune.extractors.midi.tempo.unperformed_default`: notation, as a score is).
 A piece without melody, or without repetition, is one section.
 
 Method, on *bars* (the bar grid is an input, :func:`bar_lines`):
@@ -58,6 +60,7 @@ import numpy as np
 from captune.extractors.midi.bar_inference import settle
 from captune.extractors.midi.meter import beat_ticks
 from captune.extractors.midi.piece import Piece
+from captune.extractors.midi.tempo import unperformed_default
 
 MONOPHONIC = 0.9       # share of a melody's notes that start after the previous one ends
 MELODIC_SHARE = 0.4    # share of a bar the melody sounds in for the bar to be melodic
@@ -487,7 +490,7 @@ def sections(piece: Piece, downbeats_s=None) -> list[dict]:
     cum = padded[STRIPE_BARS:STRIPE_BARS + n + 1, STRIPE_BARS:STRIPE_BARS + n + 1]
     segments, labels = merge_runs(*fold_rests(piece, bounds, segments, label_segments(cum, melodic, segments)))
     seconds = piece.seconds(bounds)
-    song = not piece.notated and not played_through(piece, bounds, segments, labels, melody)
+    song = not (piece.notated or unperformed_default(piece) or played_through(piece, bounds, segments, labels, melody))
     kinds = name_kinds(labels, _energy(piece, bounds, seconds, segments), song=song)
     times = np.round(seconds, 3)
     if bounds[0] > piece.onset.min():
