@@ -16,7 +16,8 @@ velocity for every note) keeps its tempo map's facts, the tempo it plays at,
 with ``tempo_source`` ``'default'``: it is what a notation program or converter
 writes when nobody set a tempo (every DCML movement, every Nottingham tune, 40
 of VGMIDI's 204 phrases), the writer's 120 rather than the music's, so captions
-do not state it (:func:`captune.captioners.template.tempo_is_set`).
+do not state it (:func:`captune.captioners.template.tempo_is_set`), and its form is
+named by letters, as a score's (:mod:`captune.extractors.midi.sections`).
 """
 
 import numpy as np
