@@ -20,7 +20,8 @@ from fixtures import ABC_BOOK, ABC_BOOK_HEADER, ABC_BOOK_TUNES, ABC_JIG
 from captune import items
 from captune.captioners import caption
 from captune.extractors import BadInput, analyze
-from captune.extractors.score import abc_tunes
+from captune.extractors.midi import from_midi_bytes
+from captune.extractors.score import abc_tunes, score_to_midi
 from captune.pipelines.rows import row_id
 
 CORPUS = os.path.dirname(corpus.__file__)
@@ -234,6 +235,23 @@ K:C
 "A" C D E F | "f" G A B c :|
 "B" c B A G | F E D C |]
 """
+
+
+@pytest.mark.parametrize("body, bars", [
+    ("CDEF|GABc:|cBAG|FEDC:|", [1, 2, 1, 2, 3, 4, 3, 4]),                 # A:| B:| (O'Neill's way)
+    ("CDEF|1GABc:|2GGGG|cBAG|FEDC:|", [1, 2, 1, 3, 4, 5, 4, 5]),          # the B part after A's endings
+])
+def test_an_end_repeat_without_a_start_goes_back_to_the_previous_one(body, bars):
+    """A second end repeat with no start repeat repeats from the bar after the previous repeat (and its
+    endings), not from the top: music21 went back to the beginning each time (a six-strain jig of
+    O'Neill's lasted 1,512 s instead of 144 s)."""
+    notes = {1: [60, 62, 64, 65], 2: [67, 69, 71, 72], 3: [72, 71, 69, 67], 4: [65, 64, 62, 60]}
+    if "GGGG" in body:
+        notes = {1: notes[1], 2: notes[2], 3: [67] * 4, 4: notes[3], 5: notes[4]}
+    smf, options = score_to_midi(f"X:1\nT:t\nM:4/4\nL:1/4\nK:C\n{body}\n".encode(), ".abc")
+    piece = from_midi_bytes(smf, **options)
+    assert piece.duration_s == 16.0                                       # 8 bars of 4/4 at 120 bpm
+    assert piece.pitch.tolist() == [p for bar in bars for p in notes[bar]]
 
 
 def test_abc_rehearsal_letters_and_dynamics_are_not_chords():
