@@ -168,6 +168,7 @@ def segment_captions(facts: Mapping) -> list[dict] | None:
     if not sections:
         return None
     out, seen = [], set()
+    alone = single_line(facts.get("note_stats"))   # a single line: no chords sound in any section
     for section in sections:
         name = section_name(section)
         label = section["label"]
@@ -178,7 +179,7 @@ def segment_captions(facts: Mapping) -> list[dict] | None:
         returns = label in seen and section["kind"] not in ("intro", "outro")
         seen.add(label)
         bars = bar_count(section, facts)
-        chords = [] if single_line(facts.get("note_stats")) else _chords_in(section, facts)
+        chords = [] if alone else _chords_in(section, facts)
         detail = " ".join(filter(None, [f"{bars} bar{'s' if bars != 1 else ''}" if bars else None,
                                          f"over the chords {_join(chords)}" if chords else None]))
         change = _change_clause(section_changes(facts, len(out)))

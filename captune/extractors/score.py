@@ -185,16 +185,21 @@ def _start_orphan_repeats(score) -> None:
                   for m in b.getSpannedElements()}
         opened, after = False, None   # a start repeat since the last end repeat; where a start would go
         for i, m in enumerate(measures):
-            if isinstance(m.leftBarline, bar.Repeat) and m.leftBarline.direction == "start" or \
-                    i and isinstance(measures[i - 1].rightBarline, bar.Repeat) and \
-                    measures[i - 1].rightBarline.direction == "start":
+            if _repeat(m.leftBarline, "start") or i and _repeat(measures[i - 1].rightBarline, "start"):
                 opened = True
             if after is not None and id(m) in ending and i == after:
                 after += 1            # the previous repeat's endings: the start goes after them
-            if isinstance(m.rightBarline, bar.Repeat) and m.rightBarline.direction == "end":
+            if _repeat(m.rightBarline, "end"):
                 if not opened and after is not None and after <= i:
                     measures[after].leftBarline = bar.Repeat(direction="start")
                 opened, after = False, i + 1
+
+
+def _repeat(barline, direction: str) -> bool:
+    """True when ``barline`` is a music21 repeat barline facing ``direction`` (``'start'`` / ``'end'``)."""
+    from music21 import bar
+
+    return isinstance(barline, bar.Repeat) and barline.direction == direction
 
 
 def _drop_repeats(score) -> None:
