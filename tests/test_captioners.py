@@ -400,3 +400,6 @@ def test_through_composed_harmony_is_said_not_a_false_loop():
     texts = captions(facts)
     assert any("loop" in text for text in texts)
     assert not any("repeats" in text for text in texts)
+    # "through-composed" names a form with no returning section: a chorale in A A B or a verse-chorus
+    # song whose harmony repeats no loop is not one, so the harmony sentence never uses the word
+    assert not any("through-composed" in text for text in texts)

@@ -333,7 +333,7 @@ def _chord_sentence(facts: Mapping, rng) -> str | None:
     if not chords:
         if any(c.get("label") not in (None, "N") for c in facts.get("chords") or []):
             return _pick(rng, ["The harmony keeps moving rather than repeating a loop of chords.",
-                               "{subj} does not repeat a chord loop: its harmony is through-composed."])
+                               "{subj} does not settle into a repeating chord loop."])
         return None
     if len(chords) == 1:
         return _pick(rng, [f"The harmony revolves around {chords[0]}.", f"{{subj}} is built around {chords[0]}."])

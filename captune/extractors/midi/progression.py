@@ -33,7 +33,7 @@ those labels and the number of times the loop occurs (``chord_summary``,
    the harmony most of a run's turns play, merged as in step 2, with the limits of step 3, and it
    covers every turn within the same tolerance, anywhere. The one covering the most (ties: the
    shorter) is the summary if it covers ``MIN_COVER``, named from its first run.
-   A piece with no such loop either is through-composed: the summary is empty (and a
+   A piece with neither repeats no loop: the summary is empty (and a
    piece of at most 4 harmonies in all is listed once, count 1).
 """
 
@@ -247,7 +247,7 @@ def varied_loop(bounds: np.ndarray, slots: list) -> tuple[tuple, int, float, flo
 def progression_summary(segments: list[dict], downbeats_s=None, beats_s=None,
                         variations: bool = True) -> tuple[list[str], int]:
     """(loop as chord labels, occurrences) of chord ``segments`` (module doc); ``([], 0)`` for a
-    through-composed piece or no chords. ``variations=False``: exact loops only (step 4 left out,
+    piece whose harmony repeats no loop, or no chords. ``variations=False``: exact loops only (step 4 left out,
     the previous release's finder)."""
     shown = _shown(segments)
     if not shown:
