@@ -161,6 +161,21 @@ def test_the_sentence_says_a_lasting_change_and_the_return():
     assert modulation_sentence(lift) == "{subj} opens in C major and moves to D major."
 
 
+def test_the_sentence_names_each_key_once():
+    # A movement going back and forth between the modes (C. P. E. Bach's Wq 50/6 read C minor,
+    # C major, C minor, C major, C minor) was "passes through C major, C minor and C major before
+    # returning home": the home key named as a place it passes through, C major twice.
+    halves = {"key": "C minor", "duration_s": 100.0,
+              "key_changes": [{"time_s": t, "key": k} for t, k in
+                              zip((0.0, 20.0, 40.0, 60.0, 80.0), ("C minor", "C major") * 2 + ("C minor",))]}
+    assert modulation_sentence(halves) == "{subj} opens in C minor and moves to C major before returning home."
+    tour = {"key": "C major", "duration_s": 100.0,
+            "key_changes": [{"time_s": t, "key": k} for t, k in
+                            zip((0.0, 20.0, 40.0, 60.0, 80.0), ("C major", "G major", "A minor", "G major", "C major"))]}
+    assert modulation_sentence(tour) == ("{subj} opens in C major and passes through G major and A minor "
+                                         "before returning home.")
+
+
 def test_a_short_excursion_is_not_said():
     # G major for 10 s of a 112 s piece: under MIN_SHARE, dropped, and the two C regions merge.
     short = dict(SONATA_FACTS, key_changes=[{"time_s": 0.0, "key": "C major"}, {"time_s": 32.0, "key": "G major"},

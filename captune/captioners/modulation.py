@@ -15,6 +15,10 @@ the caption names:
 - home, other, home: "{subj} opens in C major and moves to G major before returning home."
 - home, then away to the end: "{subj} opens in C major and moves to D major."
 - more keys: "{subj} opens in C major and passes through G major and A minor before returning home."
+
+Each key is named once, in the order first heard: C minor, C major, C minor, C major, C minor (a
+movement going back and forth between the modes) is "opens in C minor and moves to C major before
+returning home".
 """
 
 from collections.abc import Mapping
@@ -41,7 +45,7 @@ def modulation_sentence(facts: Mapping) -> str | None:
         return None
     home, rest = keys[0], keys[1:]
     returns = rest[-1] == home
-    away = rest[:-1] if returns else rest
+    away = list(dict.fromkeys(k for k in (rest[:-1] if returns else rest) if k != home))  # each key once
     if len(away) == 1:
         middle = f"moves to {away[0]}"
     else:
