@@ -254,6 +254,17 @@ def test_an_end_repeat_without_a_start_goes_back_to_the_previous_one(body, bars)
     assert piece.pitch.tolist() == [p for bar in bars for p in notes[bar]]
 
 
+def test_a_voice_merged_into_another_leaves_no_empty_part_to_refuse_the_repeats():
+    """``V:2 merge`` in the header: music21 makes an empty part (no measures) for it, and its repeat
+    expansion then refused the tune (two of Aird's sixth book). The two bars, repeated, are 16 quarter
+    notes: C D E F G A B c twice."""
+    abc = b"X:1\nT:t\nM:4/4\nL:1/4\nQ:1/4=120\nV:1\nV:2 merge\nK:C\n[V:1] C D E F | G A B c :|\n[V:2] x4 | x4 :|\n"
+    smf, options = score_to_midi(abc, ".abc")
+    piece = from_midi_bytes(smf, **options)
+    assert piece.duration_s == 8.0                                        # 4 bars of 4/4 at 120 bpm
+    assert piece.pitch.tolist() == [60, 62, 64, 65, 67, 69, 71, 72] * 2
+
+
 def test_abc_rehearsal_letters_and_dynamics_are_not_chords():
     # "A" and "B" label the parts, "f" is forte: no chord sounds, only the tune's 16 quarter notes,
     # one at a time (with them as chords, A, F and B major triads would sound under the tune).

@@ -16,7 +16,7 @@ often hundreds of beats later (in Mozart's K. 155/1, 18 grace notes, many of
 them C#, made the C# outweigh the G and the key read A major for D major).
 A score whose repeats music21 cannot expand ("badly formed repeats": five of
 45 movements checked in music21's own corpus) is played once as written
-instead of refused. A score none of whose parts states an instrument (no MIDI
+instead of refused. Parts with no note at all are dropped (:func:`_drop_empty_parts`). A score none of whose parts states an instrument (no MIDI
 program, and no part or instrument name that :mod:`captune.extractors.midi.part_names`
 knows: ABC tunes, **kern without ``*I``) gets ``instruments_known=False``: music21
 writes such parts at program 0, but nothing says they are a piano (a hornpipe
@@ -124,6 +124,7 @@ def score_to_midi(data: bytes, suffix: str) -> tuple[bytes, dict]:
         if len(scores) != 1:
             raise BadInput("multi_piece_score", f"the file holds {len(scores)} pieces; split it into one per file")
         parsed = scores[0]
+    _drop_empty_parts(parsed)
     for part in parsed.parts if parsed.parts else [parsed]:
         if suffix == ".abc":
             _drop_text_chord_symbols(part)
@@ -170,6 +171,19 @@ def states_instruments(score) -> bool:
         if (inst is not None and inst.midiProgram is not None) or any(name_program(n) is not None for n in names):
             return True
     return False
+
+
+def _drop_empty_parts(score) -> None:
+    """Remove the parts of ``score`` that hold no note, chord or chord symbol, unless every part is
+    empty. An empty part sounds nothing; music21's ABC reader makes one, with no measures, for each
+    ``V:`` line of a tune's header whose voice it merges into another part (``V:2 merge``), and its
+    repeat expansion then refuses the whole tune ("cannot process repeats on Stream that does not
+    contain measures": tunes 3 and 175 of Aird's sixth book)."""
+    parts = list(score.parts)
+    empty = [part for part in parts if not part.recurse().notes]
+    if len(empty) < len(parts):
+        for part in empty:
+            score.remove(part)
 
 
 def _start_orphan_repeats(score) -> None:
