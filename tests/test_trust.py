@@ -280,6 +280,23 @@ def test_11_the_progress_line_counts_files_rows_and_failures(tmp_path):
         "captune: analysed 1/1 files and 60/300 tunes or clips, 59 rows, 1 failures, 3.0 tunes or clips/s, ETA 80 s"
 
 
+def test_11_every_input_reaches_the_progress_line(tmp_path):
+    """A duplicate and a file that cannot be read leave the pipeline before the analysis; they are
+    noted as done there, so the line reaches 4/4 files (it stopped at 2/4, and a tune book's ETA then
+    followed the files never noted instead of its tunes)."""
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "a.mid").write_bytes(_midi(1))
+    (src / "b.mid").write_bytes(_midi(2))
+    (src / "copy_of_a.mid").write_bytes(_midi(1))
+    (src / "folder.mid").mkdir()                      # matched by the glob, read fails: is_directory
+    opts, options = build.parse_checked(["--input", str(src / "*.mid"), "--output", str(tmp_path / "out"), *IN_MEMORY])
+    progress = tmp_path / "progress"
+    progress.mkdir()
+    build.make_pipeline(opts, options, build.plan_run(opts), str(progress)).run().wait_until_finish()
+    assert console.tally(str(progress)) == (4, 2, 1, 0, 0)   # files, rows, failures, tunes done, tunes
+
+
 # --- 1, 2, 3, 5, 8: builds -------------------------------------------------------------------------------
 
 NAUGHTY = "<img src=x onerror=alert(1)>[link](javascript:alert(2)) *b* \x1b[31mred.mid"

@@ -116,14 +116,15 @@ class BuildDataset(beam.PTransform):
         o = self.opts
         matched = patterns | "Match" >> beam.ParDo(MatchInputs()).with_outputs(FAILURES, main="paths")
         paths = matched.paths | "DistinctPaths" >> beam.Distinct()  # a shuffle: also spreads the paths
-        read = paths | "ReadAndHash" >> beam.ParDo(ReadAndHash(int(o.max_file_mb * 2 ** 20))).with_outputs(
+        read = paths | "ReadAndHash" >> beam.ParDo(ReadAndHash(int(o.max_file_mb * 2 ** 20), self.progress)).with_outputs(
             FAILURES, main="items")
         st = self.state
         recorded = frozenset(st["sources"].values()) | {r["source_uri"] for r in st["failures"] + st["duplicates"]}
-        new = read.items | "SkipKnown" >> beam.ParDo(SkipKnown(st["sources"], recorded, self.root)).with_outputs(
-            "duplicates", "skipped", main="items")
+        new = read.items | "SkipKnown" >> beam.ParDo(
+            SkipKnown(st["sources"], recorded, self.root, self.progress)).with_outputs("duplicates", "skipped", main="items")
         kept = (new.items | "GroupCopies" >> beam.GroupByKey()
-                | "KeepFirstCopy" >> beam.ParDo(KeepFirstCopy()).with_outputs("duplicates", FAILURES, main="items"))
+                | "KeepFirstCopy" >> beam.ParDo(KeepFirstCopy(self.progress)).with_outputs(
+                    "duplicates", FAILURES, main="items"))
         analysis = dict(settings=item_settings(o), test_fraction=o.test_fraction, timeout_s=o.item_timeout,
                         staging=staging_dir(o.output, self.run), musicbench_captions=o.augment != "none", memory_mb=o.item_memory_mb,
                         progress=self.progress)

@@ -156,10 +156,12 @@ class MatchInputs(beam.DoFn):
 
 class ReadAndHash(beam.DoFn):
     """path → (source_id, (path, size in bytes)), refusing files over ``max_bytes``; the bytes are read
-    again by :class:`KeepFirstCopy`, so the copy grouping shuffles no file contents."""
+    again by :class:`KeepFirstCopy`, so the copy grouping shuffles no file contents. ``progress``: the
+    local folder where a refused file is noted as done (:func:`console.note`), as the analysis notes
+    the others."""
 
-    def __init__(self, max_bytes: int):
-        self.max_bytes = max_bytes
+    def __init__(self, max_bytes: int, progress: str | None = None):
+        self.max_bytes, self.progress = max_bytes, progress
         self.read = Metrics.counter(NAMESPACE, "files_read")
 
     def process(self, path):
@@ -168,9 +170,11 @@ class ReadAndHash(beam.DoFn):
                 data = fh.read(self.max_bytes + 1)
         except Exception as exc:  # directories, permissions, vanished files, network errors
             reason = "is_directory" if isinstance(exc, IsADirectoryError) or os.path.isdir(fs_path(path)) else "read_error"
+            console.note(self.progress, 0, 1)
             yield beam.pvalue.TaggedOutput(FAILURES, failure(path, "read", reason, f"{type(exc).__name__}: {exc}"))
             return
         if len(data) > self.max_bytes:
+            console.note(self.progress, 0, 1)
             yield beam.pvalue.TaggedOutput(
                 FAILURES, failure(path, "read", "too_large", f"over the {self.max_bytes} byte limit"))
             return
@@ -183,16 +187,17 @@ class SkipKnown(beam.DoFn):
     A known source goes to the ``skipped`` output as its path and, when that path is not recorded in the
     folder yet, to the ``duplicates`` output as ``{source_uri, source_id, duplicate_of}``."""
 
-    def __init__(self, known: dict, recorded: frozenset, root: str | None = None):
+    def __init__(self, known: dict, recorded: frozenset, root: str | None = None, progress: str | None = None):
         """``known``: source id → its uri in the folder; ``recorded``: every uri the folder lists (relative
-        to ``root``, :func:`relative_uri`)."""
-        self.known, self.recorded, self.root = known, recorded, root
+        to ``root``, :func:`relative_uri`); ``progress``: where a skipped file is noted as done."""
+        self.known, self.recorded, self.root, self.progress = known, recorded, root, progress
 
     def process(self, item):
         source, (path, _) = item
         if source not in self.known:
             yield item
             return
+        console.note(self.progress, 0, 0)
         yield beam.pvalue.TaggedOutput("skipped", path)
         if relative_uri(path, self.root) not in self.recorded:
             yield beam.pvalue.TaggedOutput("duplicates", {"source_uri": path, "source_id": source,
@@ -202,22 +207,29 @@ class SkipKnown(beam.DoFn):
 class KeepFirstCopy(beam.DoFn):
     """(source_id, [(path, size), …]) → (path, source_id, bytes) of the copy with the smallest path, read
     again and checked against the source id (else a ``read`` failure); the rest
-    go to the ``duplicates`` output as ``{source_uri, source_id, duplicate_of}``."""
+    go to the ``duplicates`` output as ``{source_uri, source_id, duplicate_of}``. ``progress``: where the
+    duplicates and a copy that cannot be read again are noted as done."""
+
+    def __init__(self, progress: str | None = None):
+        self.progress = progress
 
     def process(self, element):
         source, copies = element
         copies = sorted(copies, key=lambda c: c[0])
         (path, size), rest = copies[0], copies[1:]
         for dup_path, _ in rest:
+            console.note(self.progress, 0, 0)
             yield beam.pvalue.TaggedOutput("duplicates", {"source_uri": dup_path, "source_id": source,
                                                           "duplicate_of": path})
         try:
             with FileSystems.open(fs_path(path), compression_type="uncompressed") as fh:
                 data = fh.read(size + 1)
         except Exception as exc:  # vanished since it was hashed, permissions, network errors
+            console.note(self.progress, 0, 1)
             yield beam.pvalue.TaggedOutput(FAILURES, failure(path, "read", "read_error", f"{type(exc).__name__}: {exc}"))
             return
         if source_id(data) != source:
+            console.note(self.progress, 0, 1)
             yield beam.pvalue.TaggedOutput(FAILURES, failure(path, "read", "changed", "the file changed during the build"))
             return
         yield path, source, data
