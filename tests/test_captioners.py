@@ -390,6 +390,14 @@ def test_an_unsung_midi_file_is_a_song_only_in_verse_chorus_form():
     assert any("short song" in text for text in captions({**quartet, "instruments": ["Voice Oohs"]}))
 
 
+def test_a_short_score_is_a_short_piece_not_a_fragment():
+    # a 24 s Bach chorale or a 20 s O'Neill tune is a whole piece; a 24 s MIDI file may be an excerpt
+    short = make_facts(duration_word="Short fragment", duration_s=24.0)
+    assert not any("fragment" in text for text in captions({**short, "modality": "score"}))
+    assert any("short piece" in text for text in captions({**short, "modality": "score"}))
+    assert any("short fragment" in text for text in captions({**short, "modality": "midi"}))
+
+
 def test_duration_word_alone_is_not_a_sentence_when_the_length_is_known():
     for text in captions(make_facts(duration_word="Song", duration_s=150.0)):
         assert "is a song." not in text

@@ -368,8 +368,12 @@ def may_say_song(facts: Mapping) -> bool:
 
 
 def _length_word(facts: Mapping) -> str:
-    """MidiCaps' duration word, lowercased, with 'song' read as 'piece' unless :func:`may_say_song`."""
+    """MidiCaps' duration word, lowercased, with 'song' read as 'piece' unless :func:`may_say_song`,
+    and 'short fragment' as 'short piece' for a score: a score notates a whole piece (a chorale, a
+    movement, a tune of a book), never an excerpt of one, however short."""
     word = (facts.get("duration_word") or "").lower()
+    if word == "short fragment" and facts.get("modality") == "score":
+        word = "short piece"
     return word if may_say_song(facts) else _UNSUNG_LENGTH.get(word, word)
 
 
