@@ -39,8 +39,11 @@ With ``essentia_models`` the MTG-Jamendo taggers
 recording or clip, and from a MIDI or score rendered once; variants keep their
 unit's tags.
 
-Every unit of a file shares the file's near-duplicate ``fingerprint`` (a tune
-book has none: it is a collection, not a piece, and stays a group of its own).
+Every unit of a file shares the file's near-duplicate ``fingerprint``, but a tune
+of a book: the book has none (it is a collection, not a piece), each tune's units
+carry the tune's own (``fingerprint`` in the unit), and the build groups the tune as
+an item of its own, so the same tune in two books, or in a book and a file of its own,
+lands in one group and one split.
 
 The audio modules (essentia, scipy, pedalboard: seconds to import) load on the
 first audio item or rendering, so a MIDI-only run never pays for them.
@@ -194,15 +197,21 @@ def part_units(part: dict, name: str, source_id: str, settings: Settings) -> lis
     """The units of one part of the file called ``name``, as listed by :func:`process`: a clip
     ``{'kind': 'clip', 'clip_start_s', 'audio'}`` (an :class:`~captune.extractors.audio.Audio` at that
     offset in seconds) or a tune ``{'kind': 'piece', 'piece', 'score'}`` (its place in the book from 0,
-    its own ABC bytes); ``kind`` is also the stage of the part's failure records. Raises
-    :class:`BadInput` when the part or one of its variants cannot be decoded or analysed."""
+    its own ABC bytes; each of its units also carries the tune's ``fingerprint``); ``kind`` is also the
+    stage of the part's failure records. Raises :class:`BadInput` when the part or one of its variants
+    cannot be decoded or analysed."""
     if part["kind"] == "clip":
         return guarded(_recording_units, part["audio"], part["clip_start_s"], name, source_id, settings)
     index = part["piece"]
     stem, suffix = os.path.splitext(os.path.basename(name))
     media_name = f"{stem}.{index + 1:03d}{suffix}"
-    return guarded(lambda: _piece_units(part["score"], media_name, media_name, f"{source_id}#{index}",
-                                        settings, index)[1])
+
+    def tune_units():
+        piece, units = _piece_units(part["score"], media_name, media_name, f"{source_id}#{index}", settings, index)
+        own = fingerprint.symbolic(piece)
+        return [{**u, "fingerprint": own} for u in units]
+
+    return guarded(tune_units)
 
 
 def part_label(part: dict) -> str:

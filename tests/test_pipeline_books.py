@@ -74,6 +74,29 @@ def test_each_tune_is_a_group_of_its_own(built):
     assert manifest["groups"]["groups"] == 3 + 1 and manifest["groups"]["sources"] == 2  # tunes + the jig
 
 
+def test_a_tune_in_a_book_and_in_a_file_of_its_own_share_a_group(tmp_path):
+    """The jig on its own and the same jig as the first tune of a book (another title) are one piece:
+    one near-duplicate group, one split (each tune was a group of its own, so the two could land in
+    train and test). The book's other tune keeps its own group. ``--dedup near`` drops files only: a
+    book is never dropped for one of its tunes, nor a file for a tune."""
+    root = tmp_path / "in"
+    root.mkdir()
+    jig_in_book = ABC_JIG.replace(b"X:1\nT:Test jig", b"X:1\nT:The same jig, another title")
+    other = b"X:2\nT:Another tune\nM:4/4\nL:1/8\nK:G\nGABc dedc|BAGF G2D2|EFGA BcdB|cBAG A4|]\n"
+    (root / "book.abc").write_bytes(jig_in_book + b"\n" + other)
+    (root / "jig.abc").write_bytes(ABC_JIG)
+    for dedup in ("none", "near"):
+        out = tmp_path / f"out_{dedup}"
+        build.run(["--input", str(root), "--output", str(out), "--dedup", dedup])
+        rows = {os.path.basename(r["media"]["path"]): r for r in read_rows(out)}
+        assert sorted(rows) == ["book.001.abc", "book.002.abc", "jig.abc"]
+        tune, file_ = rows["book.001.abc"], rows["jig.abc"]
+        assert tune["fingerprint"] == file_["fingerprint"] != []            # the tune's own fingerprint
+        assert tune["group_id"] == file_["group_id"] == min(file_["source_id"], tune_group(tune["source_id"], 0))
+        assert tune["split"] == file_["split"] == split_of(tune["group_id"], 0.1)
+        assert rows["book.002.abc"]["group_id"] == tune_group(tune["source_id"], 1)
+
+
 def test_split_by_folder_keeps_a_book_together(tmp_path):
     root, out = tmp_path / "in", tmp_path / "out"
     root.mkdir()

@@ -66,23 +66,27 @@ def item_settings(o: argparse.Namespace) -> items.Settings:
                           verify=o.verify_augmentation, essentia_models=o.essentia_models, seed=o.seed)
 
 
-def group_sources(sources, o: argparse.Namespace):
-    """(source_id, meta) per analysed file → ((source_id, group_id), near-duplicate records).
+def group_sources(sources, o: argparse.Namespace, tunes):
+    """(source_id, meta) per analysed file, and (tune key, meta) per tune of a book (``tunes``) →
+    ((source_id or tune key, group_id), near-duplicate records).
 
-    ``--split-by group`` groups by fingerprint (:class:`GroupNearDuplicates`, LSH banding), ``content``
-    gives every file its own group, ``folder`` / REGEX group by path (:func:`group_key`). With
-    ``--dedup near`` one source per group is kept (:class:`KeepOnePerGroup`); the records name the rest.
+    ``--split-by group`` groups files and tunes together by fingerprint (:class:`GroupNearDuplicates`,
+    LSH banding), ``content`` gives every file and tune its own group, ``folder`` / REGEX group by path
+    (:func:`group_key`). With ``--dedup near`` one source per group is kept (:class:`KeepOnePerGroup`;
+    files only: a book is never dropped for one of its tunes); the records name the rest.
     """
+    items = (sources, tunes) | "FilesAndTunes" >> beam.Flatten()
     if o.split_by == "group":
-        group_of = (sources | "Fingerprints" >> beam.Map(lambda kv: (kv[0], kv[1]["fingerprint"]))
+        group_of = (items | "Fingerprints" >> beam.Map(lambda kv: (kv[0], kv[1]["fingerprint"]))
                     | "NearDuplicateGroups" >> GroupNearDuplicates())
     else:
-        group_of = sources | "GroupByPath" >> beam.Map(
+        group_of = items | "GroupByPath" >> beam.Map(
             lambda kv, split_by: (kv[0], group_key(kv[0], kv[1]["source_uri"], split_by)), o.split_by)
     if o.dedup != "near":
         return group_of, group_of.pipeline | "NoNearDuplicates" >> beam.Create([])
     members = ({"group": group_of, "meta": sources} | "JoinMembers" >> beam.CoGroupByKey()
-               | "ByGroup" >> beam.Map(lambda kv: (kv[1]["group"][0], (kv[0], kv[1]["meta"][0])))
+               | "ByGroup" >> beam.FlatMap(lambda kv: [(kv[1]["group"][0], (kv[0], kv[1]["meta"][0]))]
+                                           if kv[1]["meta"] else [])   # a tune: grouped, never dropped
                | "GroupMembers" >> beam.GroupByKey())
     kept = members | "KeepOnePerGroup" >> beam.ParDo(KeepOnePerGroup()).with_outputs("near_duplicates", main="kept")
     return group_of, kept.near_duplicates
@@ -101,8 +105,8 @@ class BuildDataset(beam.PTransform):
     the counts) once every shard is written.
 
     Rows cross the steps between the analysis and the shard writer pickled, with their ids beside
-    (:func:`captune.pipelines.transforms.pack`); their group is joined to them by source id
-    (``JoinGroups``, a CoGroupByKey: no step holds every source's group)."""
+    (:func:`captune.pipelines.transforms.pack`); their group is joined to them by source id, or by
+    tune key for a tune of a book (``JoinGroups``, a CoGroupByKey: no step holds every source's group)."""
 
     def __init__(self, opts: argparse.Namespace, state: dict, run: str, progress: str | None = None):
         """``state``: what the output folder holds (:func:`captune.pipelines.incremental.committed`),
@@ -131,8 +135,8 @@ class BuildDataset(beam.PTransform):
         analyzed = kept.items | "AnalyzeAndCaption" >> beam.ParDo(AnalyzeAndCaption(**analysis)).with_outputs(
             FAILURES, "sources", "parts", main="rows")
         parts = (analyzed.parts | "SpreadParts" >> beam.Reshuffle()
-                 | "AnalyzePart" >> beam.ParDo(AnalyzePart(**analysis)).with_outputs(FAILURES, main="rows"))
-        group_of, near = group_sources(analyzed.sources, o)
+                 | "AnalyzePart" >> beam.ParDo(AnalyzePart(**analysis)).with_outputs(FAILURES, "tunes", main="rows"))
+        group_of, near = group_sources(analyzed.sources, o, parts.tunes)
         made = (analyzed.rows, parts.rows) | "AllRows" >> beam.Flatten()
         joined = {"rows": made, "group": group_of,
                   "dropped": near | "DroppedIds" >> beam.Map(lambda r: (r["source_id"], True))}

@@ -97,7 +97,7 @@ def item_rows(uri: str, source: str, item: dict, *, seed: int, test_fraction: fl
     """The rows of one processed file (:func:`captune.items.process`)."""
     return [make_row(uri, source, {"modality": item["modality"], **u["facts"]}, media=u["media"], seed=seed,
                      test_fraction=test_fraction, variant=u["variant"], clip_start_s=u["clip_start_s"],
-                     augmentation_check=u["augmentation_check"], fingerprint=item["fingerprint"],
+                     augmentation_check=u["augmentation_check"], fingerprint=u.get("fingerprint", item["fingerprint"]),
                      musicbench_captions=musicbench_captions, piece=u.get("piece"))
             for u in item["units"]]
 

@@ -47,10 +47,12 @@ def failure(uri: str, stage: str, reason: str, detail: str, source: str | None =
 
 
 def pack(row: dict) -> tuple:
-    """A row as the analysis emits it: ``(source_id, (id, group_id, pickled row))``. The steps between the
-    analysis and the shard writer read the ids only, so the row's facts are pickled once and unpickled
-    once (by :class:`WriteShard`), not encoded and decoded by the runner at every step."""
-    return row["source_id"], (row["id"], row["group_id"], pickle.dumps(row, protocol=pickle.HIGHEST_PROTOCOL))
+    """A row as the analysis emits it: ``(item, (id, group_id, pickled row))``, ``item`` the key its group
+    is joined on: the group it was made with, its source id (a tune of a book: the tune's,
+    :func:`captune.pipelines.rows.tune_group`). The steps between the analysis and the shard writer read
+    the ids only, so the row's facts are pickled once and unpickled once (by :class:`WriteShard`), not
+    encoded and decoded by the runner at every step."""
+    return row["group_id"], (row["id"], row["group_id"], pickle.dumps(row, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def unpack(grouped: tuple) -> dict:
@@ -334,7 +336,9 @@ class AnalyzeAndCaption(_Isolated):
 
 class AnalyzePart(_Isolated):
     """(path, source_id, modality, part, fingerprint) → the rows of a clip or a tune
-    (:func:`part_rows`). A part that cannot be analysed gives one failure record of
+    (:func:`part_rows`), and for a tune one ``(tune key, {source_uri, duration_s, fingerprint})`` to the
+    ``tunes`` output (its key: the group its rows were made with), so the near-duplicate grouping
+    reads each tune as an item of its own. A part that cannot be analysed gives one failure record of
     stage ``clip`` or ``piece`` (its rows only: the file stays a source with its other parts)."""
 
     FN = part_rows
@@ -349,6 +353,10 @@ class AnalyzePart(_Isolated):
             console.note(self.progress, 0, 1, part=True)
             yield beam.pvalue.TaggedOutput(FAILURES, record)
             return
+        if part["kind"] == "piece" and rows:
+            first = rows[0]
+            yield beam.pvalue.TaggedOutput("tunes", (first["group_id"], {
+                "source_uri": path, "duration_s": first["duration_s"], "fingerprint": first["fingerprint"]}))
         rows = self.make_rows(rows)
         console.note(self.progress, len(rows), 0, part=True)
         yield from rows
@@ -377,11 +385,11 @@ class KeepOnePerGroup(beam.DoFn):
 
 
 class SetGroup(beam.DoFn):
-    """(source_id, {rows: [(id, group_id, pickled row), …], group: [group_id] or [], dropped: [True] or []})
-    (a CoGroupByKey of the packed rows, the source's group and ``--dedup near``'s drops) → ``(id, group_id,
-    split, pickled row)`` per row, the split drawn from the group; a source in a group of its own keeps
-    the group its rows were made with (its own id; a tune of a book, the tune's own:
-    :func:`captune.pipelines.rows.tune_group`). Rows of sources dropped as near-duplicates are not
+    """(item, {rows: [(id, group_id, pickled row), …], group: [group_id] or [], dropped: [True] or []})
+    (a CoGroupByKey of the packed rows, the item's group and ``--dedup near``'s drops; ``item``: a source
+    id, or a tune's key, :func:`captune.pipelines.rows.tune_group`) → ``(id, group_id, split, pickled
+    row)`` per row, the split drawn from the group; an item in a group of its own keeps the group its
+    rows were made with (its own id or key). Rows of sources dropped as near-duplicates are not
     emitted (their files are listed once, by :class:`KeepOnePerGroup`); their ids go to the ``dropped``
     output, which the run's row count reads. Holds one source's packed rows."""
 
