@@ -396,6 +396,13 @@ def test_a_short_score_is_a_short_piece_not_a_fragment():
     assert not any("fragment" in text for text in captions({**short, "modality": "score"}))
     assert any("short piece" in text for text in captions({**short, "modality": "score"}))
     assert any("short fragment" in text for text in captions({**short, "modality": "midi"}))
+    # the LLM prompt gives the same word as the template, so a model is not told "fragment" or "song"
+    from captune.captioners.prompts import facts_text
+
+    assert "duration: 24 seconds (short piece)" in facts_text({**short, "modality": "score"})
+    quartet = make_facts(duration_word="Song", duration_s=150.0, modality="score",
+                         instruments=["Violin", "Violin", "Viola", "Cello"])
+    assert "duration: 150 seconds (medium-length piece)" in facts_text(quartet)
 
 
 def test_duration_word_alone_is_not_a_sentence_when_the_length_is_known():

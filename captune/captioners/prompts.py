@@ -27,7 +27,7 @@ import json
 from collections.abc import Mapping, Sequence
 
 from captune.captioners.form import form_text
-from captune.captioners.template import plain_instruments, tempo_is_set
+from captune.captioners.template import length_word, plain_instruments, tempo_is_set
 from captune.extractors.midi.notes import single_line
 
 __all__ = ["STYLES", "DEFAULT_EXAMPLES", "facts_text", "messages", "retry_messages", "parse_examples", "load_examples",
@@ -101,8 +101,8 @@ def facts_text(facts: Mapping) -> str:
         lines.append(f"form: {form_text(facts)}")
     seconds = facts.get("duration_s")
     if seconds:
-        word = facts.get("duration_word")
-        lines.append(f"duration: {round(seconds)} seconds" + (f" ({word.lower()})" if word else ""))
+        word = length_word(facts)   # the template's word: no "song" nobody sings, no "fragment" for a score
+        lines.append(f"duration: {round(seconds)} seconds" + (f" ({word})" if word else ""))
     return "\n".join(lines)
 
 

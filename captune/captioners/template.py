@@ -367,7 +367,7 @@ def may_say_song(facts: Mapping) -> bool:
             or form_name(facts.get("sections")) == "verse-chorus")
 
 
-def _length_word(facts: Mapping) -> str:
+def length_word(facts: Mapping) -> str:
     """MidiCaps' duration word, lowercased, with 'song' read as 'piece' unless :func:`may_say_song`,
     and 'short fragment' as 'short piece' for a score: a score notates a whole piece (a chorale, a
     movement, a tune of a book), never an excerpt of one, however short."""
@@ -380,7 +380,7 @@ def _length_word(facts: Mapping) -> str:
 def _duration_sentence(facts: Mapping, rng) -> str | None:
     seconds = facts.get("duration_s")
     length = _duration_phrase(seconds) if seconds and seconds > 0 else None
-    word = _length_word(facts)
+    word = length_word(facts)
     options = []
     if length:
         options += [f"{{subj}} lasts about {length}.", f"{{subj}} runs for roughly {length}."]
