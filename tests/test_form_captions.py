@@ -27,8 +27,39 @@ def test_one_strain_played_again_and_again_is_said_so():
     sentence = form_sentence(facts)
     assert sentence == "{subj} plays one melody four times: its form is A A A A, in 8-bar sections."
     text = sentence.replace("{subj}", "The tune")
-    assert factcheck.section_claims(text, facts) == ([], 2)                  # the pattern and the bars
+    assert factcheck.section_claims(text, facts) == ([], 3)   # the pattern, the bars, one melody four times
     assert factcheck.section_claims(text.replace("A A A A", "A A A"), facts)[0]
+
+
+def test_a_long_form_names_its_repeated_run_or_counts_what_returns():
+    from tests.fixtures import STRAIN_A, STRAIN_B, form_song
+    a, b = (STRAIN_A, ("G", "D", "G", "D"), 80), (STRAIN_B, ("C", "G", "Am", "D"), 80)
+    alternating = _facts(form_song([a, b] * 5, 120))      # ten 8-bar strains, A B five times
+    assert [s["label"] for s in alternating["sections"]] == ["A", "B"] * 5
+    sentence = form_sentence(alternating)
+    assert sentence == "Its form is A B, played five times, in 8-bar sections."
+    assert factcheck.section_claims(sentence, alternating) == ([], 2)
+    assert factcheck.section_claims(sentence.replace("five", "four"), alternating)[0]
+    one = _facts(form_song([a] * 10, 120))
+    assert form_sentence(one) == "{subj} plays one melody ten times, in 8-bar sections."
+    assert factcheck.section_claims("It plays one melody nine times.", one)[0]
+    # 16 sections on nine melodies, of which A (3 times), C, D, E and H (twice each) return
+    labels = "ABCCDDEEFAGAAHHI"
+    facts = {"sections": [{"start_s": 4.0 * k, "end_s": 4.0 * k + 4, "label": x, "kind": "melodic"}
+                          for k, x in enumerate(labels)]}
+    sentence = form_sentence(facts)
+    assert sentence == "{subj} has 16 sections, in which five of its nine melodies return."
+    text = sentence.replace("{subj}", "The sonata")
+    assert factcheck.section_claims(text, facts) == ([], 2)
+    assert factcheck.section_claims(text.replace("five", "nine"), facts)[0] == [
+        "form: says nine of its nine melodies return, 5 of its 9 melodies return"]
+    # the sentence of the release before: nine distinct melodies, but only five recur
+    assert factcheck.section_claims("It has 16 sections on nine recurring melodies.", facts)[0] == [
+        "form: says nine recurring melodies, 5 of its 9 melodies return"]
+    two = {"sections": [dict(facts["sections"][0], label=x) for x in "AbB"]}
+    assert form_sentence(two) == "{subj} has three sections, and neither of its two melodies returns."
+    assert factcheck.section_claims("It has three sections, and neither of its two melodies returns.", two) == ([], 2)
+    assert factcheck.section_claims("Both of its two melodies return.", two)[0]
 
 
 def test_segment_captions_follow_the_sections_in_time():

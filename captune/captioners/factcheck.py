@@ -45,7 +45,11 @@ Conventions (facts as in :mod:`captune.captioners.template`):
   passage`` needs a section of that kind (any, for sections; an instrumental one, for
   a passage) of N bars (:func:`captune.captioners.form.bar_count`); ``two verses`` /
   ``choruses`` / ``instrumental passages`` / ``sections`` the number of sections of
-  that kind (or all); ``form is A A B B`` the melodic labels in order.
+  that kind (or all); ``form is A A B B`` the melodic labels in order (``form is A B, played
+  twice``: that run repeated); ``one melody four times`` four melodic sections on one label;
+  ``three of its nine melodies return`` (``each`` / ``both`` / ``none`` / ``neither of``, ``its one
+  melody returns``; ``five recurring melodies``) the distinct melodic labels and those in more than
+  one section (:func:`captune.captioners.form.melodies_returning`).
   :func:`check_segment` checks a time-stamped section caption against its section:
   its kind, bar count and chords (among the chords sounding in it), and each change it states from
   the section before (an instrument entering or leaving; higher / lower, denser / sparser, louder /
@@ -412,15 +416,18 @@ _KIND_WORDS = {"intro": ("intro",), "outro": ("outro",), "verse": ("verse",), "c
 _BARS_RE = re.compile(r"\b(\d+)-bar (intro|outro|verse|chorus|sections?|passage)\b", re.IGNORECASE)
 _COUNT_RE = re.compile(r"\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|\d+) "
                        r"(verses?|choruses|chorus|instrumental passages?|sections)\b", re.IGNORECASE)
-_PATTERN_RE = re.compile(r"\bform is ([A-Z](?: [A-Z])+)\b")
+_PATTERN_RE = re.compile(r"\bform is ([A-Z](?: [A-Z])+)\b(?:, played (twice|\w+ times))?")
+_ONE_MELODY_RE = re.compile(r"\bone melody (twice|\w+ times)")
+_RECURRING_RE = re.compile(r"\b(\w+) recurring melod(?:y|ies)\b", re.IGNORECASE)
+_RETURN_RE = re.compile(r"\b(each|both|none|neither|\w+) of its (\w+) melodies returns?\b|\bits one melody (returns|is heard once)")
 
 
 def section_claims(caption: str, facts: Mapping) -> tuple[list[str], int]:
     """(problems, facts stated) of the form claims of ``caption`` (see module doc)."""
-    from captune.captioners.form import _NUMBERS, bar_count
+    from captune.captioners.form import bar_count, melodies_returning
     sections = list(facts.get("sections") or [])
     problems, stated = [], 0
-    claims = list(_BARS_RE.finditer(caption)) + list(_COUNT_RE.finditer(caption)) + list(_PATTERN_RE.finditer(caption))
+    claims = [m for r in (_BARS_RE, _COUNT_RE, _PATTERN_RE, _ONE_MELODY_RE, _RETURN_RE, _RECURRING_RE) for m in r.finditer(caption)]
     if claims and not sections:
         return ["form: states sections, but none were found"], 0
     for m in _BARS_RE.finditer(caption):
@@ -432,8 +439,7 @@ def section_claims(caption: str, facts: Mapping) -> tuple[list[str], int]:
         else:
             problems.append(f"form: says {m.group(0)}, no such section of {bars} bars")
     for m in _COUNT_RE.finditer(caption):
-        said = m.group(1).lower()
-        n = _NUMBERS.index(said) if said in _NUMBERS else int(said)
+        n = _count(m.group(1))
         word = m.group(2).lower()
         kind = "verse" if word.startswith("verse") else "chorus" if word.startswith("chorus") else \
             "instrumental" if word.startswith("instrumental") else None
@@ -442,13 +448,47 @@ def section_claims(caption: str, facts: Mapping) -> tuple[list[str], int]:
             stated += 1
         else:
             problems.append(f"form: says {m.group(0)}, there are {true}")
+    labels = [s["label"] for s in sections if s["label"].isupper()]
     for m in _PATTERN_RE.finditer(caption):
-        true = " ".join(s["label"] for s in sections if s["label"].isupper())
-        if m.group(1) == true:
+        said = m.group(1).split() * (_times(m.group(2)) if m.group(2) else 1)
+        if said == labels:
             stated += 1
         else:
-            problems.append(f"form: says form is {m.group(1)}, the melodic sections are {true}")
+            problems.append(f"form: says {m.group(0)}, the melodic sections are {' '.join(labels)}")
+    for m in _ONE_MELODY_RE.finditer(caption):
+        if len(set(labels)) == 1 and len(labels) == _times(m.group(1)):
+            stated += 1
+        else:
+            problems.append(f"form: says {m.group(0)}, the melodic sections are {' '.join(labels)}")
+    back, melodies = melodies_returning(labels)
+    for m in _RETURN_RE.finditer(caption):
+        if m.group(3):
+            said = (1, 1 if m.group(3) == "returns" else 0)
+        else:
+            total, which = _count(m.group(2)), m.group(1).lower()
+            said = (total, total if which in ("each", "both") else 0 if which in ("none", "neither") else _count(which))
+        if said == (melodies, back):
+            stated += 1
+        else:
+            problems.append(f"form: says {m.group(0)}, {back} of its {melodies} melodies return")
+    for m in _RECURRING_RE.finditer(caption):
+        if _count(m.group(1)) == back:
+            stated += 1
+        else:
+            problems.append(f"form: says {m.group(0)}, {back} of its {melodies} melodies return")
     return problems, stated
+
+
+def _count(word: str) -> int | None:
+    """``nine`` / ``16`` → 9 / 16; None for a word that is not a number."""
+    from captune.captioners.form import _NUMBERS
+    word = word.lower()
+    return _NUMBERS.index(word) if word in _NUMBERS else int(word) if word.isdigit() else None
+
+
+def _times(phrase: str) -> int | None:
+    """``twice`` / ``four times`` → 2 / 4."""
+    return 2 if phrase == "twice" else _count(phrase.split()[0])
 
 
 def check_segment(text: str, section: Mapping, facts: Mapping) -> list[str]:

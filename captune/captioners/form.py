@@ -31,8 +31,8 @@ import numpy as np
 
 from captune.extractors.midi.notes import single_line
 
-__all__ = ["bar_count", "form_name", "form_sentence", "form_text", "section_changes", "segment_captions",
-           "section_name"]
+__all__ = ["bar_count", "form_name", "form_sentence", "form_text", "melodies_returning", "repeated_block",
+           "section_changes", "segment_captions", "section_name"]
 
 MAX_PATTERN = 8          # longest label pattern spelled out
 MAX_CHORDS = 4           # chords named per section
@@ -136,19 +136,53 @@ def form_sentence(facts: Mapping) -> str | None:
             parts.append(_sized(outro, facts, "outro"))
         return f"{{subj}} follows a verse-chorus form: {_join(parts)}."
     melodic = [s for s in sections if s["label"].isupper()]
-    if 2 <= len(melodic) <= MAX_PATTERN and len(melodic) == len(sections) - bool(intro) - bool(outro):
+    tail = f", {_join(frame)}" if frame else ""
+    labels = [s["label"] for s in melodic]
+    if 2 <= len(melodic) and len(melodic) == len(sections) - bool(intro) - bool(outro):
         bars = {bar_count(s, facts) for s in melodic}
         size = f", in {bars.pop()}-bar sections" if len(bars) == 1 and None not in bars else ""
-        tail = f", {_join(frame)}" if frame else ""
-        pattern = " ".join(s["label"] for s in melodic)
-        if len({s["label"] for s in melodic}) == 1:   # A A A A: a strain played again and again
+        if len(set(labels)) == 1:   # A A A A: a strain played again and again
             times = "twice" if len(melodic) == 2 else f"{number_word(len(melodic))} times"
-            return f"{{subj}} plays one melody {times}: its form is {pattern}{size}{tail}."
-        return f"Its form is {pattern}{size}{tail}."
-    themes = len({s["label"] for s in melodic})
-    tail = f", {_join(frame)}" if frame else ""
-    melodies = f"{number_word(themes)} recurring {'melody' if themes == 1 else 'melodies'}"
-    return f"{{subj}} has {number_word(len(sections))} sections on {melodies}{tail}."
+            if len(melodic) > MAX_PATTERN:
+                return f"{{subj}} plays one melody {times}{size}{tail}."
+            return f"{{subj}} plays one melody {times}: its form is {' '.join(labels)}{size}{tail}."
+        if len(melodic) <= MAX_PATTERN:
+            return f"Its form is {' '.join(labels)}{size}{tail}."
+        block = repeated_block(labels)
+        if block:
+            times = "twice" if len(labels) == 2 * len(block) else f"{number_word(len(labels) // len(block))} times"
+            return f"Its form is {' '.join(block)}, played {times}{size}{tail}."
+    return f"{{subj}} has {number_word(len(sections))} sections, {_returning_clause(labels)}{tail}."
+
+
+def repeated_block(labels: list[str]) -> list[str] | None:
+    """The shortest run of at most ``MAX_PATTERN`` labels that ``labels`` is, played twice or more in a
+    row (``A B B A B B`` → ``A B B``), or None."""
+    n = len(labels)
+    for size in range(1, min(MAX_PATTERN, n // 2) + 1):
+        if n % size == 0 and labels == labels[:size] * (n // size):
+            return labels[:size]
+    return None
+
+
+def melodies_returning(labels: list[str]) -> tuple[int, int]:
+    """(melodies heard in more than one section, distinct melodies) of the melodic ``labels``."""
+    distinct = set(labels)
+    return sum(1 for x in distinct if labels.count(x) > 1), len(distinct)
+
+
+def _returning_clause(labels: list[str]) -> str:
+    """``in which three of its nine melodies return`` (see :func:`melodies_returning`)."""
+    back, melodies = melodies_returning(labels)
+    if melodies <= 1:
+        return "none of them melodic" if not melodies else \
+            f"and its one melody {'returns' if back else 'is heard once'}"
+    if back == 0:
+        return f"and {'neither' if melodies == 2 else 'none'} of its {number_word(melodies)} melodies returns"
+    if back == melodies:
+        return "in which both of its two melodies return" if melodies == 2 else \
+            f"in which each of its {number_word(melodies)} melodies returns"
+    return f"in which {number_word(back)} of its {number_word(melodies)} melodies return{'s' if back == 1 else ''}"
 
 
 def form_text(facts: Mapping) -> str | None:
