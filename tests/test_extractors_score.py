@@ -337,6 +337,49 @@ def test_a_tune_book_becomes_one_part_per_tune():
     assert items.part_label(parts[3]) == "tune 4"
 
 
+# A duet written as a part book, one X: per voice (music21's Josquin chansons): C major, 2/4, the
+# cantus C5 D5 E5 F5 | G5 4 over the tenor C4 B3 C4 D4 | C4 4: two bars each, sounding together.
+ABC_DUET = b"""X:1
+T:Duet
+T:Cantus
+M:2/4
+L:1/8
+K:C
+c d e f | g4 |]
+
+X:2
+T:Duet
+T:Tenor
+M:2/4
+L:1/8
+K:C
+C B, C D | C4 |]
+"""
+
+
+def test_voices_written_one_tune_each_are_one_piece():
+    assert abc_tunes(ABC_DUET) == [ABC_DUET]
+    f = analyze(ABC_DUET, "duet.abc")
+    assert f["note_stats"]["note_count"] == 10 and f["duration_s"] == pytest.approx(2.0)  # 4 quarters at 120
+    assert f["instrument_programs"] == [53] and f["key"] == "C major" and f["time_signature"] == "2/4"
+    assert f["note_stats"]["polyphony"] == pytest.approx(2.0)   # both voices sound all through
+    # the same title without a voice subtitle is two tunes (Essen's songs share titles)
+    plain = ABC_DUET.replace(b"T:Cantus\n", b"").replace(b"T:Tenor\n", b"")
+    assert len(abc_tunes(plain)) == 2
+    with pytest.raises(BadInput) as info:
+        analyze(plain, "book.abc")
+    assert info.value.reason == "multi_piece_score"
+
+
+def test_a_josquin_chanson_in_part_books_is_one_four_voice_piece():
+    data = _read(os.path.join(CORPUS, "josquin", "milleRegrets.abc"))   # Superius, Contratenor, Tenor, Bassus
+    processed = items.process(data, "milleRegrets.abc", "src")
+    assert processed["parts"] == [] and len(processed["units"]) == 1
+    f = processed["units"][0]["facts"]
+    assert f["instrument_programs"] == [53] and f["duration_s"] == pytest.approx(156.0)  # 312 quarters at 120
+    assert "four-part choir" in caption(f, np.random.default_rng(0))
+
+
 def test_a_single_score_keeps_its_own_bytes_as_media():
     (unit,) = items.process(ABC_JIG, "jig.abc", "src")["units"]
     assert unit["media"] == {"bytes": ABC_JIG, "path": "jig.abc"} and unit["piece"] is None

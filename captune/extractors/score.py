@@ -26,8 +26,10 @@ for them.
 An ABC tune book (several ``X:`` reference lines) is cut by :func:`abc_tunes`
 into one ABC file per tune, each with the book's file header (the lines before
 the first ``X:``, whose fields apply to every tune in the ABC standard), so that
-each tune is decoded, analysed and stored on its own. Any other file that
-music21 reads as several pieces (an Opus) is refused with ``multi_piece_score``.
+each tune is decoded, analysed and stored on its own; tunes that are the voices of one piece (the
+same title, subtitled with voice parts: music21's Josquin chansons, one ``X:`` per voice) stay one
+piece, their voices merged as its parts. Any other file that music21 reads as several pieces (an
+Opus) is refused with ``multi_piece_score``.
 
 A compressed MusicXML file (``.mxl``, a ZIP archive) whose members would unpack to more than
 ``MAX_UNPACKED_BYTES`` is refused with ``too_large`` before music21 opens it (a 290 KB file can
@@ -42,7 +44,7 @@ import zipfile
 import zlib
 
 from captune.extractors.errors import BadInput
-from captune.extractors.midi.part_names import name_program
+from captune.extractors.midi.part_names import VOCAL_PROGRAM, name_program
 from captune.extractors.midi.piece import DEFAULT_MSPQ, Piece, from_midi_bytes
 
 SCORE_SUFFIXES = (".xml", ".musicxml", ".mxl", ".abc", ".krn")
@@ -84,14 +86,49 @@ def check_unpacked_size(data: bytes, limit: int = MAX_UNPACKED_BYTES) -> None:
 def abc_tunes(data: bytes) -> list[bytes]:
     """The tunes of ABC bytes, one ABC file each: the file header, then one tune's lines from its ``X:``
     line to the next ``X:`` line (music21 cuts a book the same way). ``[data]`` when the file holds
-    at most one tune."""
+    at most one tune. Consecutive tunes that are the voices of one piece (:func:`_voice_runs`: a
+    Renaissance part-book edition, one ``X:`` per voice) stay together as one piece."""
     lines = data.split(b"\n")
     starts = [i for i, line in enumerate(lines) if line.lstrip(b"\xef\xbb\xbf").startswith(b"X:")]
     if len(starts) < 2:
         return [data]
     header = lines[:starts[0]]
-    return [b"\n".join(header + lines[a:b]).strip(b"\n") + b"\n"
-            for a, b in zip(starts, starts[1:] + [len(lines)])]
+    tunes = [lines[a:b] for a, b in zip(starts, starts[1:] + [len(lines)])]
+    runs = _voice_runs(tunes)
+    if len(runs) == 1:
+        return [data]
+    return [b"\n".join(header + [line for tune in run for line in tune]).strip(b"\n") + b"\n" for run in runs]
+
+
+def _titles(tune: list[bytes]) -> list[str]:
+    """The ``T:`` fields of a tune's lines, in order (the first is its title)."""
+    return [line[2:].strip().decode("utf-8", "replace") for line in tune if line.startswith(b"T:")]
+
+
+def abc_voice_name(titles: list[str]) -> str | None:
+    """The first of a tune's subtitles that names a voice part (``Tenor``, ``Cantus (line 1)``,
+    ``Quinta Pars``: :data:`captune.extractors.midi.part_names.VOCAL_PROGRAM` words), or None."""
+    return next((t for t in titles[1:] if name_program(t) == VOCAL_PROGRAM), None)
+
+
+def _voice_runs(tunes: list[list[bytes]]) -> list[list[list[bytes]]]:
+    """``tunes`` in runs: consecutive tunes with the same title, one of them subtitled with a voice part
+    (:func:`abc_voice_name`), are one run, the voices of one piece (music21's Josquin chansons: ``T:Mille
+    regrets`` four times, subtitled Superius, Contratenor, Tenor, Bassus); any other tune is a run of its
+    own (Essen's same-titled different songs carry no voice subtitle, nor do Aird's "For the Violin"
+    versions)."""
+    runs: list[list[list[bytes]]] = []
+    for tune in tunes:
+        title = (_titles(tune) or [None])[0]
+        if runs and title and title == (_titles(runs[-1][0]) or [None])[0]:
+            runs[-1].append(tune)
+        else:
+            runs.append([tune])
+    out = []
+    for run in runs:
+        voiced = len(run) > 1 and any(abc_voice_name(_titles(t)) for t in run)
+        out += [run] if voiced else [[t] for t in run]
+    return out
 
 
 def from_score_bytes(data: bytes, suffix: str) -> Piece:
@@ -120,10 +157,7 @@ def score_to_midi(data: bytes, suffix: str) -> tuple[bytes, dict]:
         except Exception as exc:  # music21 raises many exception types on bad scores
             raise BadInput("parse_error", f"music21 could not parse the {suffix} score: {exc}") from exc
     if isinstance(parsed, stream.Opus):
-        scores = list(parsed.scores)
-        if len(scores) != 1:
-            raise BadInput("multi_piece_score", f"the file holds {len(scores)} pieces; split it into one per file")
-        parsed = scores[0]
+        parsed = _one_piece(parsed, data if suffix == ".abc" else None)
     _drop_empty_parts(parsed)
     for part in parsed.parts if parsed.parts else [parsed]:
         if suffix == ".abc":
@@ -143,6 +177,30 @@ def score_to_midi(data: bytes, suffix: str) -> tuple[bytes, dict]:
     except Exception as exc:
         raise BadInput("parse_error", f"music21 could not render the score as MIDI: {exc}") from exc
     return smf, options
+
+
+def _one_piece(opus, abc: bytes | None):
+    """The one piece of a music21 Opus: its only score, or, for ABC whose tunes are the voices of one
+    piece (:func:`_voice_runs`), the voices merged as the parts of one score, each named by its voice
+    subtitle (music21 drops it) so that it counts as a sung part; else ``BadInput('multi_piece_score')``."""
+    from music21 import instrument
+
+    scores = list(opus.scores)
+    if len(scores) == 1:
+        return scores[0]
+    if abc is not None:
+        lines = abc.split(b"\n")
+        starts = [i for i, line in enumerate(lines) if line.lstrip(b"\xef\xbb\xbf").startswith(b"X:")]
+        tunes = [lines[a:b] for a, b in zip(starts, starts[1:] + [len(lines)])]
+        if len(tunes) == len(scores) and len(_voice_runs(tunes)) == 1 and all(len(s.parts) == 1 for s in scores):
+            merged = opus.mergeScores()
+            for part, tune in zip(merged.parts, tunes):
+                voice = instrument.Instrument()
+                # a voice without a subtitle is a voice too (the unnamed top part of La plus des plus)
+                voice.partName = part.partName = abc_voice_name(_titles(tune)) or "Voice"
+                part.insert(0, voice)   # music21 writes an instrument's part name as the MIDI track name
+            return merged
+    raise BadInput("multi_piece_score", f"the file holds {len(scores)} pieces; split it into one per file")
 
 
 def states_tempo(score) -> bool:

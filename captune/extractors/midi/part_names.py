@@ -33,7 +33,8 @@ GENERIC_PROGRAMS = (48, 61)  # music21's StringInstrument and BrassInstrument: a
 VOCABULARY = {
     **{w: VOCAL_PROGRAM for w in ("soprano", "mezzo", "alto", "contralto", "tenor", "baritone", "voice", "vocal",
                                   "vocals", "singer", "canto", "cantus", "altus", "tenore", "bassus", "quintus",
-                                  "quinto", "sextus", "sesto", "superius", "discantus", "countertenor", "contratenor")},
+                                  "quinto", "quinta", "sextus", "sexta", "sesto", "superius", "discantus", "countertenor",
+                                  "contratenor", "contra", "vagans")},
     **{w: CHOIR_PROGRAM for w in ("choir", "chorus", "coro")},
     "piano": 0, "pianoforte": 0, "harpsichord": 6, "cembalo": 6, "organ": 19, "continuo": 19, "accordion": 21, "harmonica": 22,
     "guitar": 24, "violin": 40, "violino": 40, "fiddle": 40, "viola": 41, "cello": 42, "violoncello": 42,
