@@ -200,6 +200,14 @@ def test_chord_count_of_two_reads_twice():
     assert not any("2 times" in t for t in texts)
 
 
+def test_a_loop_of_two_harmonies_alternates_and_is_no_progression():
+    texts = captions(make_facts(chord_summary=["F", "C"], chord_summary_count=48), seeds=range(60))
+    assert all(re.search(r"\bF and C\b", t) and "alternat" in t or "moves between F and C" in t for t in texts)
+    assert all("48 times" in t and "progression" not in t and "loop" not in t for t in texts)
+    longer = captions(make_facts(chord_summary=["C", "G", "Am", "F"], chord_summary_count=4), seeds=range(60))
+    assert all("C, G, Am, F" in t and "alternat" not in t for t in longer)
+
+
 @pytest.mark.parametrize(
     "key, article",
     [("A minor", "an"), ("E major", "an"), ("F major", "an"), ("Eb major", "an"), ("F# minor", "an"),

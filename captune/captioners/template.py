@@ -345,6 +345,13 @@ def _chord_sentence(facts: Mapping, rng) -> str | None:
             f"The harmony follows the progression {progression}.",
             f"{{subj}} is built on the chords {progression}.",
         ]
+    elif len(chords) == 2:   # a pair heard again and again alternates: a vamp, or tonic and dominant
+        times, (a, b) = _times(count), chords
+        options = [
+            f"The harmony alternates between {a} and {b}, a pair heard {times}.",
+            f"The chords {a} and {b} alternate, a pair played {times}.",
+            f"Again and again the harmony moves between {a} and {b}, a pair heard {times}.",
+        ]
     else:
         times = _times(count)
         options = [
