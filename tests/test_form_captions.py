@@ -48,7 +48,7 @@ def test_a_long_form_names_its_repeated_run_or_counts_what_returns():
     facts = {"sections": [{"start_s": 4.0 * k, "end_s": 4.0 * k + 4, "label": x, "kind": "melodic"}
                           for k, x in enumerate(labels)]}
     sentence = form_sentence(facts)
-    assert sentence == "{subj} has 16 sections, in which five of its nine melodies return."
+    assert sentence == "{subj} has 16 phrases, in which five of its nine melodies return."
     text = sentence.replace("{subj}", "The sonata")
     assert factcheck.section_claims(text, facts) == ([], 2)
     assert factcheck.section_claims(text.replace("five", "nine"), facts)[0] == [
@@ -57,8 +57,9 @@ def test_a_long_form_names_its_repeated_run_or_counts_what_returns():
     assert factcheck.section_claims("It has 16 sections on nine recurring melodies.", facts)[0] == [
         "form: says nine recurring melodies, 5 of its 9 melodies return"]
     two = {"sections": [dict(facts["sections"][0], label=x) for x in "AbB"]}
-    assert form_sentence(two) == "{subj} has three sections, and neither of its two melodies returns."
-    assert factcheck.section_claims("It has three sections, and neither of its two melodies returns.", two) == ([], 2)
+    assert form_sentence(two) == "{subj} has three phrases, and neither of its two melodies returns."
+    assert factcheck.section_claims("It has three phrases, and neither of its two melodies returns.", two) == ([], 2)
+    assert factcheck.section_claims("It has four phrases.", two)[0] == ["form: says four phrases, there are 3"]
     assert factcheck.section_claims("Both of its two melodies return.", two)[0]
 
 

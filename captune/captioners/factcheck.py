@@ -44,7 +44,7 @@ Conventions (facts as in :mod:`captune.captioners.template`):
 - **Form** (:func:`section_claims`). ``N-bar intro|outro|verse|chorus|section(s)|
   passage`` needs a section of that kind (any, for sections; an instrumental one, for
   a passage) of N bars (:func:`captune.captioners.form.bar_count`); ``two verses`` /
-  ``choruses`` / ``instrumental passages`` / ``sections`` the number of sections of
+  ``choruses`` / ``instrumental passages`` / ``sections`` (``phrases``) the number of sections of
   that kind (or all); ``form is A A B B`` the melodic labels in order (``form is A B, played
   twice``: that run repeated); ``one melody four times`` four melodic sections on one label;
   ``three of its nine melodies return`` (``each`` / ``both`` / ``none`` / ``neither of``, ``its one
@@ -415,7 +415,7 @@ _KIND_WORDS = {"intro": ("intro",), "outro": ("outro",), "verse": ("verse",), "c
                "passage": ("instrumental",), "section": None, "sections": None}
 _BARS_RE = re.compile(r"\b(\d+)-bar (intro|outro|verse|chorus|sections?|passage)\b", re.IGNORECASE)
 _COUNT_RE = re.compile(r"\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|\d+) "
-                       r"(verses?|choruses|chorus|instrumental passages?|sections)\b", re.IGNORECASE)
+                       r"(verses?|choruses|chorus|instrumental passages?|sections|phrases)\b", re.IGNORECASE)
 _PATTERN_RE = re.compile(r"\bform is ([A-Z](?: [A-Z])+)\b(?:, played (twice|\w+ times))?")
 _ONE_MELODY_RE = re.compile(r"\bone melody (twice|\w+ times)")
 _RECURRING_RE = re.compile(r"\b(\w+) recurring melod(?:y|ies)\b", re.IGNORECASE)

@@ -152,7 +152,8 @@ def form_sentence(facts: Mapping) -> str | None:
         if block:
             times = "twice" if len(labels) == 2 * len(block) else f"{number_word(len(labels) // len(block))} times"
             return f"Its form is {' '.join(block)}, played {times}{size}{tail}."
-    return f"{{subj}} has {number_word(len(sections))} sections, {_returning_clause(labels)}{tail}."
+    # sections are phrases (4 to 8 bars, Dai et al.'s labels): many of them read as phrases, not a form's sections
+    return f"{{subj}} has {number_word(len(sections))} phrases, {_returning_clause(labels)}{tail}."
 
 
 def repeated_block(labels: list[str]) -> list[str] | None:
