@@ -206,6 +206,9 @@ def test_a_loop_of_two_harmonies_alternates_and_is_no_progression():
     assert all("48 times" in t and "progression" not in t and "loop" not in t for t in texts)
     longer = captions(make_facts(chord_summary=["C", "G", "Am", "F"], chord_summary_count=4), seeds=range(60))
     assert all("C, G, Am, F" in t and "alternat" not in t for t in longer)
+    # a pair heard twice alternates; it does not come back "again and again"
+    twice = captions(make_facts(chord_summary=["D", "G"], chord_summary_count=2), seeds=range(60))
+    assert all("alternat" in t and "twice" in t and "again and again" not in t.lower() for t in twice)
 
 
 @pytest.mark.parametrize(
@@ -411,6 +414,11 @@ def test_a_short_score_is_a_short_piece_not_a_fragment():
     quartet = make_facts(duration_word="Song", duration_s=150.0, modality="score",
                          instruments=["Violin", "Violin", "Viola", "Cello"])
     assert "duration: 150 seconds (medium-length piece)" in facts_text(quartet)
+    # a sung one of MidiCaps' middle length is a medium-length song: "making it a song" names no length
+    choir = {**quartet, "instruments": ["Voice Oohs"], "instrument_programs": [53]}
+    texts = captions(choir, seeds=range(60))
+    assert any("a medium-length song" in t for t in texts)
+    assert not any(re.search(r"\ba song\b", t) for t in texts)
 
 
 def test_duration_word_alone_is_not_a_sentence_when_the_length_is_known():

@@ -350,8 +350,9 @@ def _chord_sentence(facts: Mapping, rng) -> str | None:
         options = [
             f"The harmony alternates between {a} and {b}, a pair heard {times}.",
             f"The chords {a} and {b} alternate, a pair played {times}.",
-            f"Again and again the harmony moves between {a} and {b}, a pair heard {times}.",
         ]
+        if count >= 4:   # "again and again ... heard twice" would contradict itself
+            options.append(f"Again and again the harmony moves between {a} and {b}, a pair heard {times}.")
     else:
         times = _times(count)
         options = [
@@ -364,6 +365,7 @@ def _chord_sentence(facts: Mapping, rng) -> str | None:
 
 
 _UNSUNG_LENGTH = {"short song": "short piece", "song": "medium-length piece"}
+_SUNG_LENGTH = {"song": "medium-length song"}   # MidiCaps' middle class: "making it a song" names no length
 
 
 def may_say_song(facts: Mapping) -> bool:
@@ -381,7 +383,7 @@ def length_word(facts: Mapping) -> str:
     word = (facts.get("duration_word") or "").lower()
     if word == "short fragment" and facts.get("modality") == "score":
         word = "short piece"
-    return word if may_say_song(facts) else _UNSUNG_LENGTH.get(word, word)
+    return (_SUNG_LENGTH if may_say_song(facts) else _UNSUNG_LENGTH).get(word, word)
 
 
 def _duration_sentence(facts: Mapping, rng) -> str | None:
