@@ -360,6 +360,13 @@ def test_satb_parts_are_a_four_part_choir_not_a_piano():
         assert "four-part choir" in text and "piano" not in text and "oohs" not in text.lower()
 
 
+def test_an_eight_part_choir_takes_an():
+    facts = make_facts(instruments=["Voice Oohs"], instrument_programs=[53], instrument_tracks=[53] * 8,
+                       modality="score")
+    for text in captions(facts):
+        assert "an eight-part choir" in text.lower() and "a eight" not in text.lower()
+
+
 def test_one_voice_with_piano_is_voice_and_piano():
     facts = make_facts(instruments=["Acoustic Grand Piano", "Voice Oohs"], instrument_programs=[0, 53],
                        instrument_tracks=[0, 53])

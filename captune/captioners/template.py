@@ -168,7 +168,10 @@ def _singers(facts: Mapping) -> str:
         return "voice"
     if parts == 2:
         return "two voices"
-    return f"a {_COUNT_WORDS[parts]}-part choir" if parts in _COUNT_WORDS else "a choir"
+    if parts not in _COUNT_WORDS:
+        return "a choir"
+    ensemble = f"{_COUNT_WORDS[parts]}-part choir"
+    return f"{_a(ensemble)} {ensemble}"
 
 
 def plain_instruments(facts: Mapping) -> list[str]:
