@@ -146,7 +146,7 @@ FACTS = {
     "chord_summary": ["Am", "G/B"], "chord_summary_count": 2,
     "beats_s": [0.0, 0.6, 1.2], "downbeats_s": [0.0, 2.4],
     "note_stats": {"note_count": 100, "pitch_min": 40, "pitch_max": 80, "mean_velocity": 80.0,
-                   "note_density": 2.5, "polyphony": 2.0, "pitch_mean": 60.5, "legato": 0.9},
+                   "note_density": 2.5, "polyphony": 2.0, "pitch_mean": 60.5, "legato": 0.9, "onset_density": 2.0},
     "loudness_lufs": -14.0, "valence": 0.3, "mood": ["happy"],
 }
 
@@ -184,7 +184,7 @@ def test_rewrite_tempo_change():
     assert f["tempo_changes"] == [{"time_s": 0.0, "bpm": 125.0}, {"time_s": 16.0, "bpm": 100.0}]
     assert f["beats_s"] == [0.0, 0.48, 0.96] and f["downbeats_s"] == [0.0, 1.92]
     assert [(c["start_s"], c["end_s"]) for c in f["chords"]] == [(0.0, 1.92), (1.92, 3.84), (3.84, 4.8), (4.8, 6.4)]
-    assert f["note_stats"]["note_density"] == 3.125
+    assert (f["note_stats"]["note_density"], f["note_stats"]["onset_density"]) == (3.125, 2.5)
     assert [c["label"] for c in f["chords"]] == ["Am", "G/B", "N", "F#dim"] and f["key"] == "C major"
     assert f["note_stats"]["polyphony"] == 2.0 and f["note_stats"]["legato"] == 0.9
 

@@ -206,7 +206,7 @@ def test_read_labels_rejects_bad_rows(tmp_path):
         train_emotion.read_labels(str(path))
 
 
-def test_shards_written_before_pitch_mean_and_legato_still_load():
+def test_shards_written_before_pitch_mean_legato_and_onset_density_still_load():
     import pyarrow as pa
 
     from captune.schemas.loader import upgrade
@@ -219,13 +219,14 @@ def test_shards_written_before_pitch_mean_and_legato_still_load():
            "note_stats": {"note_count": 3, "pitch_min": 60, "pitch_max": 64, "mean_velocity": 80.0,
                           "note_density": 1.0, "polyphony": 1.0, "pitch_mean": 62.0, "legato": 1.0}}
     table = to_table([row])
-    old_type = pa.struct([f for f in NOTE_STATS if f.name not in ("pitch_mean", "legato")])
+    old_type = pa.struct([f for f in NOTE_STATS if f.name not in ("pitch_mean", "legato", "onset_density")])
     i = table.schema.get_field_index("note_stats")
     old = table.set_column(i, pa.field("note_stats", old_type), table.column("note_stats").cast(old_type))
     loaded = upgrade(old)
     assert loaded.schema.equals(SCHEMA, check_metadata=False)
     stats = loaded.column("note_stats").to_pylist()[0]
     assert stats["note_count"] == 3 and stats["pitch_mean"] is None and stats["legato"] is None
+    assert stats["onset_density"] is None
 
 
 @pytest.mark.parametrize("labels, bpm, beats_per_chord, peak, quadrant", [
@@ -247,6 +248,19 @@ def test_slow_soft_minor_piece_is_never_joyful():
         f = facts_of(emotion_piece(False, False, shift=shift))
         assert f["emotion_quadrant"] == 3 and f["valence"] < 0, shift
         assert not {"joyful", "cheerful", "energetic", "playful"} & set(f["mood"])
+
+
+def test_a_four_part_chorale_texture_is_not_excited():
+    """Four voices in quarter notes at 120 bpm, mezzo forte, legato: 8 notes but 2 events a second,
+    below the centre (eighths at 100 bpm, 10/3 events a second), so calm; its event density is its
+    soprano's alone (the texture's thickness is no arousal cue)."""
+    chords = [(48, 55, 64, 72), (53, 57, 60, 69), (55, 59, 62, 71), (48, 55, 64, 72)] * 4
+    voices = [[(float(i), 1.0, chord[v], 64) for i, chord in enumerate(chords)] for v in range(4)]
+    choir = facts_of(make_midi([(52, False, notes) for notes in voices], tempo_bpm=120))
+    soprano = facts_of(make_midi([(52, False, voices[3])], tempo_bpm=120))
+    assert emotion.features(choir)["log2_events"] == pytest.approx(1.0, abs=0.01)   # 2 events / s
+    assert emotion.features(choir)["log2_events"] == emotion.features(soprano)["log2_events"]
+    assert choir["arousal"] < 0 and choir["emotion_quadrant"] in (3, 4), choir["arousal"]
 
 
 QUADRANT_WORDS = {1: {"joyful", "energetic", "cheerful", "playful"}, 2: {"tense", "agitated", "dark"},

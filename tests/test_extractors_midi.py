@@ -420,7 +420,20 @@ def test_note_stats_melody():
     s = midi.note_stats(piece_of(fx.make_midi([(0, False, ns)], tempo_bpm=120)))
     assert s == {"note_count": 8, "pitch_min": 62, "pitch_max": 74, "mean_velocity": 75.0,
                  "note_density": 2.0, "polyphony": 1.0,   # 8 notes in 4 s
-                 "pitch_mean": 68.25, "legato": 1.0}      # (62+64+66+67+69+71+73+74)/8; each note held to the next
+                 "pitch_mean": 68.25, "legato": 1.0,      # (62+64+66+67+69+71+73+74)/8; each note held to the next
+                 "onset_density": 2.0}                    # 8 onsets in 4 s
+
+
+def test_onset_density_counts_a_chord_as_one_event():
+    """Four voices in quarter notes at 60 bpm for 8 s: 32 notes but 8 events; a chord rolled over
+    30 ms (10 ms a voice, under ``ONSET_MERGE_S``) is still one event, and notes 0.1 s apart are two."""
+    block = [(beat, 1.0, p, 80) for beat in range(8) for p in (48, 55, 64, 72)]
+    s = midi.note_stats(piece_of(fx.make_midi([(0, False, block)], tempo_bpm=60)))
+    assert (s["note_density"], s["onset_density"]) == (4.0, 1.0)
+    rolled = [(beat + 0.01 * v, 1.0 - 0.01 * v, p, 80) for beat in range(8) for v, p in enumerate((48, 55, 64, 72))]
+    assert midi.note_stats(piece_of(fx.make_midi([(0, False, rolled)], tempo_bpm=60)))["onset_density"] == 1.0
+    apart = [(beat + 0.1 * v, 0.1 + 0.8 * v, 60 + v, 80) for beat in range(8) for v in range(2)]  # ends at 8 s
+    assert midi.note_stats(piece_of(fx.make_midi([(0, False, apart)], tempo_bpm=60)))["onset_density"] == 2.0
 
 
 def test_note_stats_legato_measures_articulation():

@@ -19,7 +19,8 @@ emotion model is run on the variant's facts.
   x ``r`` (``tempo_word`` recomputed); every time in seconds / ``r``
   (``tempo_changes``, ``key_changes``, ``beats_s``, ``downbeats_s``, chord and section bounds, ``duration_s``,
   ``duration_word`` recomputed; section labels and kinds kept); ``note_stats`` and ``section_notes``
-  ``note_density`` x ``r``.
+  ``note_density`` x ``r``, and ``note_stats`` ``onset_density`` x ``r`` (the events that
+  ``ONSET_MERGE_S`` joins or parts at the new tempo aside).
 - ``volume_change``: ``note_stats`` ``mean_velocity`` x the time-average of the
   gain curve over the clip (:func:`captune.augment.plan.mean_gain`; exact when
   notes are spread evenly in time, and ignoring the 1..127 clamp);
@@ -124,8 +125,9 @@ def _stretch(f: dict, r: float) -> None:
     for change in f.get("key_changes") or []:
         change["time_s"] = round(change["time_s"] / r, 3)
     stats = f.get("note_stats")
-    if stats and stats.get("note_density") is not None:
-        stats["note_density"] = round(stats["note_density"] * r, 3)
+    for name in ("note_density", "onset_density"):
+        if stats and stats.get(name) is not None:
+            stats[name] = round(stats[name] * r, 3)
     for notes in f.get("section_notes") or []:
         notes["note_density"] = round(notes["note_density"] * r, 3)
 

@@ -20,6 +20,8 @@ treats as its centre (no evidence either way):
                         tonal piece counts less): mode and its clarity
 ``log2_tempo``          log2 of ``tempo_bpm``
 ``log2_density``        log2 of ``note_stats.note_density`` (notes per second)
+``log2_events``         log2 of ``note_stats.onset_density`` (onset events per second: a
+                        chord is one event, so a thick texture is not more active)
 ``velocity``            ``note_stats.mean_velocity`` (MIDI 1–127), the loudness of MIDI
 ``pitch_mean``          ``note_stats.pitch_mean`` (MIDI note number), register
 ``pitch_range``         ``pitch_max − pitch_min`` in semitones
@@ -37,7 +39,7 @@ treats as its centre (no evidence either way):
 ``velocity`` is None when the facts say ``dynamics_known`` False (a score with no dynamics
 marks, whose velocities are all the MIDI writer's default).
 
-For audio (facts without ``note_stats``), ``log2_density`` reads
+For audio (facts without ``note_stats``), ``log2_density`` and ``log2_events`` read
 ``audio_stats.onset_rate`` (onsets per second), the event density of a recording, and
 velocity, register, range and articulation count as neutral, and so does ``key_clarity``:
 the audio key finder's chroma strength is not on the symbolic r's scale, whose centre 0.8
@@ -95,8 +97,15 @@ Arousal (calm ↔ excited):
 
 - ``log2_tempo`` +0.6 — tempo is the strongest arousal cue (Gabrielsson & Lindström 2010;
   Juslin & Laukka 2004; Schubert 2004).
-- ``log2_density`` +0.5 — more events per second, more activity (Eerola, Friberg & Bresin
+- ``log2_events`` +0.5 — more events per second, more activity (Eerola, Friberg & Bresin
   2013, "event density"; Schubert 2004; Ferreira & Whitehead 2019 on note density in VGMIDI).
+  Events, not notes: a chord sung by four voices is one event, as an onset detector hears it
+  in audio, so the thickness of the texture (``polyphony``, no direction in the literature)
+  does not count as activity. Until this version the term read ``log2_density`` (notes per
+  second, centre 5), which made 27 of the demo's 30 Bach chorales high-arousal ("joyful" or "tense"): four
+  voices in quarter notes at the 120 bpm a score without a tempo mark is played at are
+  8 notes but 2 events per second. The centre, 10/3 events per second, is a stream of eighth
+  notes at the tempo centre (moderato 100 bpm).
 - ``velocity`` +0.5 — loud is high arousal (anger, joy), soft is low (tenderness, sadness)
   (Gabrielsson & Lindström 2010; Juslin & Laukka 2004; Schubert 2004).
 - ``legato`` −0.2 — staccato is more active (Juslin & Laukka 2004).
@@ -141,7 +150,7 @@ import json
 import math
 from functools import lru_cache
 
-FEATURES = ("mode", "log2_tempo", "log2_density", "velocity", "pitch_mean", "pitch_range", "polyphony",
+FEATURES = ("mode", "log2_tempo", "log2_density", "log2_events", "velocity", "pitch_mean", "pitch_range", "polyphony",
             "legato", "loudness", "log2_brightness", "dynamics", "key_clarity", "dissonance")
 _DISSONANT = ("dim", "aug", "m7b5")
 FORMAT = "captune-emotion-linear"
@@ -168,6 +177,7 @@ def features(facts: dict) -> dict:
         mode = 0.0 if stats.get("note_count") or sound else None
     tempo = _num(facts.get("tempo_bpm"))
     density = _num(stats.get("note_density")) if stats else _num(sound.get("onset_rate"))
+    events = _num(stats.get("onset_density")) if stats else _num(sound.get("onset_rate"))
     if stats:  # symbolic (rendered or not): the notes speak; a soundfont's timbre and level say nothing
         sound = {}
     centroid = _num(sound.get("spectral_centroid_hz"))
@@ -177,6 +187,7 @@ def features(facts: dict) -> dict:
         "mode": mode,
         "log2_tempo": math.log2(tempo) if tempo and tempo > 0 else None,
         "log2_density": math.log2(density) if density and density > 0 else None,
+        "log2_events": math.log2(events) if events and events > 0 else None,
         "velocity": velocity,
         "pitch_mean": _num(stats.get("pitch_mean")),
         "pitch_range": float(high - low) if low is not None and high is not None else None,
@@ -303,13 +314,15 @@ class LinearEmotionModel:
 
 # Centres and scales: conventional musical values (see module doc), not corpus statistics.
 DEFAULT_MODEL = LinearEmotionModel(
-    centre={"mode": 0.0, "log2_tempo": math.log2(100.0), "log2_density": math.log2(5.0), "velocity": 64.0,
+    centre={"mode": 0.0, "log2_tempo": math.log2(100.0), "log2_density": math.log2(5.0),
+            "log2_events": math.log2(2 * 100.0 / 60.0), "velocity": 64.0,
             "pitch_mean": 60.0, "pitch_range": 24.0, "polyphony": 2.0, "legato": 0.8,
             "loudness": -16.0, "log2_brightness": math.log2(1500.0), "dynamics": 4.0, "key_clarity": 0.8,
             "dissonance": 0.0},
     scale={"mode": 1.0,            # full-confidence major = +1
            "log2_tempo": 0.5,      # 100 → 141 bpm is one step
            "log2_density": 1.0,    # doubling the notes per second is one step
+           "log2_events": 1.0,     # doubling the events per second is one step
            "velocity": 32.0,       # mf 64 → ff ~96 is one step
            "pitch_mean": 12.0,     # an octave
            "pitch_range": 12.0,    # an octave
@@ -323,7 +336,7 @@ DEFAULT_MODEL = LinearEmotionModel(
     valence={"weights": {"mode": 0.9, "log2_tempo": 0.3, "pitch_mean": 0.25, "legato": -0.15,
                          "log2_brightness": 0.1, "dynamics": -0.15, "key_clarity": 0.38, "dissonance": 0.0},
              "intercept": 0.0, "link": "tanh"},  # no positivity offset: see module doc
-    arousal={"weights": {"log2_tempo": 0.6, "log2_density": 0.5, "velocity": 0.5, "legato": -0.2,
+    arousal={"weights": {"log2_tempo": 0.6, "log2_events": 0.5, "velocity": 0.5, "legato": -0.2,
                          "pitch_range": 0.1, "polyphony": 0.0, "loudness": 0.5, "log2_brightness": 0.3},
              "intercept": 0.0, "link": "tanh"},
     name="default", info={"source": "literature cues (captune.extractors.emotion docstring); valence weights of "

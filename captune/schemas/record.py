@@ -6,8 +6,8 @@ beats per minute (``*_bpm``), LUFS, MIDI note numbers and velocities.
 Nullable where a fact does not apply: no key for a drums-only piece, no tempo
 or beats for a score without a tempo mark, no loudness for unrendered MIDI,
 no emotion for an item without notes, no genre until a genre model fills it.
-``note_stats`` gained ``pitch_mean`` and ``legato`` (nullable, used by the emotion
-model); shards written before still read, with those two fields null.
+``note_stats`` gained ``pitch_mean`` and ``legato``, later ``onset_density`` (nullable, used by
+the emotion model); shards written before still read, with those fields null.
 
 Version 2 added ``fingerprint`` (near-duplicate MinHash, :mod:`captune.extractors.fingerprint`),
 ``clip_start_s`` (offset of an audio clip in its recording; null for whole files),
@@ -38,6 +38,7 @@ NOTE_STATS = pa.struct([
     ("note_count", pa.int32()), ("pitch_min", pa.int32()), ("pitch_max", pa.int32()),
     ("mean_velocity", pa.float64()), ("note_density", pa.float64()), ("polyphony", pa.float64()),
     ("pitch_mean", pa.float64()), ("legato", pa.float64()),  # register; articulation (1 legato, ~0.5 staccato)
+    ("onset_density", pa.float64()),  # onset events per second: a chord is one event
 ])
 # How the caption was checked: status template (no LLM) | accepted (the LLM caption passed the fact
 # check) | retried (passed on the second try; problems are the first try's) | fallback (template

@@ -4,6 +4,10 @@
 - ``pitch_min`` / ``pitch_max``: MIDI note numbers of non-drum notes (None if none);
 - ``mean_velocity``: mean MIDI velocity (1-127) of all notes;
 - ``note_density``: notes per second over the piece's duration;
+- ``onset_density``: events per second over the piece's duration, an event being
+  every onset more than ``ONSET_MERGE_S`` after the one before (any track, drums
+  included): a chord struck by four voices is one event, as in the audio
+  ``onset_rate``, so the texture's thickness does not count as activity;
 - ``polyphony``: mean number of non-drum notes sounding at once, over the time
   when at least one sounds (1.0 for a melody, about 3 for block triads);
 - ``pitch_mean``: mean MIDI note number of non-drum notes (register; None if none);
@@ -57,6 +61,17 @@ def _legato(onset: np.ndarray, duration: np.ndarray, track: np.ndarray) -> float
     return round(float(np.minimum(duration[same_track] / ioi, 1.0).mean()), 3)
 
 
+ONSET_MERGE_S = 0.05  # onsets this close (s) are one event: mir_eval's onset window; a hand-played chord spreads less
+
+
+def _events(piece: Piece) -> int:
+    """Number of onset events (see ``onset_density``)."""
+    if not len(piece.onset):
+        return 0
+    seconds = np.sort(piece.seconds(piece.onset.astype(np.float64)))
+    return 1 + int((np.diff(seconds) > ONSET_MERGE_S).sum())
+
+
 SINGLE_LINE = 1.1  # mean non-drum notes sounding at once up to which the notes are one line
 
 
@@ -77,6 +92,7 @@ def note_stats(piece: Piece) -> dict:
         "pitch_max": int(pitches.max()) if len(pitches) else None,
         "mean_velocity": round(float(piece.velocity.mean()), 2),
         "note_density": round(len(piece.pitch) / duration, 3),
+        "onset_density": round(_events(piece) / duration, 3),
         "polyphony": _mean_polyphony(piece.onset[pitched].astype(float),
                                      (piece.onset + piece.duration)[pitched].astype(float)),
         "pitch_mean": round(float(pitches.mean()), 2) if len(pitches) else None,
