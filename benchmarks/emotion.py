@@ -8,7 +8,9 @@ Rows of the table, each beside the majority-class baseline measured on the same 
   within their literature signs, on the even-indexed phrases (sorted by path); the odd-indexed
   ones are held out, and the table gives the default on all 204, on the even (tuning) half and
   on the odd (held-out) half. "before" is the default captune had until then (a positivity
-  offset of 0.7, fitted on the even half).
+  offset of 0.7, fitted on the even half). "Arousal from notes per second" is the default with
+  the arousal of the release before (:func:`notes_arousal`), on all, even and odd phrases and on
+  the corpora.
 - train-emotion (K-fold CV): ``captune train-emotion``'s logistic regressions, fitted on K−1
   folds and scored on the held-out fold (folds stratified by quadrant, seeded); the baseline
   is the most common sign / quadrant of each training fold, scored on its held-out fold.
@@ -88,6 +90,18 @@ def with_valence(weights: dict, intercept: float = 0.0, model=emotion.DEFAULT_MO
 BEFORE = with_valence({"mode": 0.9, "key_clarity": 0.35, "dissonance": 0.0}, intercept=0.7)
 
 
+def notes_arousal(model=emotion.DEFAULT_MODEL) -> emotion.LinearEmotionModel:
+    """``model`` with the arousal of the release before: the event-density term read from notes per
+    second (``log2_density``, centre 5) instead of onset events per second."""
+    spec = model.to_dict()
+    weights = spec["arousal"]["weights"]
+    weights["log2_density"] = weights.pop("log2_events")
+    return emotion.LinearEmotionModel.from_dict(spec)
+
+
+NOTES_AROUSAL = notes_arousal()
+
+
 def corpus_shares(corpora: str, limit: int | None) -> None:
     """Positive-valence share and quadrant counts of the default and of the model before, per corpus."""
     import glob
@@ -97,15 +111,16 @@ def corpus_shares(corpora: str, limit: int | None) -> None:
     sets = {"POP909": [os.path.join(d, os.path.basename(d) + ".mid") for d in pop909_song_dirs(corpora)],
             "Nottingham": sorted(glob.glob(os.path.join(corpora, "nottingham", "MIDI", "*.mid"))),
             "DCML": sorted(glob.glob(os.path.join(corpora, "dcml", "midi", "*.mid")))}
-    print("\n| corpus | items | model | positive valence | quadrants 1 / 2 / 3 / 4 |")
-    print("|---|---|---|---|---|")
+    print("\n| corpus | items | model | positive valence | high arousal | quadrants 1 / 2 / 3 / 4 |")
+    print("|---|---|---|---|---|---|")
     for name, paths in sets.items():
         _, feats = te.feature_rows([{"path": p} for p in paths[:limit]], log=lambda msg: None)
-        for label, model in (("before (baseline)", BEFORE), ("default", emotion.DEFAULT_MODEL)):
+        for label, model in (("before (baseline)", BEFORE), ("arousal from notes per second (baseline)", NOTES_AROUSAL),
+                             ("default", emotion.DEFAULT_MODEL)):
             pairs = [model.predict(f) for f in feats]
             q = Counter(emotion.quadrant(v, a) for v, a in pairs)
-            pos = sum(v >= 0 for v, _ in pairs)
-            print(f"| {name} | {len(feats)} | {label} | {pos / len(feats):.1%} | "
+            pos, excited = sum(v >= 0 for v, _ in pairs), sum(a >= 0 for _, a in pairs)
+            print(f"| {name} | {len(feats)} | {label} | {pos / len(feats):.1%} | {excited / len(feats):.1%} | "
                   + " / ".join(str(q[k]) for k in (1, 2, 3, 4)) + " |")
 
 
@@ -150,6 +165,9 @@ def main(argv=None) -> int:
           + " | ".join(fmt(cv["trained"])) + " |")
     rows("before: positivity offset 0.7 (baseline)", BEFORE.predict, everything, f"all {len(items)}")
     rows("before, odd half", BEFORE.predict, halves["odd"], f"odd {int(halves['odd'].sum())}")
+    for label, mask in (("all", everything), ("even", halves["even"]), ("odd", halves["odd"])):
+        rows(f"arousal from notes per second (the release before; baseline), {label}", NOTES_AROUSAL.predict, mask,
+             f"{label} {int(mask.sum())}")
     print(f"| majority of each training fold, same folds | all {len(items)} | "
           + " | ".join(fmt(cv["majority"])) + " |")
     if args.tune_half:
