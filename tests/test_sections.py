@@ -19,6 +19,28 @@ def test_verse_chorus_song_gives_its_six_sections():
     assert [(s["start_s"], s["end_s"]) for s in found] == [(16.0 * k, 16.0 * (k + 1)) for k in range(6)]
 
 
+def test_a_piece_only_voices_sing_has_no_intro_or_outro():
+    """The verse-chorus song with both tracks sung (Voice Oohs): the lower voices' opening and closing
+    bars, where the top voice rests, are no intro or outro (no instrument plays them); they join the
+    first and the last section. With the accompaniment on a piano they stay an intro and an outro."""
+    import io
+
+    import mido
+
+    mid = mido.MidiFile(file=io.BytesIO(verse_chorus_song(bpm=120)))
+    for track in mid.tracks:
+        for i, msg in enumerate(track):
+            if msg.type == "program_change":
+                track[i] = msg.copy(program=53)
+    out = io.BytesIO()
+    mid.save(file=out)
+    found = sections(from_midi_bytes(out.getvalue()))
+    # A B A B, the melody note for note twice and no intro to open it: a tune played through (no verse, chorus)
+    assert _form(found) == [("A", "melodic"), ("B", "melodic"), ("A", "melodic"), ("B", "melodic")]
+    assert [(s["start_s"], s["end_s"]) for s in found] == [(0.0, 32.0), (32.0, 48.0), (48.0, 64.0), (64.0, 96.0)]
+    assert [s["kind"] for s in sections(from_midi_bytes(verse_chorus_song(bpm=120)))][::5] == ["intro", "outro"]
+
+
 def test_aabb_tune_gives_a_a_b_b_without_verse_or_chorus():
     found = sections(from_midi_bytes(aabb_tune(bpm=120)))
     assert [s["label"] for s in found] == ["A", "A", "B", "B"]

@@ -41,7 +41,8 @@ Method, on *bars* (the bar grid is an input, :func:`bar_lines`):
 4. Labels: each segment takes the label of the most similar earlier segment of
    its class (mean similarity of bars aligned from their starts) if that is at
    least ``SAME_LABEL``, else a new letter; a span without melody in which no
-   note sounds joins the section before it (:func:`fold_rests`), a first lone
+   note sounds, or any span of a piece only voices sing, joins the section before it
+   (:func:`fold_rests`), a first lone
    bar (a pickup) joins the next segment, and neighbours heard only once merge
    (:func:`merge_runs`).
 
@@ -392,15 +393,27 @@ def merge_runs(segments: list[tuple[int, int]], labels: list[str]) -> tuple[list
     return out_segments, [names[label] for label in out_labels]
 
 
+SUNG_PROGRAMS = (52, 53, 54)  # General MIDI's Choir Aahs, Voice Oohs, Synth Voice: what voices are written as
+
+
+def a_cappella(piece: Piece) -> bool:
+    """Every pitched note is sung (``SUNG_PROGRAMS``): a Mass, a madrigal, a chorale without instruments."""
+    pitched = ~piece.is_drum
+    return bool(pitched.any() and np.isin(piece.track_program[piece.track[pitched]], SUNG_PROGRAMS).all())
+
+
 def fold_rests(piece: Piece, bounds: np.ndarray, segments: list[tuple[int, int]],
                labels: list[str]) -> tuple[list[tuple[int, int]], list[str]]:
     """A span without melody in which no note sounds at all (one voice of a chanson resting while the
-    others sing, empty bars before the music) is no intro, outro or instrumental passage: it joins the
-    section before it (the first such span, the section after it)."""
+    others sing, empty bars before the music) is no intro, outro or instrumental passage, nor is any
+    span of an :func:`a_cappella` piece (there is no instrument: the other voices sing while the
+    melody's rests, as in the staggered entries of a Mass movement): it joins the section before it
+    (the first such span, the section after it)."""
     on, off = piece.onset, piece.onset + piece.duration
+    sung = a_cappella(piece)
     out_segments, out_labels, start = [], [], None
     for (a, b), label in zip(segments, labels):
-        if label.islower() and not ((on < bounds[b]) & (off > bounds[a])).any():
+        if label.islower() and (sung or not ((on < bounds[b]) & (off > bounds[a])).any()):
             if out_segments:
                 out_segments[-1] = (out_segments[-1][0], b)
             elif start is None:
