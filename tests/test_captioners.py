@@ -360,6 +360,15 @@ def test_satb_parts_are_a_four_part_choir_not_a_piano():
         assert "four-part choir" in text and "piano" not in text and "oohs" not in text.lower()
 
 
+def test_a_score_is_a_work_or_piece_never_a_track():
+    """A notated piece is called a piece, a work or a composition; MIDI keeps MidiCaps' 'track'."""
+    score = [caption(make_facts(modality="score"), np.random.default_rng(seed)) for seed in range(60)]
+    assert not any(re.search(r"\btrack\b", text) for text in score)
+    assert any(re.search(r"\bwork\b", text) for text in score)
+    midi = [caption(make_facts(modality="midi"), np.random.default_rng(seed)) for seed in range(60)]
+    assert any(re.search(r"\btrack\b", text) for text in midi) and not any(re.search(r"\bwork\b", t) for t in midi)
+
+
 def test_an_eight_part_choir_takes_an():
     facts = make_facts(instruments=["Voice Oohs"], instrument_programs=[53], instrument_tracks=[53] * 8,
                        modality="score")

@@ -85,11 +85,17 @@ _PLAIN_TEMPO = {
 }
 
 _NOUNS = ["piece", "track", "composition"]
+_SCORE_NOUNS = ["piece", "work", "composition"]   # a score notates a work; "track" is a recording's or a sequencer's
+
+
+def nouns(facts: Mapping) -> list[str]:
+    """What a caption calls the item: MidiCaps' nouns, with 'work' for 'track' when it is a score."""
+    return _SCORE_NOUNS if facts.get("modality") == "score" else _NOUNS
 
 
 def caption(facts: Mapping, rng: np.random.Generator) -> str:
     """A caption of a few sentences describing ``facts``; randomness from ``rng`` only."""
-    noun = _pick(rng, _NOUNS)
+    noun = _pick(rng, nouns(facts))
     intro = _intro(facts, noun, rng)
     frame = [s for s in (_key_sentence(facts, rng), _meter_sentence(facts, rng), _tempo_sentence(facts, rng)) if s]
     others = [s for s in (_chord_sentence(facts, rng), _duration_sentence(facts, rng),
