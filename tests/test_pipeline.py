@@ -307,6 +307,36 @@ def test_an_incremental_run_killed_half_way_and_run_again_has_every_input_exactl
     assert check_dataset(str(out))["success"]
 
 
+def test_an_incremental_run_refuses_to_mix_two_recipes(tmp_path):
+    """Rows added to a folder must be made as its rows were: another --seed, another captune code (a
+    manifest that names another fingerprint), another music21 or a folder with no recipe stop the run before any work,
+    naming what differs, and the folder is as it was; the same recipe adds its rows."""
+    from captune.pipelines import commit
+    from captune.pipelines.recipe import code_fingerprint
+
+    src, out = tmp_path / "src", tmp_path / "out"
+    src.mkdir()
+    _incremental_sources(src, ["a0.mid", "a1.mid"])
+    args = ["--incremental", "--direct_running_mode", "in_memory", "--direct_num_workers", "1"]
+    first = _build([str(src)], out, *args)
+    assert first["recipe"]["code"] == code_fingerprint() and first["recipe"]["options"]["seed"] == 0
+    _incremental_sources(src, ["b0.mid"])
+    before = (out / "manifest.json").read_bytes()
+    with pytest.raises(UsageError, match=r"--seed 0 there, 1 here"):
+        _build([str(src)], out, *args, "--seed", "1")
+    manifest = json.loads(before)
+    old_music21 = {**manifest["recipe"], "libraries": {**manifest["recipe"]["libraries"], "music21": "0.1"}}
+    for recipe, message in (({**manifest["recipe"], "code": "0" * 16}, f"code {'0' * 16} there, {code_fingerprint()} here"),
+                            (old_music21, r"music21 0\.1 there, \d"), (None, "records no recipe")):
+        edited = {**manifest, "recipe": recipe} if recipe else {k: v for k, v in manifest.items() if k != "recipe"}
+        (out / "manifest.json").write_text(json.dumps(edited))
+        with pytest.raises(UsageError, match=message):
+            _build([str(src)], out, *args)
+    (out / "manifest.json").write_bytes(before)
+    assert load(str(out)).num_rows == 2 and not (out / commit.LOCK).exists()
+    assert _build([str(src)], out, *args)["counts"]["rows"] == 3
+
+
 def test_the_pipeline_builds_for_dataflow_without_running(tmp_path):
     """DataflowRunner options: a local --output is refused before anything starts; the graph is
     constructed and inspected, never submitted, and ends with the step that commits the build on the

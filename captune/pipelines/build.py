@@ -38,6 +38,7 @@ from captune.pipelines import commit, console, helper, incremental
 from captune.pipelines.card import PLOTS
 from captune.pipelines.errors import RowsLost
 from captune.pipelines.incremental import merge_failures
+from captune.pipelines.recipe import check_incremental, recipe
 from captune.pipelines.options import (
     UsageError, check_build_options, check_llm_options, check_remote_paths, emotion_model_text, is_local_runner,
     local_runner, parse,
@@ -215,6 +216,7 @@ def _write_outputs(summary, opts: argparse.Namespace, patterns: list[str], state
             "root": root,
             "output": out,
             "options": {k: v for k, v in sorted(vars(opts).items()) if k not in ("input", "output")},
+            "recipe": recipe(opts),
             "seed": opts.seed,
             "counts": summarize(inputs, all_sources, all_shards, all_failures, all_duplicates, all_near, all_rowless),
             "groups": {"split_by": opts.split_by, "groups": groups, "sources": sources,
@@ -323,6 +325,8 @@ def plan_run(opts: argparse.Namespace) -> dict:
     """What this build adds to the output folder: ``{state, run_id, generation, run}`` (``state``: the
     committed sources skipped with ``--incremental``; ``run``: the run folder relative to OUT)."""
     manifest = incremental.committed_manifest(opts.output, strict=opts.incremental)
+    if opts.incremental:
+        check_incremental(manifest, opts)
     state = incremental.committed(opts.output, manifest) if opts.incremental else incremental.EMPTY
     rid = run_id(opts.input, opts.seed, state["sources"])
     generation = commit.next_generation(manifest)

@@ -201,7 +201,9 @@ def card_body(manifest: dict, stats: pa.Table, examples: list[dict]) -> str:
         "# or, with the schema version and the shards' sizes checked against manifest.json:\n"
         "from captune.schemas import load\nds = load(\"path/to/this/folder\", format=\"datasets\")\n```",
         "## How it was built",
-        table_md(("", ""), [("captune", manifest["pipeline_version"]), ("schema version", manifest["schema_version"]),
+        table_md(("", ""), [("captune", manifest["pipeline_version"]),
+                            ("code", (manifest.get("recipe") or {}).get("code", "not recorded")),
+                            ("schema version", manifest["schema_version"]),
                             ("run id", manifest["run_id"]), ("seed", manifest["seed"]),
                             ("sources", _Raw(", ".join(_cell(Code(relative_pattern(p, manifest.get("root"))))
                                                        for p in manifest["inputs"])))]),
